@@ -1,0 +1,168 @@
+"""One instrument: its VISA resource, its I/O lock and its device lock.
+
+Two locks, two scopes:
+- the **I/O lock** (re-entrant) makes a write and the read of its answer one
+  transaction; without it, two threads sharing a resource read each other's answers.
+- the **device lock** is held by an experiment for its whole run, so a second
+  experiment on the same instrument waits or gets :class:`DeviceBusy`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pyvisa
+from pyvisa.resources import MessageBasedResource
+
+from .errors import DeviceBusy, InstrumentError, InstrumentTimeout
+
+logger = logging.getLogger(__name__)
+
+NO_ERROR_CODES = ("0", "+0")
+
+
+class DeviceLock:
+    """Held by one experiment for a whole run; ``busy`` can be asked without blocking."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._lock = threading.Lock()
+        self.owner: str | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self._lock.locked()
+
+    def acquire(self, owner: str, *, blocking: bool = True, timeout: float | None = None) -> None:
+        """Take the lock for ``owner``; wait (default) or raise :class:`DeviceBusy` at once."""
+        got = self._lock.acquire(blocking, -1 if timeout is None or not blocking else timeout)
+        if not got:
+            raise DeviceBusy(f"{self.name} is in use by {self.owner or 'another experiment'}")
+        self.owner = owner
+
+    def release(self) -> None:
+        self.owner = None
+        self._lock.release()
+
+    @contextmanager
+    def hold(self, owner: str, *, blocking: bool = True, timeout: float | None = None) -> Iterator[None]:
+        self.acquire(owner, blocking=blocking, timeout=timeout)
+        try:
+            yield
+        finally:
+            self.release()
+
+
+class Instrument:
+    """A message-based instrument with atomic transactions and error-queue checks.
+
+    ``write`` sends the command and the error query in one program message
+    (``CMD;:SYST:ERR?``), so each setting is confirmed in one round trip and a refused
+    command raises :class:`InstrumentError` naming it.
+    """
+
+    def __init__(
+        self,
+        resource: MessageBasedResource,
+        *,
+        name: str | None = None,
+        timeout: float = 5.0,
+        termination: str = "\n",
+        error_query: str | None = ":SYST:ERR?",
+    ) -> None:
+        self.resource = resource
+        self.name = name or resource.resource_name
+        self.error_query = error_query
+        self.io_lock = threading.RLock()
+        self.device_lock = DeviceLock(self.name)
+        resource.read_termination = termination
+        resource.write_termination = termination
+        resource.timeout = timeout * 1000.0  # pyvisa counts milliseconds
+
+    @property
+    def timeout(self) -> float:
+        """Seconds to wait for an answer."""
+        return float(self.resource.timeout) / 1000.0
+
+    @timeout.setter
+    def timeout(self, seconds: float) -> None:
+        self.resource.timeout = seconds * 1000.0
+
+    @property
+    def busy(self) -> bool:
+        """True while an experiment holds the device lock."""
+        return self.device_lock.busy
+
+    def write(self, command: str, *, check: bool = True) -> None:
+        """Send a command; with ``check``, confirm it through the error queue."""
+        with self.io_lock:
+            if not check or self.error_query is None:
+                self._send(command)
+                return
+            status = self._transact(command, f"{command};{self.error_query}")
+            if not status.startswith(NO_ERROR_CODES):
+                raise InstrumentError(self.name, command, self._with_more_errors(status))
+
+    def query(self, command: str) -> str:
+        """Send a query and return its answer, as one transaction."""
+        with self.io_lock:
+            return self._transact(command, command)
+
+    def errors(self) -> list[str]:
+        """Empty the instrument's error queue (oldest first)."""
+        if self.error_query is None:
+            return []
+        with self.io_lock:
+            found: list[str] = []
+            for _ in range(32):  # queues hold 10 to 30 entries; never loop forever
+                status = self._transact(self.error_query, self.error_query)
+                if status.startswith(NO_ERROR_CODES):
+                    break
+                found.append(status)
+            return found
+
+    def close(self) -> None:
+        with self.io_lock:
+            try:
+                self.resource.close()
+            except pyvisa.errors.Error as error:  # already closed, or gone
+                logger.debug("%s: close: %s", self.name, error)
+
+    # ------------------------------------------------------------------ private
+
+    def _send(self, message: str) -> None:
+        logger.debug("%s -> %s", self.name, message)
+        try:
+            self.resource.write(message)
+        except pyvisa.errors.VisaIOError as error:
+            raise InstrumentError(self.name, message, error.description) from error
+
+    def _transact(self, command: str, message: str) -> str:
+        self._send(message)
+        try:
+            answer = self.resource.read()
+        except pyvisa.errors.VisaIOError as error:
+            if error.error_code == pyvisa.constants.StatusCode.error_timeout:
+                raise InstrumentTimeout(
+                    self.name, command, f"no answer within {self.timeout:g} s{self._queue_note()}"
+                ) from error
+            raise InstrumentError(self.name, command, error.description) from error
+        logger.debug("%s <- %s", self.name, answer)
+        return answer.strip()
+
+    def _with_more_errors(self, first: str) -> str:
+        rest = self._errors_quietly()
+        return "; ".join([first, *rest])
+
+    def _errors_quietly(self) -> list[str]:
+        try:
+            return self.errors()
+        except InstrumentError:
+            return []
+
+    def _queue_note(self) -> str:
+        found = self._errors_quietly()
+        return f"; error queue: {'; '.join(found)}" if found else ""

@@ -1,0 +1,38 @@
+"""Keithley 2400 SourceMeter (and its SCPI-compatible 24xx siblings).
+
+SCPI from the 2400 Series SourceMeter User's Manual, section 18. Unusual: ``:READ?``
+answers the elements chosen by ``:FORMat:ELEMents`` in a fixed order, and takes no
+reading while the output is off (error +803 "Output disabled", no answer).
+"""
+
+from __future__ import annotations
+
+from .sourcemeter import Limits, SourceMeter
+
+
+class Keithley2400(SourceMeter):
+    model = "keithley2400"
+    identity_pattern = r"MODEL 24\d\d"
+    # datasheet: ±21 V at up to ±1.05 A, ±210 V at up to ±105 mA
+    limits = Limits(
+        max_voltage=210.0,
+        max_current=1.05,
+        current_limit_range=(1e-9, 1.05),
+        voltage_limit_range=(2e-4, 210.0),
+        envelope=((21.0, 1.05), (210.0, 0.105)),
+    )
+    set_mode_voltage = ":SOUR:FUNC VOLT"
+    set_mode_current = ":SOUR:FUNC CURR"
+    get_mode = ":SOUR:FUNC?"
+    set_voltage_level = ":SOUR:VOLT:LEV {value:.6E}"
+    set_current_level = ":SOUR:CURR:LEV {value:.6E}"
+    get_voltage_level = ":SOUR:VOLT:LEV?"
+    get_current_level = ":SOUR:CURR:LEV?"
+    set_current_limit_cmd = ":SENS:CURR:PROT {value:.6E}"
+    set_voltage_limit_cmd = ":SENS:VOLT:PROT {value:.6E}"
+    get_current_limit = ":SENS:CURR:PROT?"
+    get_voltage_limit = ":SENS:VOLT:PROT?"
+    # voltage and current of each reading, in this order (manual: :FORMat:ELEMents)
+    configure_cmds = (":FORM:ELEM VOLT,CURR",)
+    measure_query = ":READ?"
+    needs_output_for_reading = True

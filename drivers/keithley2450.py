@@ -1,0 +1,46 @@
+"""Keithley 2450 SourceMeter, SCPI command set (not TSP).
+
+SCPI from the Model 2450 Reference Manual, section 6. Unusual: the compliance is a
+property of the source (``:SOUR:VOLT:ILIM``, ``:SOUR:CURR:VLIM``), and every reading
+goes to a buffer; ``:READ? "defbuffer1", SOUR, READ`` answers the source readback
+(measured, as ``:SOUR:...:READ:BACK ON``) and the measured sense value.
+"""
+
+from __future__ import annotations
+
+from .sourcemeter import Limits, SourceMeter
+
+
+class Keithley2450(SourceMeter):
+    model = "keithley2450"
+    identity_pattern = r"MODEL 245\d"
+    limits = Limits(
+        max_voltage=210.0,
+        max_current=1.05,
+        current_limit_range=(1e-9, 1.05),
+        voltage_limit_range=(0.02, 210.0),
+        envelope=((21.0, 1.05), (210.0, 0.105)),
+    )
+    # the sense function follows the mode: measure what is not sourced
+    set_mode_voltage = ':SOUR:FUNC VOLT;:SENS:FUNC "CURR"'
+    set_mode_current = ':SOUR:FUNC CURR;:SENS:FUNC "VOLT"'
+    get_mode = ":SOUR:FUNC?"
+    set_voltage_level = ":SOUR:VOLT {value:.6E}"
+    set_current_level = ":SOUR:CURR {value:.6E}"
+    get_voltage_level = ":SOUR:VOLT?"
+    get_current_level = ":SOUR:CURR?"
+    set_current_limit_cmd = ":SOUR:VOLT:ILIM {value:.6E}"
+    set_voltage_limit_cmd = ":SOUR:CURR:VLIM {value:.6E}"
+    get_current_limit = ":SOUR:VOLT:ILIM?"
+    get_voltage_limit = ":SOUR:CURR:VLIM?"
+    configure_cmds = (":SOUR:VOLT:READ:BACK ON", ":SOUR:CURR:READ:BACK ON")
+    measure_query = ':READ? "defbuffer1", SOUR, READ'
+
+    def configure(self) -> None:
+        super().configure()
+        sense = '"VOLT"' if self.instrument.query(self.get_mode).upper().startswith("CURR") else '"CURR"'
+        self.instrument.write(f":SENS:FUNC {sense}")
+
+    def parse_reading(self, text: str) -> tuple[float, float]:
+        source, measured = super().parse_reading(text)
+        return (source, measured) if self.mode == "voltage" else (measured, source)

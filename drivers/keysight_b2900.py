@@ -1,0 +1,36 @@
+"""Keysight B2901A / B2902A precision source/measure unit, channel 1.
+
+SCPI from the Keysight B2900 Series SCPI Command Reference. Unusual: measurements
+take a channel list (``:MEAS? (@1)``) and answer the elements chosen by
+``:FORMat:ELEMents:SENSe``; the source mode is ``:SOUR:FUNC:MODE``.
+"""
+
+from __future__ import annotations
+
+from .sourcemeter import Limits, SourceMeter
+
+
+class KeysightB2901(SourceMeter):
+    model = "keysight_b2901"
+    identity_pattern = r"B290\d"
+    # datasheet (DC): 1.515 A up to 6 V, 1.05 A up to 21 V, 105 mA up to 210 V
+    limits = Limits(
+        max_voltage=210.0,
+        max_current=1.515,
+        current_limit_range=(1e-12, 1.515),
+        voltage_limit_range=(0.02, 210.0),
+        envelope=((6.0, 1.515), (21.0, 1.05), (210.0, 0.105)),
+    )
+    set_mode_voltage = ":SOUR:FUNC:MODE VOLT"
+    set_mode_current = ":SOUR:FUNC:MODE CURR"
+    get_mode = ":SOUR:FUNC:MODE?"
+    set_voltage_level = ":SOUR:VOLT {value:.6E}"
+    set_current_level = ":SOUR:CURR {value:.6E}"
+    get_voltage_level = ":SOUR:VOLT?"
+    get_current_level = ":SOUR:CURR?"
+    set_current_limit_cmd = ":SENS:CURR:PROT {value:.6E}"
+    set_voltage_limit_cmd = ":SENS:VOLT:PROT {value:.6E}"
+    get_current_limit = ":SENS:CURR:PROT?"
+    get_voltage_limit = ":SENS:VOLT:PROT?"
+    configure_cmds = (":FORM:ELEM:SENS VOLT,CURR",)
+    measure_query = ":MEAS? (@1)"

@@ -1,0 +1,295 @@
+"""The interface every source-meter driver implements, and what they share.
+
+A concrete driver declares its model's limits and the SCPI it speaks (class
+attributes); this class turns them into checked, atomic operations. Values are SI
+floats: volts, amperes, seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import ClassVar, Literal
+
+from .errors import InstrumentError, LimitError
+from .instrument import Instrument
+
+logger = logging.getLogger(__name__)
+
+SourceMode = Literal["voltage", "current"]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One measurement: terminal voltage (V), current (A), host time (s since epoch)."""
+
+    voltage: float
+    current: float
+    timestamp: float
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the model can source and limit; the driver refuses anything outside.
+
+    ``envelope``: (|V| up to, |I| allowed) pairs, ascending in voltage — the power
+    envelope of the datasheet (e.g. 2400: 1.05 A up to 21 V, 105 mA up to 210 V).
+    """
+
+    max_voltage: float
+    max_current: float
+    current_limit_range: tuple[float, float]
+    voltage_limit_range: tuple[float, float]
+    envelope: tuple[tuple[float, float], ...]
+
+    def max_current_at(self, voltage: float) -> float:
+        for up_to, current in self.envelope:
+            if abs(voltage) <= up_to:
+                return current
+        return 0.0
+
+    def max_voltage_at(self, current: float) -> float:
+        allowed = [up_to for up_to, limit in self.envelope if abs(current) <= limit]
+        return max(allowed, default=0.0)
+
+
+def check_range(what: str, value: float, low: float, high: float, unit: str) -> float:
+    """``value`` as float, or :class:`LimitError` naming the allowed range."""
+    value = float(value)
+    if not math.isfinite(value) or not low <= value <= high:
+        raise LimitError(f"{what} {value:g} {unit} is outside the allowed {low:g} .. {high:g} {unit}")
+    return value
+
+
+class SourceMeter:
+    """A source-measure unit on one channel.
+
+    Subclasses set the class attributes below; the public methods are the same for
+    every model, so experiments and scripts do not care which instrument answers.
+    """
+
+    model: ClassVar[str]
+    limits: ClassVar[Limits]
+    #: regular expression the ``*IDN?`` answer is expected to match
+    identity_pattern: ClassVar[str] = ""
+    # SCPI, formatted with ``value`` (a float) where needed
+    set_mode_voltage: ClassVar[str]
+    set_mode_current: ClassVar[str]
+    set_voltage_level: ClassVar[str]
+    set_current_level: ClassVar[str]
+    get_voltage_level: ClassVar[str]
+    get_current_level: ClassVar[str]
+    set_current_limit_cmd: ClassVar[str]
+    set_voltage_limit_cmd: ClassVar[str]
+    get_current_limit: ClassVar[str]
+    get_voltage_limit: ClassVar[str]
+    #: answers VOLT or CURR
+    get_mode: ClassVar[str]
+    output_on_cmd: ClassVar[str] = ":OUTP ON"
+    output_off_cmd: ClassVar[str] = ":OUTP OFF"
+    output_query: ClassVar[str] = ":OUTP?"
+    #: commands sent after opening and after ``reset()``, to fix the reading format
+    configure_cmds: ClassVar[tuple[str, ...]] = ()
+    #: the instrument answers no reading while its output is off (Keithley 2400)
+    needs_output_for_reading: ClassVar[bool] = False
+
+    def __init__(self, instrument: Instrument) -> None:
+        self.instrument = instrument
+        # what the driver knows of the instrument; ``sync()`` reads it back
+        self.mode: SourceMode = "voltage"
+        self.level = 0.0
+        self.current_limit = self.limits.current_limit_range[0]
+        self.voltage_limit = self.limits.voltage_limit_range[0]
+        self.output_enabled = False
+
+    # ---------------------------------------------------------------- identity
+
+    @property
+    def name(self) -> str:
+        return self.instrument.name
+
+    def identify(self) -> str:
+        """The ``*IDN?`` answer: maker, model, serial number, firmware."""
+        return self.instrument.query("*IDN?")
+
+    def check_identity(self) -> str:
+        """Ask ``*IDN?`` and warn if the answer is not this model (wrong address?)."""
+        idn = self.identify()
+        if self.identity_pattern and not re.search(self.identity_pattern, idn):
+            logger.warning("%s: expected a %s, the instrument says %r", self.name, self.model, idn)
+        return idn
+
+    def reset(self) -> None:
+        """``*RST`` (output off, defaults), then the driver's own configuration."""
+        with self.instrument.io_lock:
+            self.instrument.write("*RST")
+            self.configure()
+            self.sync()
+
+    def configure(self) -> None:
+        """Fix the reading format the driver parses (sent after opening and after reset)."""
+        for command in self.configure_cmds:
+            self.instrument.write(command)
+
+    def sync(self) -> None:
+        """Read mode, level, limits and output state back from the instrument."""
+        with self.instrument.io_lock:
+            q = self.instrument.query
+            self.mode = "current" if q(self.get_mode).upper().startswith("CURR") else "voltage"
+            self.level = float(
+                q(self.get_voltage_level if self.mode == "voltage" else self.get_current_level)
+            )
+            self.current_limit = float(q(self.get_current_limit))
+            self.voltage_limit = float(q(self.get_voltage_limit))
+            self.output_enabled = self.is_output_on()
+
+    # ------------------------------------------------------------------ source
+
+    def source_voltage(self) -> None:
+        """Switch to sourcing voltage (the current limit is the compliance)."""
+        self.instrument.write(self.set_mode_voltage)
+        self.mode, self.level = "voltage", 0.0
+
+    def source_current(self) -> None:
+        """Switch to sourcing current (the voltage limit is the compliance)."""
+        self.instrument.write(self.set_mode_current)
+        self.mode, self.level = "current", 0.0
+
+    def set_voltage(self, volts: float) -> None:
+        """Source ``volts`` (switching to voltage mode if needed); refused beyond the model's range."""
+        volts = check_range("voltage", volts, -self.limits.max_voltage, self.limits.max_voltage, "V")
+        allowed = self.limits.max_current_at(volts)
+        if self.current_limit > allowed:
+            raise LimitError(
+                f"{volts:g} V with a current limit of {self.current_limit:g} A is outside the "
+                f"{self.model}'s power envelope: at {volts:g} V at most {allowed:g} A; lower the limit first"
+            )
+        with self.instrument.io_lock:
+            if self.mode != "voltage":
+                self.source_voltage()
+            self.instrument.write(self.set_voltage_level.format(value=volts))
+            self.level = volts
+
+    def set_current(self, amps: float) -> None:
+        """Source ``amps`` (switching to current mode if needed); refused beyond the model's range."""
+        amps = check_range("current", amps, -self.limits.max_current, self.limits.max_current, "A")
+        allowed = self.limits.max_voltage_at(amps)
+        if self.voltage_limit > allowed:
+            raise LimitError(
+                f"{amps:g} A with a voltage limit of {self.voltage_limit:g} V is outside the "
+                f"{self.model}'s power envelope: at {amps:g} A at most {allowed:g} V; lower the limit first"
+            )
+        with self.instrument.io_lock:
+            if self.mode != "current":
+                self.source_current()
+            self.instrument.write(self.set_current_level.format(value=amps))
+            self.level = amps
+
+    def get_level(self) -> float:
+        """The programmed level of the present mode, as the instrument reports it."""
+        query = self.get_voltage_level if self.mode == "voltage" else self.get_current_level
+        return float(self.instrument.query(query))
+
+    def set_current_limit(self, amps: float) -> None:
+        """Compliance in voltage mode: the most current the output may drive."""
+        low, high = self.limits.current_limit_range
+        high = min(high, self.limits.max_current_at(self.level if self.mode == "voltage" else 0.0))
+        amps = check_range("current limit", amps, low, high, "A")
+        self.instrument.write(self.set_current_limit_cmd.format(value=amps))
+        self.current_limit = amps
+
+    def set_voltage_limit(self, volts: float) -> None:
+        """Compliance in current mode: the most voltage the output may develop."""
+        low, high = self.limits.voltage_limit_range
+        volts = check_range("voltage limit", volts, low, high, "V")
+        self.instrument.write(self.set_voltage_limit_cmd.format(value=volts))
+        self.voltage_limit = volts
+
+    def set_compliance(self, value: float) -> None:
+        """The limit of the present mode: amperes in voltage mode, volts in current mode."""
+        if self.mode == "voltage":
+            self.set_current_limit(value)
+        else:
+            self.set_voltage_limit(value)
+
+    # ------------------------------------------------------------------ output
+
+    def output_on(self) -> None:
+        self.instrument.write(self.output_on_cmd)
+        self.output_enabled = True
+
+    def output_off(self) -> None:
+        self.instrument.write(self.output_off_cmd)
+        self.output_enabled = False
+
+    def is_output_on(self) -> bool:
+        """Ask the instrument (``output_enabled`` is what the driver last set)."""
+        return self.instrument.query(self.output_query).strip() in ("1", "ON")
+
+    # ----------------------------------------------------------------- measure
+
+    def measure(self) -> Reading:
+        """One reading of terminal voltage and current, as one transaction."""
+        if self.needs_output_for_reading and not self.output_enabled:
+            raise InstrumentError(self.name, "measure", "the output is off: turn it on to take a reading")
+        text = self.instrument.query(self.measure_query)
+        stamp = time.time()
+        try:
+            voltage, current = self.parse_reading(text)
+        except (ValueError, IndexError) as error:
+            raise InstrumentError(self.name, self.measure_query, f"unreadable answer {text!r}") from error
+        return Reading(voltage, current, stamp)
+
+    measure_query: ClassVar[str]
+
+    def parse_reading(self, text: str) -> tuple[float, float]:
+        """(voltage, current) from the measure query's answer; default ``V,I``."""
+        fields = text.split(",")
+        if len(fields) != 2:
+            raise ValueError(f"expected 2 values, got {len(fields)}")
+        return float(fields[0]), float(fields[1])
+
+    # ---------------------------------------------------------------- shutdown
+
+    def shutdown(self, steps: int = 10, step_delay: float = 0.0) -> None:
+        """Leave the instrument safe: ramp the level to zero in ``steps``, output off.
+
+        The output is turned off even if the ramp fails; the ramp's error is raised after.
+        """
+        try:
+            with self.instrument.io_lock:
+                start = self.level
+                setter = self.set_voltage_level if self.mode == "voltage" else self.set_current_level
+                for k in range(steps - 1, -1, -1):
+                    value = start * k / steps
+                    self.instrument.write(setter.format(value=value))
+                    self.level = value
+                    if step_delay:
+                        time.sleep(step_delay)
+        finally:
+            self.output_off()
+
+    def close(self) -> None:
+        self.instrument.close()
+
+    def __enter__(self) -> SourceMeter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self.output_enabled:
+                self.shutdown()
+        finally:
+            self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"

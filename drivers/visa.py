@@ -1,0 +1,67 @@
+"""The one place that opens VISA resources, for real instruments and simulated ones.
+
+Why one place: the backend string decides what answers (``@ivi`` a vendor VISA,
+``@py`` pyvisa-py, ``@labrun`` the simulated bench, ``bench.yaml@labrun`` a bench of
+your own); everything above this module is the same code for all of them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pyvisa
+from pyvisa.resources import MessageBasedResource
+
+from .errors import ConnectionFailed
+
+logger = logging.getLogger(__name__)
+
+SIM_BACKEND = "@labrun"
+
+
+def backend_for(sim: bool | str = False, backend: str = "") -> str:
+    """The pyvisa library string: ``sim=True`` -> the default simulated bench,
+    ``sim="bench.yaml"`` -> that bench, otherwise ``backend`` ("" lets pyvisa choose)."""
+    if sim is True:
+        return SIM_BACKEND
+    if isinstance(sim, str) and sim:
+        return f"{sim}{SIM_BACKEND}"
+    return backend
+
+
+def resource_manager(backend: str = "") -> pyvisa.ResourceManager:
+    try:
+        return pyvisa.ResourceManager(backend)
+    except (OSError, ValueError) as error:
+        raise ConnectionFailed(f"cannot load the VISA library {backend or '(default)'!r}: {error}") from error
+
+
+def open_resource(address: str, backend: str = "") -> MessageBasedResource:
+    """Open a message-based instrument, with an error that says what was tried."""
+    rm = resource_manager(backend)
+    try:
+        resource = rm.open_resource(address)
+    except pyvisa.errors.VisaIOError as error:
+        try:
+            known = ", ".join(rm.list_resources()) or "none"
+        except pyvisa.errors.VisaIOError:
+            known = "none"
+        raise ConnectionFailed(
+            f"cannot open {address!r} with VISA library {backend or '(default)'!r}: "
+            f"{error.description}; resources found: {known}"
+        ) from error
+    except ValueError as error:  # a string that is not a VISA resource name
+        raise ConnectionFailed(f"{address!r} is not a VISA resource name: {error}") from error
+    if not isinstance(resource, MessageBasedResource):
+        resource.close()
+        raise ConnectionFailed(f"{address!r} is not a message-based instrument")
+    logger.debug("opened %s with %r", address, backend or "default backend")
+    return resource
+
+
+def list_resources(backend: str = "") -> tuple[str, ...]:
+    """Every instrument the backend can see (empty if none)."""
+    try:
+        return tuple(resource_manager(backend).list_resources())
+    except pyvisa.errors.VisaIOError:
+        return ()

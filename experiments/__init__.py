@@ -1,0 +1,1 @@
+"""The experiment model: measurement logic, run in the background, stoppable, observable."""

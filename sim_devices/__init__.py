@@ -1,0 +1,23 @@
+"""Simulated twins of the supported source-meters, reachable through pyvisa's ``@labrun``.
+
+Import this package only to inspect or configure twins (tests, the CLI's ``--sim``);
+drivers reach the twins through pyvisa like any other VISA library.
+"""
+
+from .backend import DEFAULT_BENCH, LabrunVisaLibrary, build_twin, read_bench, twin_of
+from .loads import Diode, Load, OpenCircuit, Resistor, load_from_dict
+from .twin import SourceMeterTwin
+
+__all__ = [
+    "DEFAULT_BENCH",
+    "Diode",
+    "LabrunVisaLibrary",
+    "Load",
+    "OpenCircuit",
+    "Resistor",
+    "SourceMeterTwin",
+    "build_twin",
+    "load_from_dict",
+    "read_bench",
+    "twin_of",
+]

@@ -1,0 +1,119 @@
+"""The ``@labrun`` pyvisa backend: a bench of simulated source-meters.
+
+Why a backend: any pyvisa program reaches the twins the way it reaches real
+instruments, with ``pyvisa.ResourceManager("@labrun")`` (the default bench) or
+``ResourceManager("my_bench.yaml@labrun")``. Each ``open_resource`` builds a fresh
+twin, so two tests (or two scripts) never share an instrument's state.
+"""
+
+from __future__ import annotations
+
+import functools
+import pathlib
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+from pyvisa import rname
+from pyvisa.resources import MessageBasedResource
+from pyvisa_sim import parser as sim_parser
+from pyvisa_sim.highlevel import SimVisaLibrary
+
+from .loads import load_from_dict
+from .models import TWINS
+from .scpi import CommandTree
+from .twin import SourceMeterTwin
+
+HERE = pathlib.Path(__file__).parent
+DEFAULT_BENCH = HERE / "bench.yaml"
+
+
+@functools.cache
+def model_definition(model: str) -> tuple[dict[str, Any], CommandTree]:
+    """The model's pyvisa-sim device dict and compiled command tree (parsed once)."""
+    if model not in TWINS:
+        raise ValueError(f"no simulated model {model!r}; available: {sorted(TWINS)}")
+    path = HERE / f"{model}.yaml"
+    # pyvisa-sim reads its part (all values as text); the tree needs typed YAML
+    device_dict = sim_parser.parse_file(path)["devices"][model]
+    with open(path, encoding="utf-8") as fp:
+        tree = CommandTree.from_data(yaml.safe_load(fp)["scpi"])
+    return device_dict, tree
+
+
+def build_twin(model: str, address: str, spec: Mapping[str, Any] | None = None) -> SourceMeterTwin:
+    """A new twin of ``model`` at ``address``; ``spec`` as one bench entry (load, noise, seed)."""
+    spec = spec or {}
+    device_dict, tree = model_definition(model)
+    twin = TWINS[model](
+        model,
+        tree,
+        load=load_from_dict(spec.get("load")),
+        noise=float(spec.get("noise", 1e-4)),
+        seed=spec.get("seed"),
+    )
+    # pyvisa-sim's own machinery reads terminations, error responses and static dialogues
+    twin.add_error_handler(device_dict.get("error", {}))
+    for type_class, eom in device_dict.get("eom", {}).items():
+        twin.add_eom(type_class, eom["q"], eom["r"])
+    sim_parser.update_component(model, twin, device_dict)
+    twin.resource_name = address
+    return twin
+
+
+def read_bench(path: str | pathlib.Path) -> dict[str, dict[str, Any]]:
+    """Bench file -> {canonical address: entry}; errors name the file and entry."""
+    path = pathlib.Path(path)
+    with open(path, encoding="utf-8") as fp:
+        data = yaml.safe_load(fp) or {}
+    entries = data.get("instruments") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: expected a list under 'instruments'")
+    bench: dict[str, dict[str, Any]] = {}
+    for i, entry in enumerate(entries):
+        where = f"{path}: instruments[{i}]"
+        if not isinstance(entry, dict) or "address" not in entry or "model" not in entry:
+            raise ValueError(f"{where}: each instrument needs 'address' and 'model'")
+        if entry["model"] not in TWINS:
+            raise ValueError(f"{where}.model: {entry['model']!r}; allowed: {sorted(TWINS)}")
+        try:
+            address = rname.to_canonical_name(str(entry["address"]))
+            load_from_dict(entry.get("load"))
+        except (rname.InvalidResourceName, ValueError) as error:
+            raise ValueError(f"{where}: {error}") from None
+        bench[address] = dict(entry)
+    return bench
+
+
+class Bench:
+    """The library's device table: builds a new twin each time an address is opened."""
+
+    def __init__(self, entries: dict[str, dict[str, Any]]) -> None:
+        self.entries = entries
+
+    def __getitem__(self, address: str) -> SourceMeterTwin:
+        entry = self.entries[address]
+        return build_twin(entry["model"], address, entry)
+
+    def list_resources(self) -> tuple[str, ...]:
+        return tuple(self.entries)
+
+
+class LabrunVisaLibrary(SimVisaLibrary):
+    """pyvisa-sim's library with a bench of SCPI-parsing twins as its devices."""
+
+    @staticmethod
+    def get_debug_info() -> dict[str, str]:
+        return {"Backend": "labrun simulated source-meters", "Default bench": str(DEFAULT_BENCH)}
+
+    def _init(self) -> None:
+        self.sessions = {}
+        path = DEFAULT_BENCH if self.library_path == "unset" else pathlib.Path(self.library_path)
+        self.devices = Bench(read_bench(path))  # type: ignore[assignment]
+
+
+def twin_of(resource: MessageBasedResource) -> SourceMeterTwin:
+    """The twin behind an open simulated resource (tests inspect its log and state)."""
+    session = resource.visalib.sessions[resource.session]  # type: ignore[attr-defined]
+    twin: SourceMeterTwin = session.device
+    return twin

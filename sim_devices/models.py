@@ -1,0 +1,181 @@
+"""What each simulated model computes: the hooks its command tree names.
+
+Why here and not in the tree: readings are computed from the load and the state, and
+each model formats them its own way (the 2400's ``:FORM:ELEM``, the 2450's reading
+buffers, the B2900's channel lists). Everything else about a model is its data file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .scpi import ERROR_TEXT, ProgramUnit, ScpiError
+from .twin import SourceMeterTwin, channel_list, number
+
+ERROR_TEXT.setdefault(803, "Output disabled")  # Keithley 2400 manual, appendix B
+ERROR_TEXT.setdefault(-230, "Data corrupt or stale")
+ERROR_TEXT.setdefault(-225, "Out of memory")
+
+NOT_MEASURED = 9.91e37  # what Keithley instruments send for a value that was not taken
+
+
+class Keithley2400Twin(SourceMeterTwin):
+    """Keithley 2400: readings as ``:FORMat:ELEMents`` orders them (manual §18)."""
+
+    last: list[float] | None = None
+
+    def _reading(self) -> list[float]:
+        if not self.state[(1, "output")]:
+            # "+803 Output disabled": no reading is taken, so the query gets no answer
+            raise ScpiError(803, "reading with output off")
+        voltage, current = self.terminals()
+        values = {
+            "VOLT": voltage,
+            "CURR": current,
+            "RES": NOT_MEASURED,
+            "TIME": self.elapsed(),
+            "STAT": 0.0,
+        }
+        return [values[e] for e in self.state[(1, "format_elements")]]
+
+    def query_read(self, unit: ProgramUnit) -> str:
+        self.last = self._reading()
+        return ",".join(number(v) for v in self.last)
+
+    def query_measure(self, unit: ProgramUnit) -> str:
+        # :MEASure? is CONFigure + READ?; it turns the output on (manual §18, :MEASure)
+        self.state[(1, "output")] = True
+        return self.query_read(unit)
+
+    def command_initiate(self, unit: ProgramUnit) -> None:
+        self.last = self._reading()
+
+    def query_fetch(self, unit: ProgramUnit) -> str:
+        if self.last is None:
+            raise ScpiError(-230, "no reading to fetch")
+        return ",".join(number(v) for v in self.last)
+
+    def command_reset(self, unit: ProgramUnit) -> None:
+        super().command_reset(unit)
+        self.last = None
+
+
+class Keithley2450Twin(SourceMeterTwin):
+    """Keithley 2450: every reading goes into a reading buffer (reference manual §8)."""
+
+    BUFFER_SIZE = 100_000
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.buffers: dict[str, list[dict[str, float]]] = {"DEFBUFFER1": [], "DEFBUFFER2": []}
+        super().__init__(*args, **kwargs)
+
+    def _take(self, buffer: str, function: str | None = None) -> dict[str, float]:
+        if function is not None:
+            self.state[(1, "sense_function")] = (function,)
+        voltage, current = self.terminals()
+        sense = self.state[(1, "sense_function")][0]
+        source_is_voltage = not self.state[(1, "source_function")].startswith("CURR")
+        entry = {
+            "READ": voltage if sense.startswith("VOLT") else current,
+            "SOUR": voltage if source_is_voltage else current,
+            "REL": self.elapsed(),
+            "SEC": self.elapsed(),
+            "STAT": 0.0,
+        }
+        store = self._buffer(buffer)
+        if len(store) >= self.BUFFER_SIZE:
+            store.pop(0)  # fill mode CONTinuous: the oldest reading goes
+        store.append(entry)
+        return entry
+
+    def _buffer(self, name: str) -> list[dict[str, float]]:
+        key = name.strip("'\"").upper()
+        if key not in self.buffers:
+            raise ScpiError(-224, f"no reading buffer {name}")
+        return self.buffers[key]
+
+    @staticmethod
+    def _elements(params: list[str]) -> list[str]:
+        allowed = {"READ", "READING", "SOUR", "SOURCE", "REL", "RELATIVE", "SEC", "SECONDS", "STAT", "STATUS"}
+        out = []
+        for p in params:
+            word = p.upper()
+            if word not in allowed:
+                raise ScpiError(-224, f"unknown buffer element {p}")
+            out.append(word[:4] if word != "READING" else "READ")
+        return out or ["READ"]
+
+    def query_read(self, unit: ProgramUnit) -> str:
+        buffer = unit.params[0] if unit.params else '"defbuffer1"'
+        entry = self._take(buffer)
+        return ",".join(number(entry[e]) for e in self._elements(unit.params[1:]))
+
+    def query_measure_current(self, unit: ProgramUnit) -> str:
+        buffer = unit.params[0] if unit.params else '"defbuffer1"'
+        return number(self._take(buffer, "CURR:DC")["READ"])
+
+    def query_measure_voltage(self, unit: ProgramUnit) -> str:
+        buffer = unit.params[0] if unit.params else '"defbuffer1"'
+        return number(self._take(buffer, "VOLT:DC")["READ"])
+
+    def query_buffer_count(self, unit: ProgramUnit) -> str:
+        buffer = unit.params[0] if unit.params else '"defbuffer1"'
+        return str(len(self._buffer(buffer)))
+
+    def query_buffer_data(self, unit: ProgramUnit) -> str:
+        if len(unit.params) < 2:
+            raise ScpiError(-109, ":TRACe:DATA? start, end")
+        try:
+            start, end = int(unit.params[0]), int(unit.params[1])
+        except ValueError:
+            raise ScpiError(-104, ":TRACe:DATA? start, end are integers") from None
+        buffer = self._buffer(unit.params[2] if len(unit.params) > 2 else '"defbuffer1"')
+        if not 1 <= start <= end <= len(buffer):
+            raise ScpiError(-222, f"index {start}..{end} of {len(buffer)} readings")
+        elements = self._elements(unit.params[3:])
+        return ",".join(number(entry[e]) for entry in buffer[start - 1 : end] for e in elements)
+
+    def command_buffer_clear(self, unit: ProgramUnit) -> None:
+        self._buffer(unit.params[0] if unit.params else '"defbuffer1"').clear()
+
+    def command_reset(self, unit: ProgramUnit) -> None:
+        super().command_reset(unit)
+        for store in self.buffers.values():
+            store.clear()
+
+
+class KeysightB2900Twin(SourceMeterTwin):
+    """Keysight B2901A/B2902A: ``:MEASure? (@1)`` style, ``:FORMat:ELEMents:SENSe``."""
+
+    def _measure(self, channel: int) -> tuple[float, float]:
+        if not self.state[(channel, "output")] and self.state[(channel, "output_auto_on")]:
+            self.state[(channel, "output")] = True  # :OUTPut:ON:AUTO (SCPI command reference)
+        return self.terminals(channel)
+
+    def query_measure(self, unit: ProgramUnit) -> str:
+        channel = channel_list(unit.params, unit.channel)
+        voltage, current = self._measure(channel)
+        source_is_voltage = not self.state[(channel, "source_function")].startswith("CURR")
+        values = {
+            "VOLT": voltage,
+            "CURR": current,
+            "RES": NOT_MEASURED,
+            "TIME": self.elapsed(),
+            "STAT": 0.0,
+            "SOUR": voltage if source_is_voltage else current,
+        }
+        return ",".join(number(values[e]) for e in self.state[(channel, "format_elements")])
+
+    def query_measure_current(self, unit: ProgramUnit) -> str:
+        return number(self._measure(channel_list(unit.params, unit.channel))[1])
+
+    def query_measure_voltage(self, unit: ProgramUnit) -> str:
+        return number(self._measure(channel_list(unit.params, unit.channel))[0])
+
+
+#: model name (as in the factory and the bench file) -> twin class
+TWINS: dict[str, type[SourceMeterTwin]] = {
+    "keithley2400": Keithley2400Twin,
+    "keithley2450": Keithley2450Twin,
+    "keysight_b2901": KeysightB2900Twin,
+}

@@ -1,0 +1,420 @@
+"""A SCPI parser driven by a command tree written in the manual's bracket notation.
+
+Why: pyvisa-sim matches command bytes exactly, so ``:source:voltage 1`` or
+``SOUR:FUNC VOLT;VOLT 1`` go unanswered although a real source-meter accepts them.
+Here each model's commands are data (``:SOURce[1]:VOLTage[:LEVel]``, short/long forms,
+optional nodes, channel suffixes) and this module does what an IEEE 488.2 / SCPI
+parser does with them: split program messages, apply the path rules, parse
+parameters, and answer bad input with the standard error numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Standard SCPI error numbers the parser raises (SCPI-99, volume 2, chapter 21).
+ERROR_TEXT: dict[int, str] = {
+    -100: "Command error",
+    -101: "Invalid character",
+    -102: "Syntax error",
+    -104: "Data type error",
+    -108: "Parameter not allowed",
+    -109: "Missing parameter",
+    -113: "Undefined header",
+    -114: "Header suffix out of range",
+    -221: "Settings conflict",
+    -222: "Data out of range",
+    -224: "Illegal parameter value",
+    -350: "Queue overflow",
+    -410: "Query INTERRUPTED",
+}
+
+
+class ScpiError(Exception):
+    """A command the instrument rejects; it lands in the error queue."""
+
+    def __init__(self, code: int, detail: str = "") -> None:
+        self.code = code
+        self.detail = detail
+        super().__init__(f"{code},{ERROR_TEXT.get(code, 'Error')}: {detail}")
+
+
+# --------------------------------------------------------------------------- tree
+
+
+@dataclass(frozen=True)
+class Node:
+    """One mnemonic of a header pattern, e.g. ``SOURce[1]``."""
+
+    short: str
+    long: str
+    takes_suffix: bool  # a channel suffix (``SOUR2``) may follow
+
+    def accepts(self, name: str) -> bool:
+        return name == self.short or name == self.long
+
+
+@dataclass(frozen=True)
+class Optional_:
+    """An optional group ``[:LEVel]``; may hold several nodes."""
+
+    items: tuple[Node | Optional_, ...]
+
+
+def mnemonic_forms(word: str) -> tuple[str, str]:
+    """``VOLTage`` -> (``VOLT``, ``VOLTAGE``): the capitals are the short form."""
+    short = "".join(ch for ch in word if ch.isupper() or ch.isdigit() or ch in "*?")
+    return (short or word).upper(), word.upper()
+
+
+_PATTERN_TOKEN = re.compile(r"\*?[A-Za-z][A-Za-z0-9_]*(?:\[\d\])?|\[|\]|:")
+
+
+def compile_pattern(pattern: str) -> tuple[Node | Optional_, ...]:
+    """Compile a bracket-notation header such as ``[:SENSe[1]]:CURRent[:DC]``.
+
+    ``NAME[1]`` marks a node that takes a channel suffix; ``[:NAME]`` an optional node.
+    """
+    text = pattern.replace(" ", "")
+    tokens = _PATTERN_TOKEN.findall(text)
+    if "".join(tokens) != text:
+        raise ValueError(f"unsupported characters in SCPI pattern {pattern!r}")
+    pos = 0
+
+    def group(closing: bool) -> tuple[Node | Optional_, ...]:
+        nonlocal pos
+        items: list[Node | Optional_] = []
+        while pos < len(tokens):
+            tok = tokens[pos]
+            pos += 1
+            if tok == ":":
+                continue
+            if tok == "[":
+                items.append(Optional_(group(closing=True)))
+            elif tok == "]":
+                if not closing:
+                    raise ValueError(f"unbalanced ']' in {pattern!r}")
+                return tuple(items)
+            else:
+                word = re.sub(r"\[\d\]$", "", tok)
+                short, long = mnemonic_forms(word)
+                items.append(Node(short, long, takes_suffix=word != tok))
+        if closing:
+            raise ValueError(f"unbalanced '[' in {pattern!r}")
+        return tuple(items)
+
+    return group(closing=False)
+
+
+def _ends(
+    items: Sequence[Node | Optional_], k: int, tokens: Sequence[tuple[str, int | None]], ti: int
+) -> Iterator[int]:
+    """Every token index at which ``items[k:]`` can finish matching (backtracking)."""
+    if k == len(items):
+        yield ti
+        return
+    item = items[k]
+    if isinstance(item, Node):
+        if ti < len(tokens):
+            name, suffix = tokens[ti]
+            if item.accepts(name) and (suffix is None or item.takes_suffix):
+                yield from _ends(items, k + 1, tokens, ti + 1)
+        return
+    for mid in _ends(item.items, 0, tokens, ti):
+        yield from _ends(items, k + 1, tokens, mid)
+    yield from _ends(items, k + 1, tokens, ti)
+
+
+# ------------------------------------------------------------------- parameters
+
+_KEYWORDS = {"MIN": "MIN", "MINIMUM": "MIN", "MAX": "MAX", "MAXIMUM": "MAX", "DEF": "DEF", "DEFAULT": "DEF"}
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A settable, queryable value of the instrument (``:SOURce:VOLTage``)."""
+
+    key: str
+    kind: str  # number | bool | choice | choices | strings
+    default: Any
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    read_only: bool = False
+
+    def parse(self, params: Sequence[str]) -> Any:
+        """Turn parameter text into the stored value, or raise the instrument's error."""
+        if not params:
+            raise ScpiError(-109, self.key)
+        if self.kind in ("choices", "strings"):
+            values = [self._one(p) for p in params]
+            return tuple(values)
+        if len(params) > 1:
+            raise ScpiError(-108, self.key)
+        return self._one(params[0])
+
+    def _one(self, text: str) -> Any:
+        if self.kind == "number":
+            return self._number(text)
+        if self.kind == "bool":
+            word = text.upper()
+            if word in ("ON", "1"):
+                return True
+            if word in ("OFF", "0"):
+                return False
+            if _NUMBER.match(text):
+                return round(float(text)) != 0
+            raise ScpiError(-104, f"{self.key} takes ON|OFF|1|0, got {text}")
+        if self.kind == "strings":
+            if len(text) < 2 or text[0] not in "'\"" or text[-1] != text[0]:
+                raise ScpiError(-104, f"{self.key} takes a quoted string, got {text}")
+            return self._choice(text[1:-1])
+        return self._choice(text)  # choice, choices
+
+    def _number(self, text: str) -> float:
+        word = _KEYWORDS.get(text.upper())
+        if word == "MIN" and self.minimum is not None:
+            return self.minimum
+        if word == "MAX" and self.maximum is not None:
+            return self.maximum
+        if word == "DEF":
+            return float(self.default)
+        if not _NUMBER.match(text):
+            raise ScpiError(-104, f"{self.key} takes a number, got {text}")
+        value = float(text)
+        if not math.isfinite(value):
+            raise ScpiError(-222, f"{self.key}={text}")
+        if (self.minimum is not None and value < self.minimum) or (
+            self.maximum is not None and value > self.maximum
+        ):
+            raise ScpiError(-222, f"{self.key}={text}, allowed {self.minimum}..{self.maximum}")
+        return value
+
+    def _choice(self, text: str) -> str:
+        """Choices are stored in their short form, as the instrument answers them."""
+        if not self.choices:
+            return text
+        word = text.upper()
+        for choice in self.choices:
+            short, long = _choice_forms(choice)
+            if word in (short, long):
+                return short
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_:]*", text):
+            raise ScpiError(-104, f"{self.key} takes one of {self.choices}, got {text}")
+        raise ScpiError(-224, f"{self.key} takes one of {self.choices}, got {text}")
+
+    def format(self, value: Any) -> str:
+        """The instrument's answer to ``HEADER?``."""
+        if self.kind == "number":
+            return f"{value:+.6E}"
+        if self.kind == "bool":
+            return "1" if value else "0"
+        if self.kind == "strings":
+            return ",".join(f'"{v}"' for v in value)
+        if self.kind == "choices":
+            return ",".join(value)
+        return str(value)
+
+
+def _choice_forms(choice: str) -> tuple[str, str]:
+    """``CURRent:DC`` -> (``CURR:DC``, ``CURRENT:DC``)."""
+    parts = [mnemonic_forms(p) for p in choice.split(":")]
+    return ":".join(s for s, _ in parts), ":".join(long for _, long in parts)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One entry of the command tree: a setting, or a hook for commands and queries."""
+
+    pattern: str
+    items: tuple[Node | Optional_, ...]
+    setting: Setting | None = None
+    on_command: str | None = None  # name of the hook run by ``HEADER params``
+    on_query: str | None = None  # name of the hook answering ``HEADER? params``
+
+
+@dataclass
+class CommandTree:
+    """A model's commands, compiled from its data file."""
+
+    commands: list[Command]
+    channels: int = 1
+    _cache: dict[tuple[tuple[str, int | None], ...], Command | None] = field(default_factory=dict)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> CommandTree:
+        """Build the tree from the ``scpi:`` section of a model file."""
+        commands = []
+        for header, spec in data["commands"].items():
+            spec = spec or {}
+            setting = None
+            if "setting" in spec:
+                s = spec["setting"]
+                setting = Setting(
+                    key=s["key"],
+                    kind=s.get("type", "number"),
+                    default=s.get("default"),
+                    minimum=s.get("min"),
+                    maximum=s.get("max"),
+                    choices=tuple(s.get("choices", ())),
+                    read_only=bool(s.get("read_only", False)),
+                )
+            commands.append(
+                Command(
+                    pattern=header,
+                    items=compile_pattern(header),
+                    setting=setting,
+                    on_command=spec.get("command"),
+                    on_query=spec.get("query"),
+                )
+            )
+        return cls(commands=commands, channels=int(data.get("channels", 1)))
+
+    def defaults(self) -> dict[str, Any]:
+        """The state after ``*RST``."""
+        return {c.setting.key: c.setting.default for c in self.commands if c.setting}
+
+    def find(self, tokens: tuple[tuple[str, int | None], ...]) -> Command | None:
+        """The command whose pattern matches the header tokens, if any."""
+        if tokens in self._cache:
+            return self._cache[tokens]
+        found = None
+        for command in self.commands:
+            if any(end == len(tokens) for end in _ends(command.items, 0, tokens, 0)):
+                found = command
+                break
+        if len(self._cache) < 4096:
+            self._cache[tokens] = found
+        return found
+
+
+# ---------------------------------------------------------------------- messages
+
+_HEADER_TOKEN = re.compile(r"^(\*?[A-Za-z][A-Za-z_]*?)(\d*)$")
+
+
+def split_units(message: str) -> list[str]:
+    """Split a program message at ``;`` outside quoted strings."""
+    units, current, quote = [], [], ""
+    for ch in message:
+        if quote:
+            current.append(ch)
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+            current.append(ch)
+        elif ch == ";":
+            units.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    if quote:
+        raise ScpiError(-102, "unterminated string")
+    units.append("".join(current))
+    return units
+
+
+def split_params(text: str) -> list[str]:
+    """Split parameters at commas outside quotes and parentheses, trimming white space."""
+    if not text.strip():
+        return []
+    params, current, quote, depth = [], [], "", 0
+    for ch in text:
+        if quote:
+            current.append(ch)
+            if ch == quote:
+                quote = ""
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            params.append("".join(current).strip())
+            current = []
+            continue
+        current.append(ch)
+    params.append("".join(current).strip())
+    if any(p == "" for p in params):
+        raise ScpiError(-102, "empty parameter")
+    return params
+
+
+@dataclass(frozen=True)
+class ProgramUnit:
+    """One command or query of a program message, resolved against the tree."""
+
+    command: Command
+    query: bool
+    params: list[str]
+    channel: int
+
+
+class MessageParser:
+    """Parses program messages against a command tree, keeping the 488.2 path."""
+
+    def __init__(self, tree: CommandTree) -> None:
+        self.tree = tree
+
+    def units(self, message: str) -> Iterator[ProgramUnit | ScpiError]:
+        """Yield each resolved unit, or the error it raises, in order.
+
+        Path rule (IEEE 488.2-1992 §A.1.1): a header without a leading colon is
+        relative to the node above the last header's leaf; common commands (``*``)
+        do not change the path.
+        """
+        try:
+            texts = split_units(message)
+        except ScpiError as error:
+            yield error
+            return
+        path: tuple[tuple[str, int | None], ...] = ()
+        for raw in texts:
+            text = raw.strip()
+            if not text:
+                continue  # a trailing ';' or an empty unit
+            try:
+                unit, path = self._resolve(text, path)
+            except ScpiError as error:
+                yield error
+                continue
+            yield unit
+
+    def _resolve(
+        self, text: str, path: tuple[tuple[str, int | None], ...]
+    ) -> tuple[ProgramUnit, tuple[tuple[str, int | None], ...]]:
+        match = re.match(r"^(\S+)(?:\s+(.*))?$", text, re.S)
+        if not match:
+            raise ScpiError(-102, text)
+        header, rest = match.group(1), match.group(2) or ""
+        query = header.endswith("?")
+        if query:
+            header = header[:-1]
+        params = split_params(rest)
+        absolute = header.startswith(":") or header.startswith("*")
+        parts = header.lstrip(":").split(":")
+        tokens = []
+        for part in parts:
+            m = _HEADER_TOKEN.match(part)
+            if not m:
+                raise ScpiError(-113 if part and part.isprintable() else -101, header)
+            suffix = int(m.group(2)) if m.group(2) else None
+            tokens.append((m.group(1).upper(), suffix))
+        full = tuple(tokens) if absolute else path + tuple(tokens)
+        command = self.tree.find(full)
+        if command is None:
+            raise ScpiError(-113, header)
+        suffixes = [s for _, s in full if s is not None]
+        channel = suffixes[-1] if suffixes else 1
+        if not 1 <= channel <= self.tree.channels:
+            raise ScpiError(-114, header)
+        new_path = path if header.startswith("*") else full[:-1]
+        return ProgramUnit(command, query, params, channel), new_path

@@ -1,0 +1,223 @@
+"""A simulated source-meter: pyvisa-sim's device, with a SCPI parser and a load behind it.
+
+Why a subclass of pyvisa-sim's ``Device``: pyvisa-sim stays the transport (sessions,
+terminations, timeouts, byte-wise reads, the static answers of its YAML); only the
+part that turns a program message into state changes and answers is ours.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from pyvisa_sim.devices import Device
+
+from .loads import Load, Resistor, source_and_measure
+from .scpi import ERROR_TEXT, CommandTree, MessageParser, ProgramUnit, ScpiError
+
+logger = logging.getLogger(__name__)
+
+#: Overflow marker placed last when the queue is full (SCPI-99 21.8.5).
+QUEUE_OVERFLOW = -350
+
+
+class ScpiTwin(Device):
+    """A device whose commands come from a :class:`CommandTree`.
+
+    Hooks: a tree entry ``query: name`` calls ``self.query_name(unit)``, an entry
+    ``command: name`` calls ``self.command_name(unit)``. Model subclasses add the hooks
+    for what the model computes; the common commands live here.
+    """
+
+    def __init__(self, name: str, tree: CommandTree, error_queue_size: int = 10) -> None:
+        super().__init__(name, delimiter=b"")
+        self.tree = tree
+        self.parser = MessageParser(tree)
+        self.error_queue_size = error_queue_size
+        self.errors: deque[tuple[int, str]] = deque()
+        #: every program message received, as bytes: tests assert on it
+        self.log: list[bytes] = []
+        self.state: dict[tuple[int, str], Any] = {}
+        self._io = threading.Lock()  # the twin is one instrument: one message at a time
+        self.reset_state()
+
+    # ----------------------------------------------------------------- transport
+
+    def write(self, data: bytes) -> None:
+        """Collect bytes until the termination, then execute the program message."""
+        if not isinstance(data, bytes):
+            raise TypeError("data must be an instance of bytes")
+        with self._io:
+            self._input_buffer.extend(data)
+            eom = self._query_eom
+            if eom and not self._input_buffer.endswith(eom):
+                return
+            message = bytes(self._input_buffer[: len(self._input_buffer) - len(eom)])
+            self._input_buffer = bytearray()
+            self.log.append(message)
+            logger.debug("%s <- %r", self.name, message)
+            self.execute(message.decode("latin-1"))
+
+    def read(self) -> tuple[bytes, bool]:
+        with self._io:
+            return super().read()
+
+    def execute(self, message: str) -> None:
+        """Run one program message; queue one response message if it held queries."""
+        if self._output_buffers:
+            # a new message before the last answer was read: 488.2 discards it
+            self._output_buffers.clear()
+            self.push_error(-410)
+        answers: list[str] = []
+        for unit in self.parser.units(message):
+            try:
+                if isinstance(unit, ScpiError):
+                    raise unit
+                answer = self._run(unit)
+            except ScpiError as error:
+                self.push_error(error.code)
+                logger.debug("%s: %s", self.name, error)
+                continue
+            if answer is not None:
+                answers.append(answer)
+        if answers:
+            self._output_buffers.append(bytearray(";".join(answers).encode()) + self._response_eom)
+
+    def _run(self, unit: ProgramUnit) -> str | None:
+        command = unit.command
+        if unit.query:
+            if command.on_query:
+                result: str | None = getattr(self, "query_" + command.on_query)(unit)
+                return result
+            if command.setting is None:
+                raise ScpiError(-113, f"{command.pattern} is not a query")
+            if unit.params:
+                raise ScpiError(-108, command.pattern)
+            return command.setting.format(self.state[(unit.channel, command.setting.key)])
+        if command.on_command:
+            getattr(self, "command_" + command.on_command)(unit)
+            return None
+        if command.setting is None or command.setting.read_only:
+            raise ScpiError(-113, f"{command.pattern} is query only")
+        value = command.setting.parse(unit.params)
+        self.check_setting(unit.channel, command.setting.key, value)
+        self.state[(unit.channel, command.setting.key)] = value
+        return None
+
+    def check_setting(self, channel: int, key: str, value: Any) -> None:
+        """Model rules across settings (e.g. a level beyond the range); raise ScpiError."""
+
+    # ------------------------------------------------------------ error queue
+
+    def push_error(self, code: int) -> None:
+        if len(self.errors) >= self.error_queue_size:
+            self.errors.pop()
+            self.errors.append((QUEUE_OVERFLOW, ERROR_TEXT[QUEUE_OVERFLOW]))
+            return
+        self.errors.append((code, ERROR_TEXT.get(code, "Device-specific error")))
+
+    def query_error_next(self, unit: ProgramUnit) -> str:
+        code, text = self.errors.popleft() if self.errors else (0, "No error")
+        return f'{code},"{text}"'
+
+    def query_error_count(self, unit: ProgramUnit) -> str:
+        return str(len(self.errors))
+
+    # --------------------------------------------------------- common commands
+
+    def reset_state(self) -> None:
+        self.state = {
+            (channel, key): value
+            for channel in range(1, self.tree.channels + 1)
+            for key, value in self.tree.defaults().items()
+        }
+
+    def command_reset(self, unit: ProgramUnit) -> None:
+        self.reset_state()
+
+    def command_clear_status(self, unit: ProgramUnit) -> None:
+        self.errors.clear()
+
+    def command_nothing(self, unit: ProgramUnit) -> None:
+        """Accepted and without effect in a simulation (``*OPC``, ``:ABORt``, ``*WAI``)."""
+
+    def query_identify(self, unit: ProgramUnit) -> str:
+        # the static answer of the model's pyvisa-sim YAML
+        return self._dialogues[b"*IDN?"].decode()
+
+    def query_one(self, unit: ProgramUnit) -> str:
+        return "1"
+
+    def query_zero(self, unit: ProgramUnit) -> str:
+        return "0"
+
+
+class SourceMeterTwin(ScpiTwin):
+    """A source-meter twin: a load behind the output, noise, compliance, output state.
+
+    The model's tree stores its settings under these keys: ``source_function``
+    (VOLT|CURR), ``voltage``, ``current``, ``current_limit``, ``voltage_limit``, ``output``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        tree: CommandTree,
+        *,
+        load: Load | None = None,
+        noise: float = 1e-4,
+        seed: int | None = None,
+        error_queue_size: int = 10,
+    ) -> None:
+        self.load: Load = load or Resistor()
+        #: relative standard deviation of every reading
+        self.noise = noise
+        self.rng = random.Random(seed)
+        self.started = time.monotonic()
+        super().__init__(name, tree, error_queue_size)
+
+    def terminals(self, channel: int = 1) -> tuple[float, float]:
+        """What the instrument measures now: (voltage, current), with noise."""
+        s = self.state
+        if not s[(channel, "output")]:
+            return self._noisy(0.0, 1e-6), self._noisy(0.0, 1e-12)
+        mode = s[(channel, "source_function")]
+        level = s[(channel, "current" if mode.startswith("CURR") else "voltage")]
+        voltage, current = source_and_measure(
+            self.load, mode, level, s[(channel, "current_limit")], s[(channel, "voltage_limit")]
+        )
+        return self._noisy(voltage, 1e-6), self._noisy(current, 1e-12)
+
+    def command_output_off(self, unit: ProgramUnit) -> None:
+        self.state[(unit.channel, "output")] = False
+
+    def _noisy(self, value: float, floor: float) -> float:
+        if not self.noise:
+            return value
+        return value + self.rng.gauss(0.0, self.noise * abs(value) + floor * self.noise * 1e4)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+def number(value: float) -> str:
+    """Readings as the instruments send them: ``+1.000000E-03``."""
+    return f"{value:+.6E}"
+
+
+_CHANNEL_LIST = re.compile(r"^\(@\s*(\d+)(?:\s*[,:]\s*(\d+))*\s*\)$")
+
+
+def channel_list(params: list[str], default: int) -> int:
+    """The channel of a ``(@1)`` channel-list parameter (Keysight B2900)."""
+    if not params:
+        return default
+    m = _CHANNEL_LIST.match(params[-1])
+    if not m:
+        raise ScpiError(-104, f"channel list expected, got {params[-1]}")
+    return int(m.group(1))
