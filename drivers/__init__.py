@@ -14,7 +14,7 @@ from .keithley2400 import Keithley2400
 from .keithley2450 import Keithley2450
 from .keysight_b2900 import KeysightB2901
 from .sourcemeter import Limits, Reading, SourceMeter, SourceMode
-from .visa import backend_for, list_resources, open_resource
+from .visa import backend_for, check_address, list_resources, open_resource
 
 __all__ = [
     "MODELS",
@@ -34,6 +34,7 @@ __all__ = [
     "SourceMeter",
     "SourceMode",
     "backend_for",
+    "check_address",
     "list_resources",
     "open_resource",
     "open_sourcemeter",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 import pyvisa
+from pyvisa import rname
 from pyvisa.resources import MessageBasedResource
 
 from .errors import ConnectionFailed
@@ -36,8 +37,30 @@ def resource_manager(backend: str = "") -> pyvisa.ResourceManager:
         raise ConnectionFailed(f"cannot load the VISA library {backend or '(default)'!r}: {error}") from error
 
 
+ADDRESS_EXAMPLES = (
+    "GPIB0::24::INSTR, USB0::0x05E6::0x2450::04096302::INSTR, TCPIP0::10.0.0.5::inst0::INSTR, ASRL1::INSTR"
+)
+
+
+def check_address(address: str) -> str:
+    """The canonical VISA resource name, or :class:`ValueError` with examples.
+
+    Pure syntax: nothing is opened, so configs can be checked before any instrument.
+    """
+    try:
+        return str(rname.to_canonical_name(address))
+    except rname.InvalidResourceName as error:
+        raise ValueError(
+            f"{address!r} is not a VISA resource name ({error}); examples: {ADDRESS_EXAMPLES}"
+        ) from None
+
+
 def open_resource(address: str, backend: str = "") -> MessageBasedResource:
     """Open a message-based instrument, with an error that says what was tried."""
+    try:
+        check_address(address)
+    except ValueError as error:
+        raise ConnectionFailed(str(error)) from None
     rm = resource_manager(backend)
     try:
         resource = rm.open_resource(address)
@@ -50,8 +73,6 @@ def open_resource(address: str, backend: str = "") -> MessageBasedResource:
             f"cannot open {address!r} with VISA library {backend or '(default)'!r}: "
             f"{error.description}; resources found: {known}"
         ) from error
-    except ValueError as error:  # a string that is not a VISA resource name
-        raise ConnectionFailed(f"{address!r} is not a VISA resource name: {error}") from error
     if not isinstance(resource, MessageBasedResource):
         resource.close()
         raise ConnectionFailed(f"{address!r} is not a message-based instrument")

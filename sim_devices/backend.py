@@ -13,6 +13,7 @@ import pathlib
 from collections.abc import Mapping
 from typing import Any
 
+import pyvisa
 import yaml
 from pyvisa import rname
 from pyvisa.resources import MessageBasedResource
@@ -107,9 +108,20 @@ class LabrunVisaLibrary(SimVisaLibrary):
         return {"Backend": "labrun simulated source-meters", "Default bench": str(DEFAULT_BENCH)}
 
     def _init(self) -> None:
-        self.sessions = {}
+        self.sessions: dict[int, Any] = {}
         path = DEFAULT_BENCH if self.library_path == "unset" else pathlib.Path(self.library_path)
-        self.devices = Bench(read_bench(path))  # type: ignore[assignment]
+        self.devices = Bench(read_bench(path))
+
+    def open(self, session: Any, resource_name: str, *args: Any, **kwargs: Any) -> Any:
+        """As pyvisa-sim's, but an unknown address raises as a real VISA library does.
+
+        pyvisa-sim 0.7 returns ``(0, error_resource_not_found)`` without raising, and
+        pyvisa then hands out a resource bound to no instrument.
+        """
+        handle, status = super().open(session, resource_name, *args, **kwargs)
+        if status < 0:
+            raise pyvisa.errors.VisaIOError(status)
+        return handle, status
 
 
 def twin_of(resource: MessageBasedResource) -> SourceMeterTwin:

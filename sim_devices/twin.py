@@ -36,6 +36,7 @@ class ScpiTwin(Device):
 
     def __init__(self, name: str, tree: CommandTree, error_queue_size: int = 10) -> None:
         super().__init__(name, delimiter=b"")
+        self._input_buffer: bytearray = bytearray()
         self.tree = tree
         self.parser = MessageParser(tree)
         self.error_queue_size = error_queue_size
