@@ -1,1 +1,29 @@
-"""The experiment model: measurement logic, run in the background, stoppable, observable."""
+"""The experiment model: measurement logic, run in the background, stoppable, observable.
+
+``experiment.run()`` runs in the caller's thread; ``start(experiment)`` runs the same
+code in the background and returns a :class:`Run` to poll, subscribe to, stop, wait on.
+"""
+
+from labrun.drivers import DeviceBusy
+
+from .data import DataFile, DataTable, LoadedData, load_data
+from .experiment import AlreadyRunning, Experiment, Point, Progress, Saving
+from .iv_sweep import IVSweep
+from .runner import Run, Worker, start
+
+__all__ = [
+    "AlreadyRunning",
+    "DataFile",
+    "DataTable",
+    "DeviceBusy",
+    "Experiment",
+    "IVSweep",
+    "LoadedData",
+    "Point",
+    "Progress",
+    "Run",
+    "Saving",
+    "Worker",
+    "load_data",
+    "start",
+]

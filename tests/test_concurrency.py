@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections.abc import Callable
 
@@ -28,9 +29,16 @@ QUERIES = [
 
 
 def hammer(
-    threads: int, per_thread: int, transact: Callable[[str], str], write: Callable[[int], None]
+    threads: int,
+    per_thread: int,
+    transact: Callable[[str], str],
+    write: Callable[[int], None],
+    enough: int | None = None,
 ) -> int:
-    """Run mixed transactions from ``threads`` threads; return how many answers were wrong."""
+    """Run mixed transactions from ``threads`` threads; return how many answers were wrong.
+
+    ``enough``: stop early once that many wrong answers are seen.
+    """
     wrong = [0] * threads
     start = threading.Barrier(threads)
 
@@ -38,6 +46,8 @@ def hammer(
         query, expected = QUERIES[k % len(QUERIES)]
         start.wait()
         for i in range(per_thread):
+            if enough is not None and sum(wrong) >= enough:
+                return
             if i % 2:
                 write(k)
                 continue
@@ -67,7 +77,21 @@ def test_eight_threads_share_one_driver_without_mixed_replies() -> None:
 
 @pytest.mark.timeout(120)
 def test_without_the_io_lock_replies_get_mixed() -> None:
-    """The same load with the lock bypassed corrupts: proof the test above can fail."""
+    """The same load with the lock bypassed corrupts: proof the test above can fail.
+
+    Real I/O releases the GIL for milliseconds per transaction; the simulator answers
+    in microseconds, so threads are made to switch as often as real I/O would.
+    """
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        wrong = _hammer_without_lock()
+    finally:
+        sys.setswitchinterval(interval)
+    assert wrong > 0
+
+
+def _hammer_without_lock() -> int:
     with open_sourcemeter("keithley2400", BENCH["keithley2400"], sim=True, timeout=0.05) as smu:
         resource: pyvisa.resources.MessageBasedResource = smu.instrument.resource
 
@@ -79,8 +103,7 @@ def test_without_the_io_lock_replies_get_mixed() -> None:
             with contextlib.suppress(pyvisa.errors.VisaIOError):
                 raw_query(f":TRIG:DEL {k * 1e-3:.3f};:SYST:ERR?")
 
-        wrong = hammer(8, 200, raw_query, raw_write)
-        assert wrong > 0
+        return hammer(8, 500, raw_query, raw_write, enough=20)
 
 
 def test_device_lock_second_holder_gets_busy_without_blocking(smu: SourceMeter) -> None:
