@@ -8,12 +8,49 @@ from typing import Any, Literal
 
 import numpy as np
 
-from labrun.drivers import LimitError, SourceMeter
+from labrun.drivers import LimitError, Limits, SourceMeter
 from labrun.drivers.sourcemeter import check_range
 
 from .experiment import Experiment, Saving
 
 Mode = Literal["voltage", "current"]
+
+
+def check_sweep_limits(
+    model: str,
+    limits: Limits,
+    *,
+    mode: Mode,
+    extreme: float,
+    compliance: float,
+    max_voltage: float | None = None,
+    max_current: float | None = None,
+) -> None:
+    """Refuse a sweep beyond the model's range, power envelope or the user's limits.
+
+    ``extreme`` is the largest |level| of the sweep. Needs no instrument, so configs
+    are checked with it before anything is opened.
+    """
+    voltage_mode = mode == "voltage"
+    unit = "V" if voltage_mode else "A"
+    model_max = limits.max_voltage if voltage_mode else limits.max_current
+    user_max = max_voltage if voltage_mode else max_current
+    check_range(f"sweep level of the {model}", extreme, 0.0, model_max, unit)
+    if user_max is not None:
+        check_range("sweep level (your configured limit)", extreme, 0.0, user_max, unit)
+    low, high = limits.current_limit_range if voltage_mode else limits.voltage_limit_range
+    limit_unit = "A" if voltage_mode else "V"
+    what = "compliance (current limit)" if voltage_mode else "compliance (voltage limit)"
+    check_range(what, compliance, low, high, limit_unit)
+    user_limit = max_current if voltage_mode else max_voltage
+    if user_limit is not None:
+        check_range("compliance (your configured limit)", compliance, low, user_limit, limit_unit)
+    allowed = limits.max_current_at(extreme) if voltage_mode else limits.max_voltage_at(extreme)
+    if compliance > allowed:
+        raise LimitError(
+            f"a {compliance:g} {limit_unit} compliance at {extreme:g} {unit} is outside the "
+            f"{model}'s power envelope (at most {allowed:g} {limit_unit} there)"
+        )
 
 
 class IVSweep(Experiment):
@@ -63,39 +100,15 @@ class IVSweep(Experiment):
         self.levels = np.linspace(self.start, self.stop_level, self.num_points)
         if return_sweep and self.num_points > 1:
             self.levels = np.concatenate([self.levels, self.levels[-2::-1]])
-        self._check_limits(max_voltage, max_current)
-
-    def _check_limits(self, max_voltage: float | None, max_current: float | None) -> None:
-        limits = self.smu.limits
-        unit = "V" if self.mode == "voltage" else "A"
-        extreme = float(np.max(np.abs(self.levels)))
-        model_max = limits.max_voltage if self.mode == "voltage" else limits.max_current
-        user_max = max_voltage if self.mode == "voltage" else max_current
-        check_range(f"sweep level of the {self.smu.model}", extreme, 0.0, model_max, unit)
-        if user_max is not None:
-            check_range("sweep level (your configured limit)", extreme, 0.0, user_max, unit)
-        if self.mode == "voltage":
-            low, high = limits.current_limit_range
-            check_range("compliance (current limit)", self.compliance, low, high, "A")
-            if max_current is not None:
-                check_range("compliance (your configured limit)", self.compliance, low, max_current, "A")
-            allowed = limits.max_current_at(extreme)
-            if self.compliance > allowed:
-                raise LimitError(
-                    f"a {self.compliance:g} A compliance at {extreme:g} V is outside the "
-                    f"{self.smu.model}'s power envelope (at most {allowed:g} A there)"
-                )
-        else:
-            low, high = limits.voltage_limit_range
-            check_range("compliance (voltage limit)", self.compliance, low, high, "V")
-            if max_voltage is not None:
-                check_range("compliance (your configured limit)", self.compliance, low, max_voltage, "V")
-            allowed = limits.max_voltage_at(extreme)
-            if self.compliance > allowed:
-                raise LimitError(
-                    f"a {self.compliance:g} V compliance at {extreme:g} A is outside the "
-                    f"{self.smu.model}'s power envelope (at most {allowed:g} V there)"
-                )
+        check_sweep_limits(
+            self.smu.model,
+            self.smu.limits,
+            mode=mode,
+            extreme=float(np.max(np.abs(self.levels))),
+            compliance=self.compliance,
+            max_voltage=max_voltage,
+            max_current=max_current,
+        )
 
     def total_steps(self) -> int:
         return len(self.levels)

@@ -21,7 +21,7 @@ from pyvisa_sim import parser as sim_parser
 from pyvisa_sim.highlevel import SimVisaLibrary
 
 from .loads import load_from_dict
-from .models import TWINS
+from .models import SAME_TREE, TWINS
 from .scpi import CommandTree
 from .twin import SourceMeterTwin
 
@@ -34,16 +34,23 @@ def model_definition(model: str) -> tuple[dict[str, Any], CommandTree]:
     """The model's pyvisa-sim device dict and compiled command tree (parsed once)."""
     if model not in TWINS:
         raise ValueError(f"no simulated model {model!r}; available: {sorted(TWINS)}")
-    path = HERE / f"{model}.yaml"
+    name = SAME_TREE.get(model, model)
+    path = HERE / f"{name}.yaml"
     # pyvisa-sim reads its part (all values as text); the tree needs typed YAML
-    device_dict = sim_parser.parse_file(path)["devices"][model]
+    device_dict = sim_parser.parse_file(path)["devices"][name]
     with open(path, encoding="utf-8") as fp:
         tree = CommandTree.from_data(yaml.safe_load(fp)["scpi"])
     return device_dict, tree
 
 
+#: how many twins this process has built: a test of "nothing was opened" reads it
+twins_built = 0
+
+
 def build_twin(model: str, address: str, spec: Mapping[str, Any] | None = None) -> SourceMeterTwin:
     """A new twin of ``model`` at ``address``; ``spec`` as one bench entry (load, noise, seed)."""
+    global twins_built
+    twins_built += 1
     spec = spec or {}
     device_dict, tree = model_definition(model)
     twin = TWINS[model](

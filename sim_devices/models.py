@@ -178,4 +178,8 @@ TWINS: dict[str, type[SourceMeterTwin]] = {
     "keithley2400": Keithley2400Twin,
     "keithley2450": Keithley2450Twin,
     "keysight_b2901": KeysightB2900Twin,
+    "keysight_b2902": KeysightB2900Twin,  # channel 1 of the two-channel model
 }
+
+#: models whose command tree is another model's file
+SAME_TREE = {"keysight_b2902": "keysight_b2901"}

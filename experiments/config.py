@@ -1,0 +1,362 @@
+"""YAML experiment configs: safe loading, typed validation, units, one clear error.
+
+A config is checked completely — syntax, keys, types, units, the instrument's range,
+the output directory — before any instrument is opened. Every problem becomes one
+:class:`ConfigError` naming the file, the key path, the bad value and what is allowed.
+
+Quantities are SI numbers (``0.1``) or strings with units (``"100 ms"``,
+``"500 mV"``, ``"1 kOhm"``, ``"10 mA"``), checked for dimension with pint.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import pathlib
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from labrun.drivers import MODELS, LabrunError, LimitError, check_address
+
+from .iv_sweep import check_sweep_limits
+
+MAX_POINTS = 1_000_000
+
+
+class ConfigError(LabrunError):
+    """A config that cannot run; the message says where and what is allowed."""
+
+
+# ------------------------------------------------------------------- quantities
+
+
+@functools.cache
+def units() -> Any:
+    """pint's registry (built once, on first use: it takes ~0.3 s)."""
+    import pint
+
+    registry: Any = pint.UnitRegistry()
+    registry.define("@alias ohm = Ohm")  # "1 kOhm" as people write it
+    return registry
+
+
+DIMENSIONS = {
+    "V": ("[electric_potential]", "a voltage"),
+    "A": ("[current]", "a current"),
+    "s": ("[time]", "a time"),
+    "ohm": ("[resistance]", "a resistance"),
+    "K": ("[temperature]", "a temperature"),
+}
+
+
+def to_si(value: Any, unit: str) -> float:
+    """``"100 ms"`` -> 0.1 for ``unit="s"``; plain numbers are taken as SI already."""
+    dimension, noun = DIMENSIONS[unit]
+    if isinstance(value, bool):
+        raise ValueError(f"expected {noun} (a number in {unit} or a string like '10 m{unit}'), got {value!r}")
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        registry = units()
+        try:
+            quantity = registry.Quantity(value.strip())
+        except Exception:
+            raise ValueError(f"expected {noun} like '10 m{unit}', could not read {value!r}") from None
+        if quantity.dimensionless:
+            number = float(quantity.magnitude)
+        elif not quantity.check(dimension):
+            found = next(
+                (n for d, n in DIMENSIONS.values() if quantity.check(d)), str(quantity.dimensionality)
+            )
+            raise ValueError(f"expected {noun} in {unit}, got {value!r}, which is {found}")
+        else:
+            number = float(quantity.to(unit).magnitude)
+    else:
+        raise ValueError(f"expected {noun} (a number in {unit} or a string like '10 m{unit}'), got {value!r}")
+    if not math.isfinite(number):
+        raise ValueError(f"expected a finite {noun}, got {value!r}")
+    return number
+
+
+def quantity(unit: str) -> BeforeValidator:
+    return BeforeValidator(lambda v: to_si(v, unit))
+
+
+def either(*choices: str) -> BeforeValidator:
+    """A voltage or a current (a sweep's levels depend on its mode): kept as (value, unit)."""
+
+    def parse(value: Any) -> tuple[float, str | None]:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value), None  # SI number: its unit follows the mode
+        for unit in choices:
+            try:
+                return to_si(value, unit), unit
+            except ValueError:
+                continue
+        raise ValueError(f"expected a voltage or a current like '1 V' or '10 mA', got {value!r}")
+
+    return BeforeValidator(parse)
+
+
+Volts = Annotated[float, quantity("V")]
+Amps = Annotated[float, quantity("A")]
+Seconds = Annotated[float, quantity("s")]
+Ohms = Annotated[float, quantity("ohm")]
+Kelvin = Annotated[float, quantity("K")]
+Level = Annotated[tuple[float, str | None], either("V", "A")]
+
+# ---------------------------------------------------------------------- schema
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+
+class LoadConfig(Strict):
+    """What the simulated instrument has behind its output."""
+
+    type: Literal["resistor", "diode", "open"] = "resistor"
+    resistance: Ohms = Field(1000.0, gt=0)
+    saturation_current: Amps = Field(1e-12, gt=0)
+    ideality: float = Field(1.0, gt=0)
+    temperature: Kelvin = Field(300.0, gt=0)
+
+    def bench_entry(self) -> dict[str, Any]:
+        if self.type == "resistor":
+            return {"type": "resistor", "resistance": self.resistance}
+        if self.type == "diode":
+            return {
+                "type": "diode",
+                "saturation_current": self.saturation_current,
+                "ideality": self.ideality,
+                "temperature": self.temperature,
+            }
+        return {"type": "open"}
+
+
+class LimitsConfig(Strict):
+    """Your own limits (the sample's), tighter than the instrument's."""
+
+    max_voltage: Volts | None = Field(None, gt=0)
+    max_current: Amps | None = Field(None, gt=0)
+
+
+class InstrumentConfig(Strict):
+    model: Literal["keithley2400", "keithley2450", "keysight_b2901", "keysight_b2902"]
+    address: Annotated[str, BeforeValidator(lambda v: check_address(v) if isinstance(v, str) else v)]
+    sim: bool = False
+    backend: str = ""
+    timeout: Seconds = Field(5.0, gt=0, le=600)
+    load: LoadConfig = LoadConfig()
+    noise: float = Field(1e-4, ge=0, le=0.5)
+    limits: LimitsConfig = LimitsConfig()
+
+
+class IVSweepConfig(Strict):
+    type: Literal["iv_sweep"]
+    mode: Literal["voltage", "current"] = "voltage"
+    start: Level
+    stop: Level
+    num_points: int = Field(gt=0, le=MAX_POINTS)
+    delay: Seconds = Field(0.0, ge=0, le=86_400)
+    compliance: Level
+    return_sweep: bool = False
+
+    @model_validator(mode="after")
+    def consistent(self) -> IVSweepConfig:
+        level_unit = "V" if self.mode == "voltage" else "A"
+        limit_unit = "A" if self.mode == "voltage" else "V"
+        for key, (_, unit), wanted in (
+            ("start", self.start, level_unit),
+            ("stop", self.stop, level_unit),
+            ("compliance", self.compliance, limit_unit),
+        ):
+            if unit not in (None, wanted):
+                raise ConfigFieldError(
+                    f"experiment.{key}", f"in {self.mode} mode, {key} must be in {wanted}, not {unit}"
+                )
+        if self.num_points > 1 and self.start[0] == self.stop[0]:
+            raise ConfigFieldError(
+                "experiment.stop", f"stop equals start ({self.start[0]:g}) with {self.num_points} points"
+            )
+        return self
+
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :class:`IVSweep`, in SI."""
+        return {
+            "start": self.start[0],
+            "stop": self.stop[0],
+            "num_points": self.num_points,
+            "delay": self.delay,
+            "compliance": self.compliance[0],
+            "return_sweep": self.return_sweep,
+            "mode": self.mode,
+        }
+
+
+class SaveConfig(Strict):
+    directory: str = "data"
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
+    plot: bool = True
+
+
+class Config(Strict):
+    instrument: InstrumentConfig
+    experiment: IVSweepConfig
+    save: SaveConfig = SaveConfig()
+
+    @model_validator(mode="after")
+    def within_the_instrument(self) -> Config:
+        sweep, limits = self.experiment, self.instrument.limits
+        try:
+            check_sweep_limits(
+                self.instrument.model,
+                MODELS[self.instrument.model].limits,
+                mode=sweep.mode,
+                extreme=max(abs(sweep.start[0]), abs(sweep.stop[0])),
+                compliance=sweep.compliance[0],
+                max_voltage=limits.max_voltage,
+                max_current=limits.max_current,
+            )
+        except LimitError as error:
+            key = "compliance" if "compliance" in str(error) else "stop"
+            raise ConfigFieldError(f"experiment.{key}", str(error)) from None
+        return self
+
+
+class ConfigFieldError(ValueError):
+    """Raised inside validators to point at a key (its full dotted path) other than the one checked."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        super().__init__(message)
+
+
+# --------------------------------------------------------------------- loading
+
+
+def load_config(path: str | os.PathLike[str], *, out: str | None = None, sim: bool | None = None) -> Config:
+    """Read, validate and check ``path``; ``out``/``sim`` override the file's values."""
+    path = pathlib.Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read the config: {error}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{path}{line}: not valid YAML (safe subset, no tags): {problem}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{path}: expected a mapping with keys instrument, experiment, save; got {raw!r:.80}"
+        )
+    if out is not None:
+        raw.setdefault("save", {})
+        if isinstance(raw["save"], dict):
+            raw["save"]["directory"] = out
+    if sim is not None and isinstance(raw.get("instrument"), dict):
+        raw["instrument"]["sim"] = sim
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(explain(path, raw, error)) from None
+    check_directory(path, config.save.directory)
+    return config
+
+
+def explain(path: pathlib.Path, raw: Any, error: ValidationError) -> str:
+    """One line per problem: file, key path, bad value, what is allowed."""
+    lines = []
+    for problem in error.errors(include_url=False):
+        location = [str(p) for p in problem["loc"] if not str(p).startswith(("function-", "tuple["))]
+        message = problem["msg"].removeprefix("Value error, ")
+        context = problem.get("ctx", {}).get("error")
+        if isinstance(context, ConfigFieldError):
+            location = context.key.split(".")
+        key = ".".join(location) or "(top level)"
+        value = _lookup(raw, location)
+        if problem["type"] == "extra_forbidden":
+            allowed = _allowed_keys(location[:-1])
+            message = f"unknown key; allowed here: {', '.join(allowed)}" if allowed else "unknown key"
+        elif problem["type"] == "missing":
+            message = "missing: this key is required"
+        shown = "" if value is _MISSING else f" = {value!r}"
+        lines.append(f"{path}: {key}{shown}: {message}")
+    return "\n".join(lines)
+
+
+_MISSING = object()
+
+
+def _lookup(raw: Any, location: list[str]) -> Any:
+    node = raw
+    for part in location:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return _MISSING
+    return node
+
+
+def _allowed_keys(location: list[str]) -> list[str]:
+    model: type[BaseModel] = Config
+    for part in location:
+        field = model.model_fields.get(part)
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def check_directory(path: pathlib.Path, directory: str) -> None:
+    """The output directory must exist or be creatable in an existing, writable parent."""
+    target = pathlib.Path(directory)
+    parent = target if target.exists() else target.parent
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"{path}: save.directory = {directory!r}: exists and is not a directory")
+    if not parent.exists():
+        raise ConfigError(
+            f"{path}: save.directory = {directory!r}: its parent {str(parent)!r} does not exist "
+            "(labrun creates the last folder only)"
+        )
+    if not os.access(parent, os.W_OK):
+        raise ConfigError(f"{path}: save.directory = {directory!r}: not writable")
+
+
+def plan(config: Config) -> list[str]:
+    """What ``labrun check`` prints: the sweep, its limits and a duration estimate."""
+    sweep, inst = config.experiment, config.instrument
+    unit = "V" if sweep.mode == "voltage" else "A"
+    limit_unit = "A" if sweep.mode == "voltage" else "V"
+    points = sweep.num_points + (sweep.num_points - 1 if sweep.return_sweep else 0)
+    limits = MODELS[inst.model].limits
+    where = "simulated " if inst.sim else ""
+    return [
+        f"instrument: {where}{inst.model} at {inst.address}",
+        f"sweep: {sweep.mode} from {sweep.start[0]:g} {unit} to {sweep.stop[0]:g} {unit}, "
+        f"{sweep.num_points} points{' and back' if sweep.return_sweep else ''} ({points} readings)",
+        f"compliance: {sweep.compliance[0]:g} {limit_unit}; "
+        f"model range: ±{limits.max_voltage:g} V, ±{limits.max_current:g} A",
+        f"delay: {sweep.delay:g} s per point; duration: at least {_duration(points * sweep.delay)}",
+        f"data: {config.save.directory}/{config.save.name or 'iv_sweep'}_<time>.csv"
+        f"{' and a PNG plot' if config.save.plot else ''}",
+    ]
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.3g} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds / 3600:.3g} h"

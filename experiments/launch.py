@@ -1,0 +1,75 @@
+"""From a validated config to a running sweep: open the instrument, build, save, plot."""
+
+from __future__ import annotations
+
+import contextlib
+import pathlib
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+
+from labrun.drivers import SourceMeter, open_sourcemeter
+
+from .config import Config, InstrumentConfig
+from .experiment import Saving
+from .iv_sweep import IVSweep
+from .plot import plot_iv
+
+
+@contextlib.contextmanager
+def open_instrument(config: InstrumentConfig) -> Iterator[SourceMeter]:
+    """The configured instrument, closed (output off first) when the block ends.
+
+    A simulated one is described to the ``@labrun`` backend as a one-instrument bench
+    file, so any address and any load work through pyvisa's public mechanism.
+    """
+    if not config.sim:
+        smu = open_sourcemeter(config.model, config.address, backend=config.backend, timeout=config.timeout)
+    else:
+        bench = {
+            "instruments": [
+                {
+                    "address": config.address,
+                    "model": config.model,
+                    "load": config.load.bench_entry(),
+                    "noise": config.noise,
+                }
+            ]
+        }
+        with tempfile.TemporaryDirectory(prefix="labrun-bench-") as folder:
+            path = pathlib.Path(folder) / "bench.yaml"
+            path.write_text(yaml.safe_dump(bench), encoding="utf-8")
+            smu = open_sourcemeter(config.model, config.address, sim=str(path), timeout=config.timeout)
+    with smu:
+        yield smu
+
+
+def build_sweep(config: Config, smu: SourceMeter, raw: dict[str, Any] | None = None) -> IVSweep:
+    """The sweep a config describes, saving where it says, with the config in the file."""
+    limits = config.instrument.limits
+    return IVSweep(
+        smu,
+        **config.experiment.kwargs(),
+        max_voltage=limits.max_voltage,
+        max_current=limits.max_current,
+        save=Saving(
+            directory=config.save.directory,
+            stem=config.save.name or "iv_sweep",
+            metadata={"config": raw if raw is not None else config.model_dump(mode="json")},
+        ),
+    )
+
+
+def plot_path(data_path: pathlib.Path) -> pathlib.Path:
+    return data_path.with_suffix(".png")
+
+
+def save_plot(sweep: IVSweep) -> pathlib.Path | None:
+    """The PNG next to the data file (None if nothing was saved or measured)."""
+    if sweep.data_file is None or len(sweep.table) == 0:
+        return None
+    path = plot_path(sweep.data_file.path)
+    plot_iv(sweep.data, path, title=sweep.data_file.path.stem)
+    return path

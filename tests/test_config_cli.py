@@ -1,0 +1,173 @@
+"""YAML configs and the labrun command line, end to end on simulated instruments."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import subprocess
+import sys
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from labrun.experiments import load_data
+from labrun.experiments.cli import main
+from labrun.experiments.config import ConfigError, load_config
+from labrun.sim_devices import backend
+
+CONFIGS = pathlib.Path(__file__).parent.parent / "experiments" / "configs"
+EXAMPLES = sorted(CONFIGS.glob("*.yaml"))
+
+GOOD = {
+    "instrument": {"model": "keithley2400", "address": "GPIB0::24::INSTR", "sim": True},
+    "experiment": {
+        "type": "iv_sweep",
+        "start": "-1 V",
+        "stop": "1 V",
+        "num_points": 5,
+        "delay": "1 ms",
+        "compliance": "10 mA",
+    },
+    "save": {"directory": "data", "plot": False},
+}
+
+
+def write(tmp: pathlib.Path, config: object, name: str = "config.yaml") -> pathlib.Path:
+    path = tmp / name
+    path.write_text(config if isinstance(config, str) else yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def changed(**edits: object) -> dict[str, object]:
+    """GOOD with ``section__key=value`` edits (value None deletes the key)."""
+    config: dict[str, Any] = yaml.safe_load(yaml.safe_dump(GOOD))
+    for dotted, value in edits.items():
+        section, key = dotted.split("__")
+        if value is None:
+            config[section].pop(key)
+        else:
+            config[section][key] = value
+    return config
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_each_example_config_runs_and_follows_its_load(
+    example: pathlib.Path, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(example), "--out", str(tmp_path), "--no-progress"]) == 0
+    csvs, pngs = list(tmp_path.glob("*.csv")), list(tmp_path.glob("*.png"))
+    assert len(csvs) == 1 and len(pngs) == 1
+    assert pngs[0].read_bytes().startswith(b"\x89PNG")
+    data = load_data(csvs[0])
+    config = load_config(example)
+    assert len(data) == config.experiment.num_points * (2 if config.experiment.return_sweep else 1) - (
+        1 if config.experiment.return_sweep else 0
+    )
+    load, i = config.instrument.load, data["current"]
+    limit = config.experiment.compliance[0]
+    if config.experiment.mode == "current":  # the voltage follows the load, up to compliance
+        expected_v = np.minimum(data["source"] * load.resistance, limit)
+        assert data["voltage"] == pytest.approx(expected_v, rel=2e-3, abs=1e-5)
+    elif load.type == "resistor":
+        assert i == pytest.approx(data["source"] / load.resistance, rel=2e-3, abs=1e-9)
+    else:  # diode, below compliance: Shockley with the configured parameters
+        vt = load.ideality * 8.617333262e-5 * load.temperature
+        below = np.abs(i) < 0.99 * limit
+        expected = load.saturation_current * np.expm1(data["source"][below] / vt)
+        assert i[below] == pytest.approx(expected, rel=2e-3, abs=1e-9)
+    assert data.metadata["config"]["instrument"]["model"] == config.instrument.model
+    assert "MODEL" in data.metadata["identity"] or "B2901A" in data.metadata["identity"]
+    out = capsys.readouterr().out
+    assert str(csvs[0]) in out and str(pngs[0]) in out
+
+
+def test_check_prints_the_plan_and_opens_nothing(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = backend.twins_built
+    assert main(["check", str(write(tmp_path, GOOD))]) == 0
+    out = capsys.readouterr().out
+    assert "OK" in out and "5 points" in out and "duration" in out
+    assert backend.twins_built == before
+
+
+BAD = [
+    ("missing file", None, "no such config file"),
+    ("yaml syntax", "instrument: [unclosed\n", "not valid YAML"),
+    ("unsafe tag", "instrument: !!python/object/apply:os.system ['true']\n", "not valid YAML"),
+    ("not a mapping", "- just\n- a list\n", "expected a mapping"),
+    (
+        "unknown key",
+        changed(experiment__colour="red"),
+        "experiment.colour.*unknown key; allowed here: type, mode",
+    ),
+    ("wrong type", changed(experiment__num_points="many"), "experiment.num_points = 'many'.*valid integer"),
+    ("wrong unit", changed(experiment__delay="2 V"), "experiment.delay = '2 V'.*a time in s.*a voltage"),
+    ("unit for mode", changed(experiment__start="1 mA"), "experiment.start.*must be in V"),
+    ("out of range", changed(experiment__stop="300 V"), "experiment.stop = '300 V'.*0 .. 210 V"),
+    ("compliance range", changed(experiment__compliance="2 A"), "experiment.compliance.*1e-09 .. 1.05 A"),
+    ("start equals stop", changed(experiment__stop="-1 V"), "experiment.stop.*stop equals start"),
+    ("negative delay", changed(experiment__delay="-5 ms"), "experiment.delay.*greater than or equal to 0"),
+    ("missing field", changed(experiment__num_points=None), "experiment.num_points: missing"),
+    ("bad model", changed(instrument__model="k2400"), "instrument.model = 'k2400'.*keithley2400"),
+    ("bad address", changed(instrument__address="COM3"), "instrument.address = 'COM3'.*not a VISA resource"),
+    (
+        "user limit",
+        {**changed(), "instrument": {**GOOD["instrument"], "limits": {"max_voltage": "0.5 V"}}},
+        "your configured limit",
+    ),
+    ("bad directory", changed(save__directory="/nonexistent/a/b"), "save.directory.*does not exist"),
+]
+
+
+@pytest.mark.parametrize(("case", "config", "message"), BAD, ids=[b[0] for b in BAD])
+def test_bad_configs_exit_2_with_a_clear_message_and_touch_nothing(
+    case: str, config: object, message: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "absent.yaml" if config is None else write(tmp_path, config)
+    before = backend.twins_built
+    assert main(["run", str(path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err
+    assert re.search(message, err), err
+    assert backend.twins_built == before  # no instrument was opened
+
+
+def test_out_and_sim_override_the_file(tmp_path: pathlib.Path) -> None:
+    config = changed(instrument__sim=False, save__directory="/nonexistent/a/b")
+    path = write(tmp_path, config)
+    with pytest.raises(ConfigError):
+        load_config(path)
+    loaded = load_config(path, out=str(tmp_path / "out"), sim=True)
+    assert loaded.instrument.sim and loaded.save.directory == str(tmp_path / "out")
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--sim", "--no-progress"]) == 0
+    assert len(list((tmp_path / "out").glob("*.csv"))) == 1
+
+
+def test_units_are_converted_to_si(tmp_path: pathlib.Path) -> None:
+    config = changed(experiment__start="-500 mV", experiment__delay="100 ms", experiment__compliance=0.02)
+    config["instrument"]["load"] = {"type": "resistor", "resistance": "1 kOhm"}  # type: ignore[index]
+    loaded = load_config(write(tmp_path, config))
+    assert loaded.experiment.start[0] == pytest.approx(-0.5)
+    assert loaded.experiment.delay == pytest.approx(0.1)
+    assert loaded.experiment.compliance[0] == pytest.approx(0.02)
+    assert loaded.instrument.load.resistance == pytest.approx(1000.0)
+
+
+def test_labrun_run_as_a_real_process(tmp_path: pathlib.Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "labrun.experiments.cli", "run", str(EXAMPLES[0]), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "data:" in result.stdout and "plot:" in result.stdout
+    assert len(list(tmp_path.glob("*.csv"))) == 1
+
+
+def test_resources_lists_the_simulated_bench(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["resources", "--sim"]) == 0
+    assert "GPIB0::24::INSTR" in capsys.readouterr().out
