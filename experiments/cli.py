@@ -11,7 +11,9 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 from labrun.drivers import MODELS, LabrunError, list_resources, open_sourcemeter
 
@@ -83,54 +85,71 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config, out=args.out, sim=True if args.sim else None)
-    with open_instrument(config.instrument) as smu:
+    with CtrlC() as ctrl_c, open_instrument(config.instrument) as smu:
         sweep = build_sweep(config, smu)
-        run = start(sweep)
-        interrupted = follow(run, show_progress=not args.no_progress)
-        data_path = sweep.data_file.path if sweep.data_file else None
-        if data_path:
-            print(f"data: {data_path} ({len(sweep.table)} points)")
-        if config.save.plot:
-            png = save_plot(sweep)
-            if png:
-                print(f"plot: {png}")
-    if interrupted:
+        run = None if ctrl_c.pressed else start(sweep)
+        if run is not None:
+            ctrl_c.on_press = run.stop
+            if ctrl_c.pressed:  # pressed while the run was starting
+                run.stop()
+            follow(run, show_progress=not args.no_progress)
+        if sweep.data_file is not None:
+            print(f"data: {sweep.data_file.path} ({len(sweep.table)} points)")
+        if config.save.plot and (png := save_plot(sweep)):
+            print(f"plot: {png}")
+    if ctrl_c.pressed:
         print("labrun: stopped by Ctrl-C; output off, data flushed", file=sys.stderr)
         return EXIT_INTERRUPTED
+    assert run is not None
     run.result()  # re-raises the sweep's error: exit 1 with its message
     return 0
 
 
-def follow(run: Run, *, show_progress: bool) -> bool:
-    """Show progress until the run ends; Ctrl-C stops it. True if interrupted.
+class CtrlC:
+    """Within the block, Ctrl-C asks to stop instead of raising KeyboardInterrupt.
 
-    Ctrl-C only asks the run to stop: the sweep's own thread ramps down and turns the
-    output off. Further Ctrl-Cs are acknowledged, never allowed to abandon that.
+    The sweep's own thread then ramps down and turns the output off; later presses
+    are acknowledged but can never abandon that, nor the data file and plot.
     """
-    interrupted = threading.Event()
 
-    def on_sigint(signum: int, frame: FrameType | None) -> None:
-        if interrupted.is_set():
-            print("\nlabrun: still turning the output off, please wait", file=sys.stderr)
-        interrupted.set()
-        run.stop()
+    def __init__(self) -> None:
+        self._pressed = threading.Event()
+        self.on_press: Callable[[], None] | None = None
+        self._previous: Any = None
 
-    previous = signal.signal(signal.SIGINT, on_sigint) if _main_thread() else None
-    try:
-        bar = _progress_bar(run, show_progress)
-        shown = 0
-        while not run.wait(0.1):
-            step = run.progress.step
-            if bar is not None and step > shown:
-                bar.update(step - shown)
-                shown = step
-        if bar is not None:
-            bar.update(run.progress.step - shown)
-            bar.close()
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-    return interrupted.is_set()
+    @property
+    def pressed(self) -> bool:
+        return self._pressed.is_set()
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._pressed.is_set():
+            print("\nlabrun: still stopping (output off, saving data), please wait", file=sys.stderr)
+        self._pressed.set()
+        if self.on_press is not None:
+            self.on_press()
+
+    def __enter__(self) -> CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def follow(run: Run, *, show_progress: bool) -> None:
+    """Show progress until the run has ended."""
+    bar = _progress_bar(run, show_progress)
+    shown = 0
+    while not run.wait(0.1):
+        step = run.progress.step
+        if bar is not None and step > shown:
+            bar.update(step - shown)
+            shown = step
+    if bar is not None:
+        bar.update(run.progress.step - shown)
+        bar.close()
 
 
 def _progress_bar(run: Run, show: bool):  # type: ignore[no-untyped-def]
@@ -139,10 +158,6 @@ def _progress_bar(run: Run, show: bool):  # type: ignore[no-untyped-def]
     from tqdm.auto import tqdm
 
     return tqdm(total=run.progress.total, unit="pt", desc=run.experiment.name, file=sys.stderr)
-
-
-def _main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
 
 
 def cmd_resources(args: argparse.Namespace) -> int:

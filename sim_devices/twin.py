@@ -61,7 +61,7 @@ class ScpiTwin(Device):
             message = bytes(self._input_buffer[: len(self._input_buffer) - len(eom)])
             self._input_buffer = bytearray()
             self.log.append(message)
-            logger.debug("%s <- %r", self.name, message)
+            logger.debug("twin %s received %r", self.name, message)
             self.execute(message.decode("latin-1"))
 
     def read(self) -> tuple[bytes, bool]:
@@ -82,7 +82,7 @@ class ScpiTwin(Device):
                 answer = self._run(unit)
             except ScpiError as error:
                 self.push_error(error.code)
-                logger.debug("%s: %s", self.name, error)
+                logger.debug("twin %s: %s", self.name, error)
                 continue
             if answer is not None:
                 answers.append(answer)

@@ -1,0 +1,97 @@
+"""Ctrl-C during `labrun run`: output off, data flushed, exit 130 — with a real process."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from labrun.experiments import load_data
+
+SLOW = {
+    "instrument": {"model": "keithley2400", "address": "GPIB0::24::INSTR", "sim": True},
+    "experiment": {
+        "type": "iv_sweep",
+        "start": "0 V",
+        "stop": "2 V",
+        "num_points": 200,
+        "delay": "200 ms",
+        "compliance": "10 mA",
+    },
+    "save": {"directory": "data", "plot": True},
+}
+
+
+def start_run(tmp_path: pathlib.Path) -> tuple[subprocess.Popen[str], pathlib.Path]:
+    config = tmp_path / "slow.yaml"
+    config.write_text(yaml.safe_dump(SLOW), encoding="utf-8")
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "labrun.experiments.cli",
+            "-v",
+            "run",
+            str(config),
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+    )
+    return proc, out
+
+
+def wait_for_rows(out: pathlib.Path, rows: int, timeout: float = 30.0) -> pathlib.Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in out.glob("*.csv"):
+            if len(load_data(path)) >= rows:
+                return path
+        time.sleep(0.02)
+    raise AssertionError(f"no data file with {rows} rows in {out}")
+
+
+def output_turned_off(stderr: str) -> bool:
+    """The DEBUG traffic log shows a last `:OUTP OFF`, acknowledged with no error."""
+    lines = [ln for ln in stderr.splitlines() if "labrun" not in ln or "twin " not in ln]
+    sent = [k for k, line in enumerate(lines) if "-> :OUTP OFF;:SYST:ERR?" in line]
+    if not sent:
+        return False
+    answers = [ln for ln in lines[sent[-1] + 1 :] if "GPIB0::24::INSTR <- " in ln]
+    on_again = any("-> :OUTP ON" in ln for ln in lines[sent[-1] :])
+    return bool(answers) and answers[0].endswith('<- 0,"No error"') and not on_again
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_turns_the_output_off_keeps_the_data_and_exits_130(
+    tmp_path: pathlib.Path, presses: int
+) -> None:
+    proc, out = start_run(tmp_path)
+    try:
+        data_file = wait_for_rows(out, 2)
+        for _ in range(presses):
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.01)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "stopped by Ctrl-C" in stderr
+    assert output_turned_off(stderr)
+    data = load_data(data_file)
+    assert 2 <= len(data) < 200
+    assert data["source"].tolist() == pytest.approx(list(data["source"][: len(data)]))
+    assert str(data_file) in stdout
+    assert data_file.with_suffix(".png").exists()
