@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .scpi import ERROR_TEXT, ProgramUnit, ScpiError
-from .twin import SourceMeterTwin, channel_list, number
+from .twin import SourceMeterTwin, channel_list, number, sweep_levels
 
 ERROR_TEXT.setdefault(803, "Output disabled")  # Keithley 2400 manual, appendix B
 ERROR_TEXT.setdefault(-230, "Data corrupt or stale")
@@ -20,23 +20,56 @@ NOT_MEASURED = 9.91e37  # what Keithley instruments send for a value that was no
 
 
 class Keithley2400Twin(SourceMeterTwin):
-    """Keithley 2400: readings as ``:FORMat:ELEMents`` orders them (manual §18)."""
+    """Keithley 2400 (manual §18): ``:FORMat:ELEMents`` picks the elements of a reading,
+    always sent in the fixed order VOLT, CURR, RES, TIME, STAT; ``:READ?`` takes
+    ``:ARM:COUNt`` x ``:TRIGger:COUNt`` readings, stepping the source when its mode is
+    SWEep (§10, "Sweep operation")."""
 
+    ELEMENT_ORDER = ("VOLT", "CURR", "RES", "TIME", "STAT")
     last: list[float] | None = None
 
     def _reading(self) -> list[float]:
-        if not self.state[(1, "output")]:
+        s = self.state
+        if not s[(1, "output")]:
             # "+803 Output disabled": no reading is taken, so the query gets no answer
             raise ScpiError(803, "reading with output off")
-        voltage, current = self.terminals()
-        values = {
-            "VOLT": voltage,
-            "CURR": current,
-            "RES": NOT_MEASURED,
-            "TIME": self.elapsed(),
-            "STAT": 0.0,
-        }
-        return [values[e] for e in self.state[(1, "format_elements")]]
+        function = "current" if s[(1, "source_function")].startswith("CURR") else "voltage"
+        count = int(s[(1, "arm_count")] * s[(1, "trigger_count")])
+        if count > 2500:  # manual §11: arm count x trigger count may not exceed 2500
+            raise ScpiError(-221, f"arm count x trigger count = {count} > 2500")
+        levels: list[float | None] = [None] * count
+        if s[(1, f"{function}_mode")] == "SWE":
+            steps = sweep_levels(
+                s[(1, f"{function}_start")],
+                s[(1, f"{function}_stop")],
+                int(s[(1, "sweep_points")]),
+                s[(1, "sweep_spacing")],
+            )
+            levels = [steps[min(i, len(steps) - 1)] for i in range(count)]
+        chosen = [e for e in self.ELEMENT_ORDER if e in s[(1, "format_elements")]]
+        out: list[float] = []
+        for level in levels:
+            voltage, current = self.terminals(level=level)
+            values = {
+                "VOLT": voltage,
+                "CURR": current,
+                "RES": NOT_MEASURED,
+                "TIME": self.elapsed(),
+                "STAT": 0.0,
+            }
+            out.extend(values[e] for e in chosen)
+        return out
+
+    def after_setting(self, channel: int, key: str, value: Any) -> None:
+        # STEP and POINts describe the same sweep: setting one recomputes the other
+        s = self.state
+        for function in ("voltage", "current"):
+            span = s[(1, f"{function}_stop")] - s[(1, f"{function}_start")]
+            if key == f"{function}_step" and value:
+                s[(1, "sweep_points")] = abs(round(span / value)) + 1
+            elif key in ("sweep_points", f"{function}_start", f"{function}_stop"):
+                points = s[(1, "sweep_points")]
+                s[(1, f"{function}_step")] = span / (points - 1) if points > 1 else 0.0
 
     def query_read(self, unit: ProgramUnit) -> str:
         self.last = self._reading()
@@ -70,8 +103,15 @@ class Keithley2450Twin(SourceMeterTwin):
         super().__init__(*args, **kwargs)
 
     def _take(self, buffer: str, function: str | None = None) -> dict[str, float]:
+        """``:COUNt`` readings into ``buffer`` (manual: [:SENSe[1]]:COUNt); returns the last."""
         if function is not None:
             self.state[(1, "sense_function")] = (function,)
+        entry: dict[str, float] = {}
+        for _ in range(int(self.state[(1, "count")])):
+            entry = self._take_one(buffer)
+        return entry
+
+    def _take_one(self, buffer: str) -> dict[str, float]:
         voltage, current = self.terminals()
         sense = self.state[(1, "sense_function")][0]
         source_is_voltage = not self.state[(1, "source_function")].startswith("CURR")
@@ -147,13 +187,49 @@ class Keithley2450Twin(SourceMeterTwin):
 class KeysightB2900Twin(SourceMeterTwin):
     """Keysight B2901A/B2902A: ``:MEASure? (@1)`` style, ``:FORMat:ELEMents:SENSe``."""
 
-    def _measure(self, channel: int) -> tuple[float, float]:
+    def _measure(self, channel: int, level: float | None = None) -> tuple[float, float]:
         if not self.state[(channel, "output")] and self.state[(channel, "output_auto_on")]:
             self.state[(channel, "output")] = True  # :OUTPut:ON:AUTO (SCPI command reference)
-        return self.terminals(channel)
+        return self.terminals(channel, level)
+
+    def command_initiate(self, unit: ProgramUnit) -> None:
+        """``:INIT (@1)``: ``:TRIG:COUN`` readings, stepping the source in SWEep mode."""
+        channel = channel_list(unit.params, unit.channel, self.tree.channels)
+        s = self.state
+        function = "current" if s[(channel, "source_function")].startswith("CURR") else "voltage"
+        count = int(s[(channel, "trigger_count")])
+        levels: list[float | None] = [None] * count
+        if s[(channel, f"{function}_mode")] == "SWE":
+            steps = sweep_levels(
+                s[(channel, f"{function}_start")],
+                s[(channel, f"{function}_stop")],
+                s[(channel, f"{function}_points")],
+            )
+            levels = [steps[min(i, len(steps) - 1)] for i in range(count)]
+        self.acquired[channel] = [self._measure(channel, level) for level in levels]
+
+    def _fetched(self, unit: ProgramUnit) -> list[tuple[float, float]]:
+        channel = channel_list(unit.params, unit.channel, self.tree.channels)
+        if not self.acquired.get(channel):
+            raise ScpiError(-230, "nothing acquired: send :INIT first")
+        return self.acquired[channel]
+
+    def query_fetch_currents(self, unit: ProgramUnit) -> str:
+        return ",".join(number(i) for _, i in self._fetched(unit))
+
+    def query_fetch_voltages(self, unit: ProgramUnit) -> str:
+        return ",".join(number(v) for v, _ in self._fetched(unit))
+
+    def command_reset(self, unit: ProgramUnit) -> None:
+        super().command_reset(unit)
+        self.acquired.clear()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.acquired: dict[int, list[tuple[float, float]]] = {}
+        super().__init__(*args, **kwargs)
 
     def query_measure(self, unit: ProgramUnit) -> str:
-        channel = channel_list(unit.params, unit.channel)
+        channel = channel_list(unit.params, unit.channel, self.tree.channels)
         voltage, current = self._measure(channel)
         source_is_voltage = not self.state[(channel, "source_function")].startswith("CURR")
         values = {
@@ -167,10 +243,10 @@ class KeysightB2900Twin(SourceMeterTwin):
         return ",".join(number(values[e]) for e in self.state[(channel, "format_elements")])
 
     def query_measure_current(self, unit: ProgramUnit) -> str:
-        return number(self._measure(channel_list(unit.params, unit.channel))[1])
+        return number(self._measure(channel_list(unit.params, unit.channel, self.tree.channels))[1])
 
     def query_measure_voltage(self, unit: ProgramUnit) -> str:
-        return number(self._measure(channel_list(unit.params, unit.channel))[0])
+        return number(self._measure(channel_list(unit.params, unit.channel, self.tree.channels))[0])
 
 
 #: model name (as in the factory and the bench file) -> twin class

@@ -404,8 +404,10 @@ class MessageParser:
         tokens = []
         for part in parts:
             m = _HEADER_TOKEN.match(part)
+            if not part:
+                raise ScpiError(-102, f"empty node in {header!r}")
             if not m:
-                raise ScpiError(-113 if part and part.isprintable() else -101, header)
+                raise ScpiError(-113 if part.isprintable() and part.isascii() else -101, header)
             suffix = int(m.group(2)) if m.group(2) else None
             tokens.append((m.group(1).upper(), suffix))
         full = tuple(tokens) if absolute else path + tuple(tokens)

@@ -106,12 +106,12 @@ class ScpiTwin(Device):
         if command.setting is None or command.setting.read_only:
             raise ScpiError(-113, f"{command.pattern} is query only")
         value = command.setting.parse(unit.params)
-        self.check_setting(unit.channel, command.setting.key, value)
         self.state[(unit.channel, command.setting.key)] = value
+        self.after_setting(unit.channel, command.setting.key, value)
         return None
 
-    def check_setting(self, channel: int, key: str, value: Any) -> None:
-        """Model rules across settings (e.g. a level beyond the range); raise ScpiError."""
+    def after_setting(self, channel: int, key: str, value: Any) -> None:
+        """Settings that follow from another (a sweep's step from its points, ...)."""
 
     # ------------------------------------------------------------ error queue
 
@@ -180,19 +180,29 @@ class SourceMeterTwin(ScpiTwin):
         self.noise = noise
         self.rng = random.Random(seed)
         self.started = time.monotonic()
+        #: the last reading was limited by the compliance
+        self.in_compliance = False
         super().__init__(name, tree, error_queue_size)
 
-    def terminals(self, channel: int = 1) -> tuple[float, float]:
-        """What the instrument measures now: (voltage, current), with noise."""
+    def terminals(self, channel: int = 1, level: float | None = None) -> tuple[float, float]:
+        """What the instrument measures now (or sourcing ``level``): (voltage, current), with noise."""
         s = self.state
         if not s[(channel, "output")]:
             return self._noisy(0.0, 1e-6), self._noisy(0.0, 1e-12)
         mode = s[(channel, "source_function")]
-        level = s[(channel, "current" if mode.startswith("CURR") else "voltage")]
-        voltage, current = source_and_measure(
-            self.load, mode, level, s[(channel, "current_limit")], s[(channel, "voltage_limit")]
-        )
+        if level is None:
+            level = s[(channel, "current" if mode.startswith("CURR") else "voltage")]
+        current_limit, voltage_limit = s[(channel, "current_limit")], s[(channel, "voltage_limit")]
+        voltage, current = source_and_measure(self.load, mode, level, current_limit, voltage_limit)
+        # the limited quantity sits at its limit when the compliance clips
+        if mode.startswith("CURR"):
+            self.in_compliance = abs(voltage) >= voltage_limit
+        else:
+            self.in_compliance = abs(current) >= current_limit
         return self._noisy(voltage, 1e-6), self._noisy(current, 1e-12)
+
+    def query_compliance_tripped(self, unit: ProgramUnit) -> str:
+        return "1" if self.in_compliance else "0"
 
     def command_output_off(self, unit: ProgramUnit) -> None:
         self.state[(unit.channel, "output")] = False
@@ -206,6 +216,17 @@ class SourceMeterTwin(ScpiTwin):
         return time.monotonic() - self.started
 
 
+def sweep_levels(start: float, stop: float, points: int, spacing: str = "LIN") -> list[float]:
+    """The source levels of an instrument's own staircase sweep."""
+    points = max(1, int(points))
+    if points == 1:
+        return [start]
+    if spacing.startswith("LOG") and start * stop > 0:
+        ratio = (stop / start) ** (1 / (points - 1))
+        return [start * ratio**i for i in range(points)]
+    return [start + (stop - start) * i / (points - 1) for i in range(points)]
+
+
 def number(value: float) -> str:
     """Readings as the instruments send them: ``+1.000000E-03``."""
     return f"{value:+.6E}"
@@ -214,11 +235,14 @@ def number(value: float) -> str:
 _CHANNEL_LIST = re.compile(r"^\(@\s*(\d+)(?:\s*[,:]\s*(\d+))*\s*\)$")
 
 
-def channel_list(params: list[str], default: int) -> int:
+def channel_list(params: list[str], default: int, channels: int) -> int:
     """The channel of a ``(@1)`` channel-list parameter (Keysight B2900)."""
     if not params:
         return default
     m = _CHANNEL_LIST.match(params[-1])
     if not m:
         raise ScpiError(-104, f"channel list expected, got {params[-1]}")
-    return int(m.group(1))
+    channel = int(m.group(1))
+    if not 1 <= channel <= channels:
+        raise ScpiError(-224, f"no channel {channel} on this model")
+    return channel
