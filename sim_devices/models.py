@@ -7,6 +7,7 @@ buffers, the B2900's channel lists). Everything else about a model is its data f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .scpi import ERROR_TEXT, ProgramUnit, ScpiError
@@ -135,7 +136,7 @@ class Keithley2450Twin(SourceMeterTwin):
         return self.buffers[key]
 
     @staticmethod
-    def _elements(params: list[str]) -> list[str]:
+    def _elements(params: Sequence[str]) -> list[str]:
         allowed = {"READ", "READING", "SOUR", "SOURCE", "REL", "RELATIVE", "SEC", "SECONDS", "STAT", "STATUS"}
         out = []
         for p in params:

@@ -354,23 +354,36 @@ class ProgramUnit:
 
     command: Command
     query: bool
-    params: list[str]
+    params: tuple[str, ...]  # shared by cached parses: immutable
     channel: int
 
 
 class MessageParser:
     """Parses program messages against a command tree, keeping the 488.2 path."""
 
+    CACHE_SIZE = 1024
+
     def __init__(self, tree: CommandTree) -> None:
         self.tree = tree
+        self._cache: dict[str, tuple[ProgramUnit | ScpiError, ...]] = {}
 
-    def units(self, message: str) -> Iterator[ProgramUnit | ScpiError]:
-        """Yield each resolved unit, or the error it raises, in order.
+    def units(self, message: str) -> tuple[ProgramUnit | ScpiError, ...]:
+        """Each resolved unit, or the error it raises, in order.
 
         Path rule (IEEE 488.2-1992 §A.1.1): a header without a leading colon is
         relative to the node above the last header's leaf; common commands (``*``)
-        do not change the path.
+        do not change the path. The path starts afresh with each message, so a message
+        always parses the same way: results are cached (a sweep repeats its messages).
         """
+        cached = self._cache.get(message)
+        if cached is None:
+            cached = tuple(self._parse(message))
+            if len(self._cache) >= self.CACHE_SIZE:
+                self._cache.clear()
+            self._cache[message] = cached
+        return cached
+
+    def _parse(self, message: str) -> Iterator[ProgramUnit | ScpiError]:
         try:
             texts = split_units(message)
         except ScpiError as error:
@@ -419,4 +432,4 @@ class MessageParser:
         if not 1 <= channel <= self.tree.channels:
             raise ScpiError(-114, header)
         new_path = path if header.startswith("*") else full[:-1]
-        return ProgramUnit(command, query, params, channel), new_path
+        return ProgramUnit(command, query, tuple(params), channel), new_path

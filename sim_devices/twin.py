@@ -7,12 +7,14 @@ part that turns a program message into state changes and answers is ours.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import re
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from pyvisa_sim.devices import Device
@@ -21,6 +23,8 @@ from .loads import Load, Resistor, source_and_measure
 from .scpi import ERROR_TEXT, CommandTree, MessageParser, ProgramUnit, ScpiError
 
 logger = logging.getLogger(__name__)
+
+_BYTES = [bytes((i,)) for i in range(256)]
 
 #: Overflow marker placed last when the queue is full (SCPI-99 21.8.5).
 QUEUE_OVERFLOW = -350
@@ -65,8 +69,23 @@ class ScpiTwin(Device):
             self.execute(message.decode("latin-1"))
 
     def read(self) -> tuple[bytes, bool]:
-        with self._io:
-            return super().read()
+        """One byte of the pending answer, and whether it is the last.
+
+        Lock-free: pyvisa-sim calls this once per byte, and deque operations are atomic;
+        a message arriving meanwhile (unlocked threads) may drop the answer, never crash.
+        """
+        buffers = self._output_buffers
+        try:
+            buffer = buffers[0]
+            byte = buffer.pop(0)
+        except IndexError:
+            return b"", False
+        if buffer:
+            return _BYTES[byte], False
+        if buffers and buffers[0] is buffer:
+            with contextlib.suppress(IndexError):
+                buffers.popleft()
+        return _BYTES[byte], True
 
     def execute(self, message: str) -> None:
         """Run one program message; queue one response message if it held queries."""
@@ -76,9 +95,10 @@ class ScpiTwin(Device):
             self.push_error(-410)
         answers: list[str] = []
         for unit in self.parser.units(message):
+            if isinstance(unit, ScpiError):
+                self.push_error(unit.code)
+                continue
             try:
-                if isinstance(unit, ScpiError):
-                    raise unit
                 answer = self._run(unit)
             except ScpiError as error:
                 self.push_error(error.code)
@@ -235,7 +255,7 @@ def number(value: float) -> str:
 _CHANNEL_LIST = re.compile(r"^\(@\s*(\d+)(?:\s*[,:]\s*(\d+))*\s*\)$")
 
 
-def channel_list(params: list[str], default: int, channels: int) -> int:
+def channel_list(params: Sequence[str], default: int, channels: int) -> int:
     """The channel of a ``(@1)`` channel-list parameter (Keysight B2900)."""
     if not params:
         return default
