@@ -59,9 +59,10 @@ class DeviceLock:
 class Instrument:
     """A message-based instrument with atomic transactions and error-queue checks.
 
-    ``write`` sends the command and the error query in one program message
-    (``CMD;:SYST:ERR?``), so each setting is confirmed in one round trip and a refused
-    command raises :class:`InstrumentError` naming it.
+    ``write`` sends the command and the error count query in one program message
+    (``CMD;:SYST:ERR:COUN?``), so each setting is confirmed in one round trip (the
+    answer is one byte, ``0``, when all is well) and a refused command raises
+    :class:`InstrumentError` naming it, with the entries of the error queue.
     """
 
     def __init__(
@@ -72,10 +73,12 @@ class Instrument:
         timeout: float = 5.0,
         termination: str = "\n",
         error_query: str | None = ":SYST:ERR?",
+        error_count_query: str | None = ":SYST:ERR:COUN?",
     ) -> None:
         self.resource = resource
         self.name = name or resource.resource_name
         self.error_query = error_query
+        self.error_count_query = error_count_query if error_query else None
         self.io_lock = threading.RLock()
         self.device_lock = DeviceLock(self.name)
         resource.read_termination = termination
@@ -99,17 +102,44 @@ class Instrument:
     def write(self, command: str, *, check: bool = True) -> None:
         """Send a command; with ``check``, confirm it through the error queue."""
         with self.io_lock:
-            if not check or self.error_query is None:
+            if not check or self.error_count_query is None:
                 self._send(command)
                 return
-            status = self._transact(command, f"{command};{self.error_query}")
-            if not status.startswith(NO_ERROR_CODES):
-                raise InstrumentError(self.name, command, self._with_more_errors(status))
+            count = self._transact(command, f"{command};{self.error_count_query}")
+            self._raise_if_errors(command, count)
 
     def query(self, command: str) -> str:
         """Send a query and return its answer, as one transaction."""
         with self.io_lock:
             return self._transact(command, command)
+
+    def command_then_query(self, command: str, query: str) -> str:
+        """``command``, confirmed through the error queue, then ``query``: one round trip.
+
+        Sends ``COMMAND;:SYST:ERR:COUN?;QUERY`` as one program message and gets
+        ``COUNT;ANSWER``. A refused command raises :class:`InstrumentError` naming it
+        (the query's answer, taken at the old setting, is discarded).
+        """
+        with self.io_lock:
+            if self.error_count_query is None:
+                self.write(command, check=False)
+                return self.query(query)
+            answer = self._transact(f"{command};{query}", f"{command};{self.error_count_query};{query}")
+            count, separator, rest = answer.partition(";")
+            self._raise_if_errors(command, count)
+            if not separator:  # the query itself was refused: the queue says why
+                raise InstrumentError(self.name, query, "; ".join(self._errors_quietly()) or "no answer")
+            return rest
+
+    def _raise_if_errors(self, command: str, count: str) -> None:
+        try:
+            pending = int(count)
+        except ValueError:
+            raise InstrumentError(self.name, command, f"unreadable error count {count!r}") from None
+        if pending:
+            raise InstrumentError(
+                self.name, command, "; ".join(self._errors_quietly()) or f"{pending} errors"
+            )
 
     def errors(self) -> list[str]:
         """Empty the instrument's error queue (oldest first)."""
@@ -152,10 +182,6 @@ class Instrument:
             raise InstrumentError(self.name, command, error.description) from error
         logger.debug("%s <- %s", self.name, answer)
         return answer.strip()
-
-    def _with_more_errors(self, first: str) -> str:
-        rest = self._errors_quietly()
-        return "; ".join([first, *rest])
 
     def _errors_quietly(self) -> list[str]:
         try:

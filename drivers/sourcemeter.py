@@ -161,13 +161,7 @@ class SourceMeter:
 
     def set_voltage(self, volts: float) -> None:
         """Source ``volts`` (switching to voltage mode if needed); refused beyond the model's range."""
-        volts = check_range("voltage", volts, -self.limits.max_voltage, self.limits.max_voltage, "V")
-        allowed = self.limits.max_current_at(volts)
-        if self.current_limit > allowed:
-            raise LimitError(
-                f"{volts:g} V with a current limit of {self.current_limit:g} A is outside the "
-                f"{self.model}'s power envelope: at {volts:g} V at most {allowed:g} A; lower the limit first"
-            )
+        volts = self._allowed_voltage(volts)
         with self.instrument.io_lock:
             if self.mode != "voltage":
                 self.source_voltage()
@@ -176,6 +170,40 @@ class SourceMeter:
 
     def set_current(self, amps: float) -> None:
         """Source ``amps`` (switching to current mode if needed); refused beyond the model's range."""
+        amps = self._allowed_current(amps)
+        with self.instrument.io_lock:
+            if self.mode != "current":
+                self.source_current()
+            self.instrument.write(self.set_current_level.format(value=amps))
+            self.level = amps
+
+    def source_and_measure(self, level: float) -> Reading:
+        """Set the level of the present mode and take a reading: one checked round trip.
+
+        What a sweep does at each point; the level is checked like ``set_voltage`` /
+        ``set_current`` and confirmed through the error queue before the reading counts.
+        """
+        if self.mode == "voltage":
+            value, setter = self._allowed_voltage(level), self.set_voltage_level
+        else:
+            value, setter = self._allowed_current(level), self.set_current_level
+        if self.needs_output_for_reading and not self.output_enabled:
+            raise InstrumentError(self.name, "measure", "the output is off: turn it on to take a reading")
+        text = self.instrument.command_then_query(setter.format(value=value), self.measure_query)
+        self.level = value
+        return self._reading(text)
+
+    def _allowed_voltage(self, volts: float) -> float:
+        volts = check_range("voltage", volts, -self.limits.max_voltage, self.limits.max_voltage, "V")
+        allowed = self.limits.max_current_at(volts)
+        if self.current_limit > allowed:
+            raise LimitError(
+                f"{volts:g} V with a current limit of {self.current_limit:g} A is outside the "
+                f"{self.model}'s power envelope: at {volts:g} V at most {allowed:g} A; lower the limit first"
+            )
+        return volts
+
+    def _allowed_current(self, amps: float) -> float:
         amps = check_range("current", amps, -self.limits.max_current, self.limits.max_current, "A")
         allowed = self.limits.max_voltage_at(amps)
         if self.voltage_limit > allowed:
@@ -183,11 +211,7 @@ class SourceMeter:
                 f"{amps:g} A with a voltage limit of {self.voltage_limit:g} V is outside the "
                 f"{self.model}'s power envelope: at {amps:g} A at most {allowed:g} V; lower the limit first"
             )
-        with self.instrument.io_lock:
-            if self.mode != "current":
-                self.source_current()
-            self.instrument.write(self.set_current_level.format(value=amps))
-            self.level = amps
+        return amps
 
     def get_level(self) -> float:
         """The programmed level of the present mode, as the instrument reports it."""
@@ -236,7 +260,9 @@ class SourceMeter:
         """One reading of terminal voltage and current, as one transaction."""
         if self.needs_output_for_reading and not self.output_enabled:
             raise InstrumentError(self.name, "measure", "the output is off: turn it on to take a reading")
-        text = self.instrument.query(self.measure_query)
+        return self._reading(self.instrument.query(self.measure_query))
+
+    def _reading(self, text: str) -> Reading:
         stamp = time.time()
         try:
             voltage, current = self.parse_reading(text)

@@ -110,7 +110,7 @@ class DataFile:
 
     def write(self, row: Sequence[float]) -> None:
         """Append one row and hand it to the OS at once."""
-        self._stream.write(",".join(repr(float(v)) for v in row) + "\n")
+        self._stream.write(",".join(map(repr, map(float, row))) + "\n")
         self._stream.flush()
         self.rows += 1
 

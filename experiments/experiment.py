@@ -270,8 +270,9 @@ class Experiment:
         self.table.append(values)
         if self.data_file is not None:
             self.data_file.write(values)
-        point = dict(zip(self.columns, (float(v) for v in values), strict=True))
-        self._publish(step=self.progress.step + 1, latest=point)
+        point = dict(zip(self.columns, map(float, values), strict=True))
+        p = self.progress  # built directly: dataclasses.replace costs ~7 us per point
+        self.progress = Progress(p.state, p.step + 1, p.total, point, p.started, p.finished)
         for listener in tuple(self._listeners):
             try:
                 listener(point)

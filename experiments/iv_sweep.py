@@ -140,10 +140,13 @@ class IVSweep(Experiment):
     def steps(self) -> Iterator[Sequence[float]]:
         source = self.smu.set_voltage if self.mode == "voltage" else self.smu.set_current
         for step, level in enumerate(self.levels):
-            source(float(level))
-            if self.wait(self.delay):
-                return  # stopped while waiting: this point is not measured
-            reading = self.smu.measure()
+            if self.delay > 0:
+                source(float(level))
+                if self.wait(self.delay):
+                    return  # stopped while waiting: this point is not measured
+                reading = self.smu.measure()
+            else:  # no settling time: level and reading in one checked round trip
+                reading = self.smu.source_and_measure(float(level))
             yield (step, float(level), reading.voltage, reading.current, reading.timestamp)
 
     def teardown(self) -> None:

@@ -296,10 +296,14 @@ class CommandTree:
 # ---------------------------------------------------------------------- messages
 
 _HEADER_TOKEN = re.compile(r"^(\*?[A-Za-z][A-Za-z_]*?)(\d*)$")
+_UNIT = re.compile(r"^(\S+)(?:\s+(.*))?$", re.S)
+Path = tuple[tuple[str, int | None], ...]
 
 
 def split_units(message: str) -> list[str]:
     """Split a program message at ``;`` outside quoted strings."""
+    if "'" not in message and '"' not in message:
+        return message.split(";")
     units, current, quote = [], [], ""
     for ch in message:
         if quote:
@@ -324,6 +328,8 @@ def split_params(text: str) -> list[str]:
     """Split parameters at commas outside quotes and parentheses, trimming white space."""
     if not text.strip():
         return []
+    if not any(ch in text for ch in "'\"(),"):
+        return [text.strip()]
     params, current, quote, depth = [], [], "", 0
     for ch in text:
         if quote:
@@ -365,31 +371,22 @@ class MessageParser:
 
     def __init__(self, tree: CommandTree) -> None:
         self.tree = tree
-        self._cache: dict[str, tuple[ProgramUnit | ScpiError, ...]] = {}
+        self._headers: dict[tuple[str, Path], tuple[Command, bool, int, Path] | ScpiError] = {}
 
-    def units(self, message: str) -> tuple[ProgramUnit | ScpiError, ...]:
+    def units(self, message: str) -> Iterator[ProgramUnit | ScpiError]:
         """Each resolved unit, or the error it raises, in order.
 
         Path rule (IEEE 488.2-1992 §A.1.1): a header without a leading colon is
         relative to the node above the last header's leaf; common commands (``*``)
-        do not change the path. The path starts afresh with each message, so a message
-        always parses the same way: results are cached (a sweep repeats its messages).
+        do not change the path. Resolving a header from a path always gives the same
+        command, so that step is cached (a sweep repeats its headers, not its values).
         """
-        cached = self._cache.get(message)
-        if cached is None:
-            cached = tuple(self._parse(message))
-            if len(self._cache) >= self.CACHE_SIZE:
-                self._cache.clear()
-            self._cache[message] = cached
-        return cached
-
-    def _parse(self, message: str) -> Iterator[ProgramUnit | ScpiError]:
         try:
             texts = split_units(message)
         except ScpiError as error:
             yield error
             return
-        path: tuple[tuple[str, int | None], ...] = ()
+        path: Path = ()
         for raw in texts:
             text = raw.strip()
             if not text:
@@ -401,17 +398,31 @@ class MessageParser:
                 continue
             yield unit
 
-    def _resolve(
-        self, text: str, path: tuple[tuple[str, int | None], ...]
-    ) -> tuple[ProgramUnit, tuple[tuple[str, int | None], ...]]:
-        match = re.match(r"^(\S+)(?:\s+(.*))?$", text, re.S)
+    def _resolve(self, text: str, path: Path) -> tuple[ProgramUnit, Path]:
+        match = _UNIT.match(text)
         if not match:
             raise ScpiError(-102, text)
         header, rest = match.group(1), match.group(2) or ""
+        key = (header, path)
+        resolved = self._headers.get(key)
+        if resolved is None:
+            try:
+                resolved = self._resolve_header(header, path)
+            except ScpiError as error:
+                resolved = error
+            if len(self._headers) >= self.CACHE_SIZE:
+                self._headers.clear()
+            self._headers[key] = resolved
+        if isinstance(resolved, ScpiError):
+            raise ScpiError(resolved.code, resolved.detail)
+        command, query, channel, new_path = resolved
+        return ProgramUnit(command, query, tuple(split_params(rest)), channel), new_path
+
+    def _resolve_header(self, header: str, path: Path) -> tuple[Command, bool, int, Path]:
+        """The command a header names from ``path``, and the path it leaves (cached)."""
         query = header.endswith("?")
         if query:
             header = header[:-1]
-        params = split_params(rest)
         absolute = header.startswith(":") or header.startswith("*")
         parts = header.lstrip(":").split(":")
         tokens = []
@@ -432,4 +443,4 @@ class MessageParser:
         if not 1 <= channel <= self.tree.channels:
             raise ScpiError(-114, header)
         new_path = path if header.startswith("*") else full[:-1]
-        return ProgramUnit(command, query, tuple(params), channel), new_path
+        return command, query, channel, new_path

@@ -141,16 +141,16 @@ def test_stop_ends_a_run_with_a_long_delay_at_once(k2400: SourceMeter) -> None:
 def test_an_exception_inside_the_sweep_reaches_result_and_leaves_all_clear(
     k2400: SourceMeter, tmp_path: pathlib.Path
 ) -> None:
-    measure = k2400.measure
+    measure = k2400.source_and_measure  # what a sweep without delay calls per point
     calls = {"n": 0}
 
-    def failing_measure() -> Reading:
+    def failing_measure(level: float) -> Reading:
         calls["n"] += 1
         if calls["n"] == 4:
             raise InstrumentError(k2400.name, ":READ?", "simulated failure")
-        return measure()
+        return measure(level)
 
-    k2400.measure = failing_measure  # type: ignore[method-assign]
+    k2400.source_and_measure = failing_measure  # type: ignore[method-assign]
     s = sweep(k2400, num_points=10, save=Saving(str(tmp_path)))
     run = start(s)
     with pytest.raises(InstrumentError, match="simulated failure") as info:

@@ -65,12 +65,12 @@ def wait_for_rows(out: pathlib.Path, rows: int, timeout: float = 30.0) -> pathli
 def output_turned_off(stderr: str) -> bool:
     """The DEBUG traffic log shows a last `:OUTP OFF`, acknowledged with no error."""
     lines = [ln for ln in stderr.splitlines() if "labrun" not in ln or "twin " not in ln]
-    sent = [k for k, line in enumerate(lines) if "-> :OUTP OFF;:SYST:ERR?" in line]
+    sent = [k for k, line in enumerate(lines) if "-> :OUTP OFF;:SYST:ERR:COUN?" in line]
     if not sent:
         return False
     answers = [ln for ln in lines[sent[-1] + 1 :] if "GPIB0::24::INSTR <- " in ln]
     on_again = any("-> :OUTP ON" in ln for ln in lines[sent[-1] :])
-    return bool(answers) and answers[0].endswith('<- 0,"No error"') and not on_again
+    return bool(answers) and answers[0].endswith("<- 0") and not on_again  # no error pending
 
 
 @pytest.mark.timeout(60)
