@@ -1,0 +1,1 @@
+"""labrun's benchmarks: ``python -m bench`` (``--quick`` for CI)."""

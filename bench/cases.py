@@ -1,0 +1,337 @@
+"""The benchmarks. Each measures labrun and a baseline in the same process and run.
+
+Why in the same run: these machines are noisy; a ratio of two numbers taken side by
+side means something, a number against last week's does not. Each case repeats its
+measurement and keeps the best (least disturbed) or the worst (for latencies), as said.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyvisa
+
+from labrun.drivers import open_sourcemeter
+from labrun.experiments import Experiment, IVSweep, Saving, start
+from labrun.sim_devices.backend import HERE
+
+K2400 = "GPIB0::24::INSTR"
+
+
+@dataclass
+class Result:
+    name: str
+    measured: float
+    baseline: float
+    unit: str
+    baseline_is: str
+    target: str
+    ok: bool
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.measured / self.baseline if self.baseline else float("nan")
+
+
+def _raw(address: str = K2400, library: str = "@labrun") -> Any:
+    return pyvisa.ResourceManager(library).open_resource(
+        address, read_termination="\n", write_termination="\n"
+    )
+
+
+def _per_call(fn: Callable[[int], object], n: int) -> float:
+    t = time.perf_counter()
+    for i in range(n):
+        fn(i)
+    return (time.perf_counter() - t) / n
+
+
+# ----------------------------------------------------------- twin parse cost
+
+
+def twin_read(quick: bool) -> Result:
+    """`:READ?` through the SCPI twin vs pyvisa-sim's static answer (same pyvisa path)."""
+    n = 500 if quick else 5000
+    static = _raw(library=f"{HERE / 'keithley2400.yaml'}@sim")
+    twin = _raw()
+    twin.write(":FORM:ELEM VOLT,CURR;:SENS:CURR:PROT 0.01;:SOUR:VOLT 1;:OUTP ON")
+    pairs = [
+        (_per_call(lambda i: static.query(":READ?"), n), _per_call(lambda i: twin.query(":READ?"), n))
+        for _ in range(3)
+    ]
+    base, ours = min(p[0] for p in pairs), min(p[1] for p in pairs)
+    return Result(
+        "twin :READ? per query",
+        ours * 1e6,
+        base * 1e6,
+        "µs",
+        "pyvisa-sim static answer",
+        "≤ 1.5×",
+        ours / base <= 1.5,
+    )
+
+
+# ------------------------------------------------------ per-point overhead
+
+
+def sweep_overhead(quick: bool) -> Result:
+    """IV sweep, delay 0, run by the threaded runner with a data file, vs a raw pyvisa loop."""
+    n = 300 if quick else 2000
+
+    def raw_loop() -> float:
+        r = _raw()
+        r.write(":FORM:ELEM VOLT,CURR;:SENS:CURR:PROT 0.01;:OUTP ON")
+        return _per_call(lambda i: (r.write(f":SOUR:VOLT:LEV {i / n:.6E}"), r.query(":READ?")), n)
+
+    def sweep() -> float:
+        with open_sourcemeter("keithley2400", K2400, sim=True) as smu, tempfile.TemporaryDirectory() as d:
+            s = IVSweep(smu, start=0.0, stop=1.0, num_points=n, delay=0.0, compliance=0.01, save=Saving(d))
+            t = time.perf_counter()
+            start(s).result()
+            return (time.perf_counter() - t) / n
+
+    pairs = [(raw_loop(), sweep()) for _ in range(5)]
+    base, ours = min(p[0] for p in pairs), min(p[1] for p in pairs)
+    return Result(
+        f"IV sweep per point ({n} points, file, runner)",
+        ours * 1e6,
+        base * 1e6,
+        "µs",
+        "raw pyvisa write+query loop",
+        "≤ 1.10×",
+        ours / base <= 1.10,
+        "each point confirmed via the error queue and flushed to disk",
+    )
+
+
+def slow_instrument_overhead(quick: bool) -> Result:
+    """As above, with 2 ms of instrument latency per message (as GPIB/USB has): round trips count."""
+    n = 50 if quick else 300
+    latency = 0.002
+
+    def slowed(resource: Any) -> None:
+        twin = resource.visalib.sessions[resource.session].device
+        original = twin.execute
+
+        def execute(message: str) -> None:
+            time.sleep(latency)
+            original(message)
+
+        twin.execute = execute
+
+    r = _raw()
+    r.write(":FORM:ELEM VOLT,CURR;:SENS:CURR:PROT 0.01;:OUTP ON")
+    slowed(r)
+    base = _per_call(lambda i: (r.write(f":SOUR:VOLT:LEV {i / n:.6E}"), r.query(":READ?")), n)
+    with open_sourcemeter("keithley2400", K2400, sim=True) as smu, tempfile.TemporaryDirectory() as d:
+        slowed(smu.instrument.resource)
+        s = IVSweep(smu, start=0.0, stop=1.0, num_points=n, delay=0.0, compliance=0.01, save=Saving(d))
+        t = time.perf_counter()
+        start(s).result()
+        ours = (time.perf_counter() - t) / n
+    return Result(
+        "IV sweep per point, 2 ms instrument latency",
+        ours * 1e6,
+        base * 1e6,
+        "µs",
+        "raw pyvisa write+query loop",
+        "≤ 1.10×",
+        ours / base <= 1.10,
+        "one checked message per point vs two messages",
+    )
+
+
+# ------------------------------------------------------------ stop latency
+
+
+def stop_latency(quick: bool) -> Result:
+    """Time from stop() to the run having ended, mid-way through a long delay."""
+    delay = 1.0 if quick else 10.0
+    latencies = []
+    with open_sourcemeter("keithley2400", K2400, sim=True) as smu:
+        for _ in range(3 if quick else 5):
+            s = IVSweep(smu, start=0.0, stop=1.0, num_points=5, delay=delay, compliance=0.01)
+            run = start(s)
+            while not smu.output_enabled:  # until the first wait has begun
+                time.sleep(0.001)
+            time.sleep(0.05)
+            t = time.perf_counter()
+            run.stop()
+            run.wait()
+            latencies.append(time.perf_counter() - t)
+
+    # baseline: the naive pattern, `while running: set; sleep(delay); measure`
+    flag = {"running": True}
+    started = threading.Event()
+
+    def naive() -> None:
+        while flag["running"]:
+            started.set()
+            time.sleep(delay)
+
+    thread = threading.Thread(target=naive)
+    thread.start()
+    started.wait()
+    time.sleep(0.05)
+    t = time.perf_counter()
+    flag["running"] = False
+    thread.join()
+    naive_latency = time.perf_counter() - t
+    worst = max(latencies)
+    return Result(
+        f"stop latency, {delay:g} s between points (worst of {len(latencies)})",
+        worst * 1e3,
+        naive_latency * 1e3,
+        "ms",
+        "naive sleep(delay) loop",
+        "≤ 50 ms",
+        worst <= 0.05,
+    )
+
+
+# ------------------------------------------------------- poll/notify latency
+
+
+def notify_latency(quick: bool) -> list[Result]:
+    """Point measured -> a subscriber called / a poller at 10 ms sees it."""
+    n = 50 if quick else 300
+    interval = 0.010
+    seen_by_subscriber: list[float] = []
+    seen_by_poller: list[float] = []
+    with open_sourcemeter("keithley2400", K2400, sim=True) as smu:
+        s = IVSweep(smu, start=0.0, stop=1.0, num_points=n, delay=0.003, compliance=0.01)
+        s.subscribe(lambda p: seen_by_subscriber.append(time.time() - p["timestamp"]))
+        run = start(s)
+        last = 0
+        while run.running:
+            p = run.progress
+            if p.step > last and p.latest is not None:
+                seen_by_poller.append(time.time() - p.latest["timestamp"])
+                last = p.step
+            time.sleep(interval)
+    sub = statistics.median(seen_by_subscriber) * 1e3
+    poll = statistics.median(seen_by_poller) * 1e3
+    return [
+        Result(
+            "notify latency, subscriber (median)",
+            sub,
+            interval * 1e3,
+            "ms",
+            "poll interval",
+            "≪ 1×",
+            sub < 1.0,
+        ),
+        Result(
+            "poll latency, poller every 10 ms (median)",
+            poll,
+            interval * 1e3,
+            "ms",
+            "poll interval",
+            "≤ 1×",
+            poll <= interval * 1e3,
+        ),
+    ]
+
+
+# -------------------------------------------------------------- contention
+
+
+def contention(quick: bool) -> Result:
+    """Two sweeps on different instruments, in parallel vs one after another."""
+    n = 40 if quick else 200
+    delay = 0.003
+
+    def make(smu: Any) -> IVSweep:
+        return IVSweep(smu, start=0.0, stop=1.0, num_points=n, delay=delay, compliance=0.01)
+
+    with (
+        open_sourcemeter("keithley2400", K2400, sim=True) as a,
+        open_sourcemeter("keithley2450", "GPIB0::18::INSTR", sim=True) as b,
+    ):
+        t = time.perf_counter()
+        make(a).run()
+        make(b).run()
+        serial = time.perf_counter() - t
+        t = time.perf_counter()
+        runs = [start(make(a)), start(make(b))]
+        for run in runs:
+            run.result()
+        parallel = time.perf_counter() - t
+    return Result(
+        f"two sweeps, {n} points, {delay * 1e3:g} ms delay: parallel",
+        parallel * 1e3,
+        serial * 1e3,
+        "ms",
+        "one after another",
+        "≈ 0.5×",
+        parallel / serial <= 0.6,
+    )
+
+
+# ----------------------------------------------------------------- scaling
+
+
+class Counter(Experiment):
+    """A trivial experiment: the framework's own per-point cost, no instrument."""
+
+    name = "counter"
+    columns = {"step": "", "a": "", "b": "", "c": "", "d": ""}  # noqa: RUF012
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        super().__init__()
+
+    def total_steps(self) -> int:
+        return self.n
+
+    def steps(self) -> Iterator[Sequence[float]]:
+        for i in range(self.n):
+            yield (i, 1.0, 2.0, 3.0, 4.0)
+
+
+def scaling(quick: bool) -> list[Result]:
+    """Per-point framework cost and memory at growing run lengths (5 columns of floats)."""
+    sizes = (100, 10_000, 100_000) if quick else (100, 10_000, 1_000_000)
+    results = []
+    first: float | None = None
+    for n in sizes:
+        tracemalloc.start()
+        t = time.perf_counter()
+        Counter(n).run()
+        per_point = (time.perf_counter() - t) / n
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        first = first or per_point
+        data_bytes = n * 5 * 8
+        results.append(
+            Result(
+                f"framework per point, {n:,} points "
+                f"(peak {peak / 1e6:.1f} MB, data {data_bytes / 1e6:.1f} MB)",
+                per_point * 1e6,
+                first * 1e6,
+                "µs",
+                "per point at 100 points",
+                "flat; memory ≈ data",
+                per_point <= 2 * first and peak <= 4 * data_bytes + 2e6,
+            )
+        )
+    return results
+
+
+CASES: dict[str, Callable[[bool], Result | list[Result]]] = {
+    "twin": twin_read,
+    "overhead": sweep_overhead,
+    "latency": slow_instrument_overhead,
+    "stop": stop_latency,
+    "notify": notify_latency,
+    "contention": contention,
+    "scaling": scaling,
+}
