@@ -25,11 +25,16 @@ SourceMode = Literal["voltage", "current"]
 
 @dataclass(frozen=True)
 class Reading:
-    """One measurement: terminal voltage (V), current (A), host time (s since epoch)."""
+    """One measurement: terminal voltage (V), current (A), host time (s since epoch).
+
+    ``in_compliance``: the limited quantity sat at its limit, so the source did not
+    reach its level (the current at ``current_limit`` in voltage mode).
+    """
 
     voltage: float
     current: float
     timestamp: float
+    in_compliance: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,7 @@ class SourceMeter:
         self.current_limit = self.limits.current_limit_range[0]
         self.voltage_limit = self.limits.voltage_limit_range[0]
         self.output_enabled = False
+        self._warned_compliance = False
 
     # ---------------------------------------------------------------- identity
 
@@ -268,7 +274,16 @@ class SourceMeter:
             voltage, current = self.parse_reading(text)
         except (ValueError, IndexError) as error:
             raise InstrumentError(self.name, self.measure_query, f"unreadable answer {text!r}") from error
-        return Reading(voltage, current, stamp)
+        if self.mode == "voltage":
+            clipped = abs(current) >= 0.999 * self.current_limit
+            what = f"current limit ({self.current_limit:g} A); raise it with set_current_limit()"
+        else:
+            clipped = abs(voltage) >= 0.999 * self.voltage_limit
+            what = f"voltage limit ({self.voltage_limit:g} V); raise it with set_voltage_limit()"
+        if clipped and not self._warned_compliance:
+            self._warned_compliance = True  # once per driver: a sweep into compliance is normal
+            logger.warning("%s: reading at the %s", self.name, what)
+        return Reading(voltage, current, stamp, clipped)
 
     measure_query: ClassVar[str]
 

@@ -68,13 +68,31 @@ def test_ohms_law_within_noise(model: str, resistance: float) -> None:
         assert len(set(currents)) > 1  # there is noise, as on the bench
 
 
-def test_compliance_clips_the_current_and_drops_the_voltage(smu: SourceMeter) -> None:
+def test_compliance_clips_the_current_and_drops_the_voltage(
+    smu: SourceMeter, caplog: pytest.LogCaptureFixture
+) -> None:
     smu.set_current_limit(1e-3)
-    smu.set_voltage(5.0)  # 5 mA into 1 kOhm would exceed the 1 mA limit
+    smu.set_voltage(0.5)
     smu.output_on()
+    assert not smu.measure().in_compliance
+    smu.set_voltage(5.0)  # 5 mA into 1 kOhm would exceed the 1 mA limit
     reading = smu.measure()
     assert reading.current == pytest.approx(1e-3, rel=1e-3)
     assert reading.voltage == pytest.approx(1.0, rel=1e-3)  # 1 mA x 1 kOhm
+    assert reading.in_compliance
+    assert "reading at the current limit (0.001 A)" in caplog.text
+
+
+def test_a_fresh_2400_clips_at_its_reset_compliance_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    """The 2400 resets to a 105 µA limit: 1 V on 1 kOhm reads 105 µA until it is raised."""
+    with open_sourcemeter("keithley2400", BENCH["keithley2400"], sim=True, reset=True) as smu:
+        smu.set_voltage(1.0)
+        smu.output_on()
+        first = smu.measure()
+        assert first.in_compliance and first.current == pytest.approx(1.05e-4, rel=1e-3)
+        assert "set_current_limit()" in caplog.text
+        smu.set_current_limit(0.01)
+        assert smu.measure().current == pytest.approx(1e-3, rel=1e-3)
 
 
 def test_voltage_compliance_in_current_mode(smu: SourceMeter) -> None:
