@@ -79,6 +79,7 @@ class Instrument:
         self.name = name or resource.resource_name
         self.error_query = error_query
         self.error_count_query = error_count_query if error_query else None
+        self.termination = termination
         self.io_lock = threading.RLock()
         self.device_lock = DeviceLock(self.name)
         resource.read_termination = termination
@@ -148,7 +149,7 @@ class Instrument:
         with self.io_lock:
             found: list[str] = []
             for _ in range(32):  # queues hold 10 to 30 entries; never loop forever
-                status = self._transact(self.error_query, self.error_query)
+                status = self._transact(self.error_query, self.error_query, explain=False)
                 if status.startswith(NO_ERROR_CODES):
                     break
                 found.append(status)
@@ -170,17 +171,27 @@ class Instrument:
         except pyvisa.errors.VisaIOError as error:
             raise InstrumentError(self.name, message, error.description) from error
 
-    def _transact(self, command: str, message: str) -> str:
+    def _transact(self, command: str, message: str, *, explain: bool = True) -> str:
+        """Send ``message`` and read its answer; errors name ``command``.
+
+        ``explain``: on a timeout, read the error queue into the message (never while
+        reading the queue itself, which could time out in turn).
+        """
         self._send(message)
         try:
-            answer = self.resource.read()
+            raw = self.resource.read_raw()
         except pyvisa.errors.VisaIOError as error:
             if error.error_code == pyvisa.constants.StatusCode.error_timeout:
+                note = self._queue_note() if explain else ""
                 raise InstrumentTimeout(
-                    self.name, command, f"no answer within {self.timeout:g} s{self._queue_note()}"
+                    self.name, command, f"no answer within {self.timeout:g} s{note}"
                 ) from error
             raise InstrumentError(self.name, command, error.description) from error
-        logger.debug("%s <- %s", self.name, answer)
+        answer = raw.decode(self.resource.encoding, errors="replace")
+        logger.debug("%s <- %s", self.name, answer.rstrip())
+        if not answer.endswith(self.termination):
+            # an answer cut short still parses as numbers: never take it for a reading
+            raise InstrumentError(self.name, command, f"truncated answer {answer!r} (no terminator)")
         return answer.strip()
 
     def _errors_quietly(self) -> list[str]:

@@ -326,9 +326,15 @@ class SourceMeter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        """Shut down and close; a shutdown failure never hides the error already raised."""
         try:
             if self.output_enabled:
                 self.shutdown()
+        except Exception as error:
+            if exc is None:
+                raise
+            exc.add_note(f"{self.name}: shutdown on exit also failed: {error}")
+            logger.error("%s: shutdown on exit failed: %s", self.name, error)
         finally:
             self.close()
 

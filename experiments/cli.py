@@ -97,11 +97,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"data: {sweep.data_file.path} ({len(sweep.table)} points)")
         if config.save.plot and (png := save_plot(sweep)):
             print(f"plot: {png}")
+        if run is not None and not ctrl_c.pressed:
+            run.result()  # the sweep's own error, raised through the driver's exit: exit 1
     if ctrl_c.pressed:
         print("labrun: stopped by Ctrl-C; output off, data flushed", file=sys.stderr)
         return EXIT_INTERRUPTED
-    assert run is not None
-    run.result()  # re-raises the sweep's error: exit 1 with its message
     return 0
 
 

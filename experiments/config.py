@@ -90,6 +90,8 @@ def either(*choices: str) -> BeforeValidator:
 
     def parse(value: Any) -> tuple[float, str | None]:
         if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ValueError(f"expected a finite voltage or current, got {value!r}")
             return float(value), None  # SI number: its unit follows the mode
         for unit in choices:
             try:
@@ -137,6 +139,15 @@ class LoadConfig(Strict):
         return {"type": "open"}
 
 
+class FaultConfig(Strict):
+    """A misbehaving simulated instrument, for testing what happens when things break."""
+
+    kind: Literal["timeout", "garbage", "truncate", "error", "disconnect", "slow"]
+    after: int = Field(0, ge=0)
+    delay: Seconds = Field(0.5, ge=0, le=60)
+    code: int = -300
+
+
 class LimitsConfig(Strict):
     """Your own limits (the sample's), tighter than the instrument's."""
 
@@ -153,6 +164,15 @@ class InstrumentConfig(Strict):
     load: LoadConfig = LoadConfig()
     noise: float = Field(1e-4, ge=0, le=0.5)
     limits: LimitsConfig = LimitsConfig()
+    fault: FaultConfig | None = None
+
+    @model_validator(mode="after")
+    def fault_needs_sim(self) -> InstrumentConfig:
+        if self.fault is not None and not self.sim:
+            raise ConfigFieldError(
+                "instrument.fault", "faults can only be injected into a simulated instrument"
+            )
+        return self
 
 
 class IVSweepConfig(Strict):

@@ -35,6 +35,7 @@ def open_instrument(config: InstrumentConfig) -> Iterator[SourceMeter]:
                     "model": config.model,
                     "load": config.load.bench_entry(),
                     "noise": config.noise,
+                    **({"fault": config.fault.model_dump()} if config.fault else {}),
                 }
             ]
         }

@@ -5,18 +5,21 @@ drivers reach the twins through pyvisa like any other VISA library.
 """
 
 from .backend import DEFAULT_BENCH, LabrunVisaLibrary, build_twin, read_bench, twin_of
+from .faults import Fault, fault_from_dict
 from .loads import Diode, Load, OpenCircuit, Resistor, load_from_dict
 from .twin import SourceMeterTwin
 
 __all__ = [
     "DEFAULT_BENCH",
     "Diode",
+    "Fault",
     "LabrunVisaLibrary",
     "Load",
     "OpenCircuit",
     "Resistor",
     "SourceMeterTwin",
     "build_twin",
+    "fault_from_dict",
     "load_from_dict",
     "read_bench",
     "twin_of",

@@ -20,6 +20,7 @@ from pyvisa.resources import MessageBasedResource
 from pyvisa_sim import parser as sim_parser
 from pyvisa_sim.highlevel import SimVisaLibrary
 
+from .faults import fault_from_dict
 from .loads import load_from_dict
 from .models import SAME_TREE, TWINS
 from .scpi import CommandTree
@@ -66,6 +67,7 @@ def build_twin(model: str, address: str, spec: Mapping[str, Any] | None = None) 
         twin.add_eom(type_class, eom["q"], eom["r"])
     sim_parser.update_component(model, twin, device_dict)
     twin.resource_name = address
+    twin.fault = fault_from_dict(spec.get("fault"))
     return twin
 
 
@@ -87,6 +89,7 @@ def read_bench(path: str | pathlib.Path) -> dict[str, dict[str, Any]]:
         try:
             address = rname.to_canonical_name(str(entry["address"]))
             load_from_dict(entry.get("load"))
+            fault_from_dict(entry.get("fault"))
         except (rname.InvalidResourceName, ValueError) as error:
             raise ValueError(f"{where}: {error}") from None
         bench[address] = dict(entry)

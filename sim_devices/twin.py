@@ -17,8 +17,10 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+import pyvisa
 from pyvisa_sim.devices import Device
 
+from .faults import Fault
 from .loads import Load, Resistor, source_and_measure
 from .scpi import ERROR_TEXT, CommandTree, MessageParser, ProgramUnit, ScpiError
 
@@ -47,6 +49,12 @@ class ScpiTwin(Device):
         self.errors: deque[tuple[int, str]] = deque()
         #: every program message received, as bytes: tests assert on it
         self.log: list[bytes] = []
+        #: the injected fault (see faults.py); None: a healthy instrument
+        self.fault: Fault | None = None
+        self.fault_fired = False
+        self.answered = 0  # response messages so far
+        self._ready_at = 0.0  # a slow answer is readable from then on
+        self.rng = random.Random()
         self.state: dict[tuple[int, str], Any] = {}
         self._io = threading.Lock()  # the twin is one instrument: one message at a time
         self.reset_state()
@@ -75,6 +83,8 @@ class ScpiTwin(Device):
         a message arriving meanwhile (unlocked threads) may drop the answer, never crash.
         """
         buffers = self._output_buffers
+        if self._ready_at and time.monotonic() < self._ready_at:
+            return b"", False
         try:
             buffer = buffers[0]
             byte = buffer.pop(0)
@@ -89,6 +99,9 @@ class ScpiTwin(Device):
 
     def execute(self, message: str) -> None:
         """Run one program message; queue one response message if it held queries."""
+        fault = self.fault
+        if fault is not None and fault.kind == "disconnect" and self.answered >= fault.after:
+            raise pyvisa.errors.VisaIOError(pyvisa.constants.StatusCode.error_connection_lost)
         if self._output_buffers:
             # a new message before the last answer was read: 488.2 discards it
             self._output_buffers.clear()
@@ -107,7 +120,29 @@ class ScpiTwin(Device):
             if answer is not None:
                 answers.append(answer)
         if answers:
-            self._output_buffers.append(bytearray(";".join(answers).encode()) + self._response_eom)
+            self._answer(";".join(answers).encode())
+
+    def _answer(self, response: bytes) -> None:
+        """Queue a response message, as the injected fault (if any, and due) has it."""
+        self.answered += 1
+        fault = self.fault
+        if fault is None or self.answered <= fault.after:
+            self._output_buffers.append(bytearray(response) + self._response_eom)
+            return
+        logger.debug("twin %s: fault %s on answer %d", self.name, fault.kind, self.answered)
+        if fault.kind == "timeout":
+            return  # no answer: the read times out
+        if fault.kind == "garbage":
+            response = bytes(self.rng.randrange(33, 127) for _ in range(max(4, len(response))))
+        elif fault.kind == "truncate":
+            self._output_buffers.append(bytearray(response[: len(response) // 2]))  # no terminator
+            return
+        elif fault.kind == "error" and not self.fault_fired:
+            self.fault_fired = True
+            self.push_error(fault.code)
+        elif fault.kind == "slow":
+            self._ready_at = time.monotonic() + fault.delay  # the answer comes, late
+        self._output_buffers.append(bytearray(response) + self._response_eom)
 
     def _run(self, unit: ProgramUnit) -> str | None:
         command = unit.command
@@ -198,11 +233,11 @@ class SourceMeterTwin(ScpiTwin):
         self.load: Load = load or Resistor()
         #: relative standard deviation of every reading
         self.noise = noise
-        self.rng = random.Random(seed)
         self.started = time.monotonic()
         #: the last reading was limited by the compliance
         self.in_compliance = False
         super().__init__(name, tree, error_queue_size)
+        self.rng = random.Random(seed)
 
     def terminals(self, channel: int = 1, level: float | None = None) -> tuple[float, float]:
         """What the instrument measures now (or sourcing ``level``): (voltage, current), with noise."""
