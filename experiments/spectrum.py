@@ -1,0 +1,66 @@
+"""Power spectra of measured traces: pure numpy, picklable inputs and outputs.
+
+Normalisation: the one-sided power spectrum ``P`` sums to the mean square of the
+(windowed, power-corrected) signal, so for the rectangular window Parseval holds
+exactly: ``P.sum() == mean(x**2)``. A sine of amplitude A shows as A²/2 in its bin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[np.float64]
+
+WINDOWS = ("rect", "hann", "hamming", "blackman")
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    """Frequencies (Hz) and power (signal unit² per bin), averaged over ``traces``."""
+
+    frequency: Array
+    power: Array
+    traces: int
+    window: str
+
+    def peak(self, skip_dc: bool = True) -> float:
+        """Frequency of the strongest bin."""
+        start = 1 if skip_dc and len(self.power) > 1 else 0
+        return float(self.frequency[start + int(np.argmax(self.power[start:]))])
+
+
+def window(name: str, n: int) -> Array:
+    if name == "rect":
+        return np.ones(n)
+    if name == "hann":
+        return np.hanning(n)
+    if name == "hamming":
+        return np.hamming(n)
+    if name == "blackman":
+        return np.blackman(n)
+    raise ValueError(f"unknown window {name!r}; allowed: {', '.join(WINDOWS)}")
+
+
+def power_spectrum(traces: npt.ArrayLike, sample_rate: float, window_name: str = "hann") -> Spectrum:
+    """One-sided power spectrum of one trace (1-D) or the average of several (2-D, one per row)."""
+    data = np.asarray(traces, dtype=np.float64)
+    if data.ndim == 1:
+        data = data[np.newaxis, :]
+    if data.ndim != 2 or data.shape[1] < 2:
+        raise ValueError(f"expected one trace or rows of traces with >= 2 samples, got shape {data.shape}")
+    if not sample_rate > 0:
+        raise ValueError(f"sample_rate must be > 0 Hz, got {sample_rate}")
+    n = data.shape[1]
+    w = window(window_name, n)
+    spectra = np.fft.rfft(data * w, axis=1)
+    power = np.abs(spectra) ** 2 / (n * np.sum(w**2))
+    # one-sided: double every bin that has a negative-frequency twin
+    if n % 2 == 0:
+        power[:, 1:-1] *= 2
+    else:
+        power[:, 1:] *= 2
+    frequency = np.fft.rfftfreq(n, 1.0 / sample_rate).astype(np.float64)
+    return Spectrum(frequency, power.mean(axis=0), data.shape[0], window_name)

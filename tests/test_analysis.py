@@ -1,0 +1,246 @@
+"""Analysis in processes: spectra, the pool (spawn), shared memory ownership, the bounded stream."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pathlib
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+import numpy as np
+import pytest
+
+from labrun.experiments.analysis import AnalysisPool, SharedArray, attached
+from labrun.experiments.spectrum import WINDOWS, power_spectrum
+from labrun.experiments.stream import BoundedStream, NpyWriter, npy_shape, write_stream
+
+SPAWN = multiprocessing.get_context("spawn")
+
+
+def shm_segments() -> set[str]:
+    return {n for n in os.listdir("/dev/shm") if n.startswith("psm_")}
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[AnalysisPool]:
+    with AnalysisPool(max_workers=2, start_method="spawn") as p:
+        yield p
+
+
+# ------------------------------------------------------------------ spectra
+
+
+def test_a_sine_lands_in_its_bin_with_its_power() -> None:
+    fs, n = 1000.0, 1000
+    t = np.arange(n) / fs
+    spectrum = power_spectrum(3.0 * np.sin(2 * np.pi * 50 * t), fs, "rect")
+    assert spectrum.peak() == 50.0
+    assert spectrum.power[50] == pytest.approx(9.0 / 2)  # A²/2
+    assert spectrum.frequency[1] == pytest.approx(fs / n)
+
+
+@pytest.mark.parametrize("n", [1000, 1001])
+def test_parseval_holds(n: int) -> None:
+    x = np.random.default_rng(3).normal(size=n) + 0.2
+    assert power_spectrum(x, 10.0, "rect").power.sum() == pytest.approx(np.mean(x**2))
+
+
+def test_equals_numpy_fft_and_averages_rows() -> None:
+    rng = np.random.default_rng(4)
+    rows = rng.normal(size=(5, 256))
+    averaged = power_spectrum(rows, 1.0, "rect")
+    singles = [power_spectrum(r, 1.0, "rect").power for r in rows]
+    assert averaged.power == pytest.approx(np.mean(singles, axis=0))
+    direct = np.abs(np.fft.rfft(rows[0])) ** 2 / 256**2
+    direct[1:-1] *= 2
+    assert singles[0] == pytest.approx(direct)
+    assert averaged.traces == 5
+
+
+@pytest.mark.parametrize("window", WINDOWS)
+def test_every_window_finds_the_tone(window: str) -> None:
+    t = np.arange(2048) / 2048.0
+    assert power_spectrum(np.sin(2 * np.pi * 123 * t), 2048.0, window).peak() == pytest.approx(123.0)
+
+
+def test_bad_spectrum_input_is_refused() -> None:
+    with pytest.raises(ValueError, match="window"):
+        power_spectrum(np.ones(8), 1.0, "kaiser")
+    with pytest.raises(ValueError, match="sample_rate"):
+        power_spectrum(np.ones(8), 0.0)
+    with pytest.raises(ValueError, match=">= 2 samples"):
+        power_spectrum(np.ones(1), 1.0)
+
+
+# --------------------------------------------------------------------- pool
+
+
+def test_the_spawned_pool_computes_what_numpy_does(pool: AnalysisPool) -> None:
+    x = np.random.default_rng(5).normal(size=(3, 4096))
+    remote = pool.spectrum(x, 100.0).result(60)
+    local = power_spectrum(x, 100.0)
+    assert remote.power == pytest.approx(local.power)
+    assert pool.shares_memory
+
+
+def test_a_worker_error_surfaces_on_the_future_and_the_segment_is_unlinked(pool: AnalysisPool) -> None:
+    before = shm_segments()
+    future = pool.spectrum(np.ones(1), 1.0)  # one sample: the worker raises
+    with pytest.raises(ValueError, match=">= 2 samples"):
+        future.result(60)
+    deadline = time.monotonic() + 5
+    while pool.segments and time.monotonic() < deadline:  # done-callbacks run just after
+        time.sleep(0.01)
+    assert pool.segments == 0
+    assert shm_segments() <= before
+
+
+def test_a_killed_worker_is_reported_not_hung_on_and_nothing_leaks() -> None:
+    before = shm_segments()
+    p = AnalysisPool(max_workers=1, start_method="spawn")
+    try:
+        crash = p.submit(os._exit, 1)  # the worker process dies
+        queued = p.spectrum(np.random.default_rng(6).normal(size=100_000), 1.0)
+        with pytest.raises(BrokenProcessPool):
+            crash.result(60)
+        with pytest.raises(BrokenProcessPool):
+            queued.result(60)
+    finally:
+        p.close()
+    assert p.segments == 0
+    assert shm_segments() <= before
+
+
+def test_an_interrupted_caller_still_leaves_no_segment() -> None:
+    before = shm_segments()
+    p = AnalysisPool(max_workers=1, start_method="spawn")
+    big = np.zeros((64, 2**16))
+    futures = [p.spectrum(big, 1.0) for _ in range(6)]
+    with pytest.raises(TimeoutError):
+        futures[-1].result(timeout=0.001)  # the caller gives up (as on Ctrl-C)
+    p.close(cancel=True)
+    assert p.segments == 0
+    assert shm_segments() <= before
+
+
+def test_forkserver_works_too() -> None:
+    with AnalysisPool(max_workers=1, start_method="forkserver") as p:
+        assert p.spectrum(np.sin(np.arange(64)), 1.0).result(60).traces == 1
+
+
+def test_any_executor_works_with_arrays_by_value() -> None:
+    with ThreadPoolExecutor(2) as executor:
+        p = AnalysisPool(executor)
+        assert not p.shares_memory
+        assert p.spectrum(np.sin(np.arange(64)), 1.0).result(10).power.size == 33
+        p.close()
+
+
+def test_shared_arrays_are_read_only_in_workers_and_unlinked_by_the_owner() -> None:
+    with SharedArray(np.arange(10.0)) as shared:
+        with attached(shared.ref) as view:
+            assert view.sum() == 45.0
+            assert not view.flags.writeable
+        name = shared.ref.name
+        assert f"{name.lstrip('/')}" in os.listdir("/dev/shm")
+    assert f"{name.lstrip('/')}" not in os.listdir("/dev/shm")
+
+
+# ------------------------------------------------------------------- stream
+
+
+def slow_consumer(stream: BoundedStream, results: Any, delay: float) -> None:
+    received, checksum = 0, 0.0
+    while (frame := stream.get()) is not None:
+        received += 1
+        checksum += float(frame[0, 0])
+        time.sleep(delay)
+    results.put((received, checksum))
+
+
+def rss() -> int:
+    with open("/proc/self/statm") as fp:
+        return int(fp.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.timeout(120)
+def test_a_fast_producer_stays_within_its_byte_budget_and_loses_nothing() -> None:
+    frame_bytes, capacity, frames = 2**20, 8 * 2**20, 120  # 120 MB through an 8 MB stream
+    stream = BoundedStream(capacity, context=SPAWN)
+    results = SPAWN.Queue()
+    consumer = SPAWN.Process(target=slow_consumer, args=(stream, results, 0.002))
+    consumer.start()
+    peak, baseline, done = [0], rss(), threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], rss())
+            time.sleep(0.002)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    for i in range(frames):
+        assert stream.put(np.full((1024, 128), float(i)), timeout=30)
+        assert stream.in_flight <= capacity
+    stream.close()
+    received, checksum = results.get(timeout=60)
+    done.set()
+    sampler.join()
+    consumer.join(30)
+    assert (received, checksum) == (frames, float(sum(range(frames))))  # nothing lost
+    assert peak[0] - baseline <= capacity + 4 * frame_bytes + 16 * 2**20  # budget + frames being pickled
+
+
+@pytest.mark.timeout(120)
+def test_drop_mode_counts_exactly_what_it_dropped() -> None:
+    stream = BoundedStream(4 * 8192, mode="drop", context=SPAWN)
+    results = SPAWN.Queue()
+    consumer = SPAWN.Process(target=slow_consumer, args=(stream, results, 0.005))
+    consumer.start()
+    accepted = sum(stream.put(np.full((32, 32), 1.0)) for _ in range(400))
+    stream.close()
+    received, _ = results.get(timeout=60)
+    consumer.join(30)
+    assert received == accepted == stream.sent
+    assert accepted + stream.dropped == 400
+    assert stream.dropped > 0
+
+
+def test_blocking_put_times_out_when_nobody_consumes() -> None:
+    stream = BoundedStream(1000, context=SPAWN)
+    assert stream.put(np.zeros(100))  # 800 bytes
+    with pytest.raises(TimeoutError, match="stream full"):
+        stream.put(np.zeros(100), timeout=0.05)
+    with pytest.raises(ValueError, match="cannot fit"):
+        stream.put(np.zeros(1000))
+
+
+def test_a_consumer_writes_the_stream_to_an_npy_file(tmp_path: pathlib.Path) -> None:
+    stream = BoundedStream(2**20, context=SPAWN)
+    path = tmp_path / "frames.npy"
+    writer = SPAWN.Process(target=write_stream, args=(stream, path))
+    writer.start()
+    for i in range(20):
+        stream.put(np.full((16, 8), float(i), dtype=np.float32))
+    stream.close()
+    writer.join(60)
+    assert writer.exitcode == 0
+    assert npy_shape(path) == (20, 16, 8)
+    data = np.load(path)
+    assert data.dtype == np.float32 and data[:, 0, 0].tolist() == list(range(20))
+
+
+def test_npy_writer_refuses_mixed_frames_and_existing_files(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "x.npy"
+    with NpyWriter(path) as w:
+        w.append(np.zeros(3))
+        with pytest.raises(ValueError, match="differs"):
+            w.append(np.zeros(4))
+    assert np.load(path).shape == (1, 3)
+    with pytest.raises(FileExistsError):
+        NpyWriter(path)
