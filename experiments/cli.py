@@ -18,7 +18,7 @@ from typing import Any
 from labrun.drivers import MODELS, LabrunError, list_resources, open_sourcemeter
 
 from .config import ConfigError, load_config, plan
-from .launch import build_sweep, open_instrument, save_plot
+from .launch import build_experiment, open_instrument, save_plot
 from .runner import Run, start
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
@@ -59,6 +59,13 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--sim", action="store_true")
     check.set_defaults(handler=cmd_check)
 
+    ana = sub.add_parser("analyze", help="power spectra of a data file's columns (CSV and PNG)")
+    ana.add_argument("datafile")
+    ana.add_argument("--columns", help="comma-separated; default: every measured column")
+    ana.add_argument("--window", default="hann", choices=["rect", "hann", "hamming", "blackman"])
+    ana.add_argument("--out", help="directory for the outputs (default: beside the data file)")
+    ana.set_defaults(handler=cmd_analyze)
+
     res = sub.add_parser("resources", help="list VISA resources")
     res.add_argument("--sim", action="store_true", help="list the simulated bench")
     res.add_argument("--backend", default="", help="VISA library, e.g. @ivi or @py")
@@ -86,7 +93,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config, out=args.out, sim=True if args.sim else None)
     with CtrlC() as ctrl_c, open_instrument(config.instrument) as smu:
-        sweep = build_sweep(config, smu)
+        sweep = build_experiment(config, smu)
         run = None if ctrl_c.pressed else start(sweep)
         if run is not None:
             ctrl_c.on_press = run.stop
@@ -158,6 +165,27 @@ def _progress_bar(run: Run, show: bool):  # type: ignore[no-untyped-def]
     from tqdm.auto import tqdm
 
     return tqdm(total=run.progress.total, unit="pt", desc=run.experiment.name, file=sys.stderr)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .analyze import analyze_file
+
+    try:
+        result = analyze_file(
+            args.datafile,
+            columns=args.columns.split(",") if args.columns else None,
+            window=args.window,
+            out=args.out,
+        )
+    except (OSError, ValueError) as error:
+        print(f"labrun: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"sample rate: {result.sample_rate:.6g} Hz")
+    for name, spectrum in result.spectra.items():
+        print(f"{name}: strongest at {spectrum.peak():.6g} Hz")
+    print(f"spectrum: {result.data_file}")
+    print(f"plot: {result.plot_file}")
+    return 0
 
 
 def cmd_resources(args: argparse.Namespace) -> int:

@@ -49,6 +49,7 @@ DIMENSIONS = {
     "s": ("[time]", "a time"),
     "ohm": ("[resistance]", "a resistance"),
     "K": ("[temperature]", "a temperature"),
+    "Hz": ("[frequency]", "a frequency"),
 }
 
 
@@ -108,6 +109,7 @@ Amps = Annotated[float, quantity("A")]
 Seconds = Annotated[float, quantity("s")]
 Ohms = Annotated[float, quantity("ohm")]
 Kelvin = Annotated[float, quantity("K")]
+Hertz = Annotated[float, quantity("Hz")]
 Level = Annotated[tuple[float, str | None], either("V", "A")]
 
 # ---------------------------------------------------------------------- schema
@@ -148,6 +150,13 @@ class FaultConfig(Strict):
     code: int = -300
 
 
+class HumConfig(Strict):
+    """Mains pickup on the simulated current reading: something for a spectrum to find."""
+
+    amplitude: Amps = Field(gt=0)
+    frequency: Hertz = Field(50.0, gt=0)
+
+
 class LimitsConfig(Strict):
     """Your own limits (the sample's), tighter than the instrument's."""
 
@@ -165,13 +174,15 @@ class InstrumentConfig(Strict):
     noise: float = Field(1e-4, ge=0, le=0.5)
     limits: LimitsConfig = LimitsConfig()
     fault: FaultConfig | None = None
+    hum: HumConfig | None = None
 
     @model_validator(mode="after")
-    def fault_needs_sim(self) -> InstrumentConfig:
-        if self.fault is not None and not self.sim:
-            raise ConfigFieldError(
-                "instrument.fault", "faults can only be injected into a simulated instrument"
-            )
+    def only_simulated(self) -> InstrumentConfig:
+        for key in ("fault", "hum"):
+            if getattr(self, key) is not None and not self.sim:
+                raise ConfigFieldError(
+                    f"instrument.{key}", f"{key} can only be given to a simulated instrument"
+                )
         return self
 
 
@@ -216,6 +227,55 @@ class IVSweepConfig(Strict):
             "mode": self.mode,
         }
 
+    @property
+    def extreme(self) -> float:
+        return max(abs(self.start[0]), abs(self.stop[0]))
+
+    @property
+    def readings(self) -> int:
+        return self.num_points + (self.num_points - 1 if self.return_sweep else 0)
+
+
+class TimeTraceConfig(Strict):
+    type: Literal["time_trace"]
+    mode: Literal["voltage", "current"] = "voltage"
+    level: Level
+    num_points: int = Field(gt=1, le=MAX_POINTS)
+    interval: Seconds = Field(0.0, ge=0, le=86_400)
+    compliance: Level
+
+    @model_validator(mode="after")
+    def consistent(self) -> TimeTraceConfig:
+        level_unit = "V" if self.mode == "voltage" else "A"
+        limit_unit = "A" if self.mode == "voltage" else "V"
+        for key, (_, unit), wanted in (
+            ("level", self.level, level_unit),
+            ("compliance", self.compliance, limit_unit),
+        ):
+            if unit not in (None, wanted):
+                raise ConfigFieldError(
+                    f"experiment.{key}", f"in {self.mode} mode, {key} must be in {wanted}, not {unit}"
+                )
+        return self
+
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :class:`TimeTrace`, in SI."""
+        return {
+            "level": self.level[0],
+            "num_points": self.num_points,
+            "interval": self.interval,
+            "compliance": self.compliance[0],
+            "mode": self.mode,
+        }
+
+    @property
+    def extreme(self) -> float:
+        return abs(self.level[0])
+
+    @property
+    def readings(self) -> int:
+        return self.num_points
+
 
 class SaveConfig(Strict):
     directory: str = "data"
@@ -223,9 +283,12 @@ class SaveConfig(Strict):
     plot: bool = True
 
 
+EXPERIMENTS: dict[str, type[BaseModel]] = {"iv_sweep": IVSweepConfig, "time_trace": TimeTraceConfig}
+
+
 class Config(Strict):
     instrument: InstrumentConfig
-    experiment: IVSweepConfig
+    experiment: Annotated[IVSweepConfig | TimeTraceConfig, Field(discriminator="type")]
     save: SaveConfig = SaveConfig()
 
     @model_validator(mode="after")
@@ -236,13 +299,14 @@ class Config(Strict):
                 self.instrument.model,
                 MODELS[self.instrument.model].limits,
                 mode=sweep.mode,
-                extreme=max(abs(sweep.start[0]), abs(sweep.stop[0])),
+                extreme=sweep.extreme,
                 compliance=sweep.compliance[0],
                 max_voltage=limits.max_voltage,
                 max_current=limits.max_current,
             )
         except LimitError as error:
-            key = "compliance" if "compliance" in str(error) else "stop"
+            level_key = "stop" if isinstance(sweep, IVSweepConfig) else "level"
+            key = "compliance" if "compliance" in str(error) else level_key
             raise ConfigFieldError(f"experiment.{key}", str(error)) from None
         return self
 
@@ -297,14 +361,22 @@ def explain(path: pathlib.Path, raw: Any, error: ValidationError) -> str:
     lines = []
     for problem in error.errors(include_url=False):
         location = [str(p) for p in problem["loc"] if not str(p).startswith(("function-", "tuple["))]
+        if location[:1] == ["experiment"] and location[1:2] and location[1] in EXPERIMENTS:
+            del location[1]  # the union's tag: the user wrote experiment.type, not a key
         message = problem["msg"].removeprefix("Value error, ")
         context = problem.get("ctx", {}).get("error")
         if isinstance(context, ConfigFieldError):
             location = context.key.split(".")
+        if problem["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            location = [*location, "type"]
+            missing = problem["type"] == "union_tag_not_found"
+            message = (
+                "missing: this key is required; " if missing else ""
+            ) + f"one of {', '.join(EXPERIMENTS)}"
         key = ".".join(location) or "(top level)"
         value = _lookup(raw, location)
         if problem["type"] == "extra_forbidden":
-            allowed = _allowed_keys(location[:-1])
+            allowed = _allowed_keys(location[:-1], raw)
             message = f"unknown key; allowed here: {', '.join(allowed)}" if allowed else "unknown key"
         elif problem["type"] == "missing":
             message = "missing: this key is required"
@@ -328,8 +400,12 @@ def _lookup(raw: Any, location: list[str]) -> Any:
     return node
 
 
-def _allowed_keys(location: list[str]) -> list[str]:
+def _allowed_keys(location: list[str], raw: Any) -> list[str]:
     model: type[BaseModel] = Config
+    if location[:1] == ["experiment"]:
+        kind = _lookup(raw, ["experiment", "type"])
+        model = EXPERIMENTS.get(kind, IVSweepConfig) if isinstance(kind, str) else IVSweepConfig
+        location = location[1:]
     for part in location:
         field = model.model_fields.get(part)
         annotation = getattr(field, "annotation", None)
@@ -355,21 +431,28 @@ def check_directory(path: pathlib.Path, directory: str) -> None:
 
 
 def plan(config: Config) -> list[str]:
-    """What ``labrun check`` prints: the sweep, its limits and a duration estimate."""
-    sweep, inst = config.experiment, config.instrument
-    unit = "V" if sweep.mode == "voltage" else "A"
-    limit_unit = "A" if sweep.mode == "voltage" else "V"
-    points = sweep.num_points + (sweep.num_points - 1 if sweep.return_sweep else 0)
+    """What ``labrun check`` prints: the experiment, its limits and a duration estimate."""
+    exp, inst = config.experiment, config.instrument
+    unit = "V" if exp.mode == "voltage" else "A"
+    limit_unit = "A" if exp.mode == "voltage" else "V"
     limits = MODELS[inst.model].limits
     where = "simulated " if inst.sim else ""
+    if isinstance(exp, IVSweepConfig):
+        what = (
+            f"sweep: {exp.mode} from {exp.start[0]:g} {unit} to {exp.stop[0]:g} {unit}, "
+            f"{exp.num_points} points{' and back' if exp.return_sweep else ''} ({exp.readings} readings)"
+        )
+        wait = exp.delay
+    else:
+        what = f"time trace: {exp.num_points} readings at {exp.level[0]:g} {unit}, every {exp.interval:g} s"
+        wait = exp.interval
     return [
         f"instrument: {where}{inst.model} at {inst.address}",
-        f"sweep: {sweep.mode} from {sweep.start[0]:g} {unit} to {sweep.stop[0]:g} {unit}, "
-        f"{sweep.num_points} points{' and back' if sweep.return_sweep else ''} ({points} readings)",
-        f"compliance: {sweep.compliance[0]:g} {limit_unit}; "
+        what,
+        f"compliance: {exp.compliance[0]:g} {limit_unit}; "
         f"model range: ±{limits.max_voltage:g} V, ±{limits.max_current:g} A",
-        f"delay: {sweep.delay:g} s per point; duration: at least {_duration(points * sweep.delay)}",
-        f"data: {config.save.directory}/{config.save.name or 'iv_sweep'}_<time>.csv"
+        f"duration: at least {_duration(exp.readings * wait)}",
+        f"data: {config.save.directory}/{config.save.name or exp.type}_<time>.csv"
         f"{' and a PNG plot' if config.save.plot else ''}",
     ]
 

@@ -12,10 +12,11 @@ import yaml
 
 from labrun.drivers import SourceMeter, open_sourcemeter
 
-from .config import Config, InstrumentConfig
+from .config import Config, InstrumentConfig, IVSweepConfig
 from .experiment import Saving
 from .iv_sweep import IVSweep
-from .plot import plot_iv
+from .plot import plot_iv, plot_trace
+from .time_trace import TimeTrace
 
 
 @contextlib.contextmanager
@@ -36,6 +37,7 @@ def open_instrument(config: InstrumentConfig) -> Iterator[SourceMeter]:
                     "load": config.load.bench_entry(),
                     "noise": config.noise,
                     **({"fault": config.fault.model_dump()} if config.fault else {}),
+                    **({"hum": config.hum.model_dump()} if config.hum else {}),
                 }
             ]
         }
@@ -47,30 +49,32 @@ def open_instrument(config: InstrumentConfig) -> Iterator[SourceMeter]:
         yield smu
 
 
-def build_sweep(config: Config, smu: SourceMeter, raw: dict[str, Any] | None = None) -> IVSweep:
-    """The sweep a config describes, saving where it says, with the config in the file."""
+def build_experiment(
+    config: Config, smu: SourceMeter, raw: dict[str, Any] | None = None
+) -> IVSweep | TimeTrace:
+    """The experiment a config describes, saving where it says, with the config in the file."""
     limits = config.instrument.limits
-    return IVSweep(
+    kind = IVSweep if isinstance(config.experiment, IVSweepConfig) else TimeTrace
+    return kind(
         smu,
         **config.experiment.kwargs(),
         max_voltage=limits.max_voltage,
         max_current=limits.max_current,
         save=Saving(
             directory=config.save.directory,
-            stem=config.save.name or "iv_sweep",
+            stem=config.save.name or config.experiment.type,
             metadata={"config": raw if raw is not None else config.model_dump(mode="json")},
         ),
     )
 
 
-def plot_path(data_path: pathlib.Path) -> pathlib.Path:
-    return data_path.with_suffix(".png")
-
-
-def save_plot(sweep: IVSweep) -> pathlib.Path | None:
+def save_plot(experiment: IVSweep | TimeTrace) -> pathlib.Path | None:
     """The PNG next to the data file (None if nothing was saved or measured)."""
-    if sweep.data_file is None or len(sweep.table) == 0:
+    if experiment.data_file is None or len(experiment.table) == 0:
         return None
-    path = plot_path(sweep.data_file.path)
-    plot_iv(sweep.data, path, title=sweep.data_file.path.stem)
+    path = experiment.data_file.path.with_suffix(".png")
+    if isinstance(experiment, IVSweep):
+        plot_iv(experiment.data, path, title=experiment.data_file.path.stem)
+    else:
+        plot_trace(experiment.data, path, title=experiment.data_file.path.stem)
     return path

@@ -34,3 +34,45 @@ def plot_iv(
     axes.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
     figure.tight_layout()
     figure.savefig(path, format="png")
+
+
+def plot_trace(
+    data: Mapping[str, npt.NDArray[np.float64]],
+    path: str | os.PathLike[str],
+    *,
+    title: str = "time trace",
+    column: str = "current",
+) -> None:
+    """One column against time, saved as PNG."""
+    figure = Figure(figsize=(6.4, 4.8), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.plot(np.asarray(data["time"]), np.asarray(data[column]), linewidth=1)
+    axes.set_xlabel("time (s)")
+    axes.set_ylabel(f"{column} ({'A' if column == 'current' else 'V'})")
+    axes.set_title(f"{title} ({len(data['time'])} points)")
+    axes.grid(True, alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, format="png")
+
+
+def plot_spectrum(
+    frequency: npt.NDArray[np.float64],
+    power: Mapping[str, npt.NDArray[np.float64]],
+    path: str | os.PathLike[str],
+    *,
+    title: str = "power spectrum",
+) -> None:
+    """Power against frequency (log scale), one line per column, saved as PNG."""
+    figure = Figure(figsize=(6.4, 4.8), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for name, values in power.items():
+        axes.semilogy(frequency[1:], np.maximum(values[1:], 1e-300), linewidth=1, label=name)
+    axes.set_xlabel("frequency (Hz)")
+    axes.set_ylabel("power (unit² per bin)")
+    axes.set_title(title)
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, format="png")

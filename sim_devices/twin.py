@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import random
 import re
 import threading
@@ -236,6 +237,8 @@ class SourceMeterTwin(ScpiTwin):
         self.started = time.monotonic()
         #: the last reading was limited by the compliance
         self.in_compliance = False
+        #: (amplitude A, frequency Hz) of a hum added to the current, or None
+        self.hum: tuple[float, float] | None = None
         super().__init__(name, tree, error_queue_size)
         self.rng = random.Random(seed)
 
@@ -249,6 +252,9 @@ class SourceMeterTwin(ScpiTwin):
             level = s[(channel, "current" if mode.startswith("CURR") else "voltage")]
         current_limit, voltage_limit = s[(channel, "current_limit")], s[(channel, "voltage_limit")]
         voltage, current = source_and_measure(self.load, mode, level, current_limit, voltage_limit)
+        if self.hum is not None:  # mains pickup on the current reading, as on a real bench
+            amplitude, frequency = self.hum
+            current += amplitude * math.sin(2 * math.pi * frequency * self.elapsed())
         # the limited quantity sits at its limit when the compliance clips
         if mode.startswith("CURR"):
             self.in_compliance = abs(voltage) >= voltage_limit

@@ -14,7 +14,7 @@ import yaml
 
 from labrun.experiments import load_data
 from labrun.experiments.cli import main
-from labrun.experiments.config import ConfigError, load_config
+from labrun.experiments.config import ConfigError, IVSweepConfig, load_config
 from labrun.sim_devices import backend
 
 CONFIGS = pathlib.Path(__file__).parent.parent / "experiments" / "configs"
@@ -62,12 +62,14 @@ def test_each_example_config_runs_and_follows_its_load(
     assert pngs[0].read_bytes().startswith(b"\x89PNG")
     data = load_data(csvs[0])
     config = load_config(example)
-    assert len(data) == config.experiment.num_points * (2 if config.experiment.return_sweep else 1) - (
-        1 if config.experiment.return_sweep else 0
-    )
+    assert len(data) == config.experiment.readings
     load, i = config.instrument.load, data["current"]
     limit = config.experiment.compliance[0]
-    if config.experiment.mode == "current":  # the voltage follows the load, up to compliance
+    if config.experiment.type == "time_trace":  # level / R plus the configured hum
+        hum = config.instrument.hum.amplitude if config.instrument.hum else 0.0
+        assert np.abs(i - config.experiment.level[0] / load.resistance).max() <= 1.01 * hum + 1e-6
+        assert np.ptp(i) > hum  # the hum is there to be found
+    elif config.experiment.mode == "current":  # the voltage follows the load, up to compliance
         expected_v = np.minimum(data["source"] * load.resistance, limit)
         assert data["voltage"] == pytest.approx(expected_v, rel=2e-3, abs=1e-5)
     elif load.type == "resistor":
@@ -150,6 +152,7 @@ def test_units_are_converted_to_si(tmp_path: pathlib.Path) -> None:
     config = changed(experiment__start="-500 mV", experiment__delay="100 ms", experiment__compliance=0.02)
     config["instrument"]["load"] = {"type": "resistor", "resistance": "1 kOhm"}  # type: ignore[index]
     loaded = load_config(write(tmp_path, config))
+    assert isinstance(loaded.experiment, IVSweepConfig)
     assert loaded.experiment.start[0] == pytest.approx(-0.5)
     assert loaded.experiment.delay == pytest.approx(0.1)
     assert loaded.experiment.compliance[0] == pytest.approx(0.02)

@@ -1,0 +1,75 @@
+"""``labrun analyze DATAFILE``: spectra of a data file's columns, as CSV and PNG."""
+
+from __future__ import annotations
+
+import pathlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from .analysis import AnalysisPool
+from .data import DataFile, load_data
+from .plot import plot_spectrum
+from .spectrum import Spectrum
+
+NOT_SIGNALS = {"step", "time", "timestamp", "source"}
+
+
+@dataclass(frozen=True)
+class Analysis:
+    data_file: pathlib.Path
+    plot_file: pathlib.Path
+    sample_rate: float
+    spectra: dict[str, Spectrum]
+
+
+def analyze_file(
+    path: str | pathlib.Path,
+    *,
+    columns: list[str] | None = None,
+    window: str = "hann",
+    out: str | pathlib.Path | None = None,
+    pool: AnalysisPool | None = None,
+) -> Analysis:
+    """Spectrum of each column (default: every measured one), computed in worker processes.
+
+    The sample rate comes from the ``time`` column (or ``timestamp``): 1 / median spacing.
+    """
+    path = pathlib.Path(path)
+    data = load_data(path)
+    if len(data) < 2:
+        raise ValueError(f"{path}: {len(data)} rows; a spectrum needs at least 2")
+    clock = "time" if "time" in data.columns else "timestamp"
+    if clock not in data.columns:
+        raise ValueError(f"{path}: no 'time' or 'timestamp' column to take the sample rate from")
+    spacing = float(np.median(np.diff(data[clock])))
+    if not spacing > 0:
+        raise ValueError(f"{path}: the {clock} column does not increase")
+    chosen = columns or [c for c in data.columns if c not in NOT_SIGNALS]
+    unknown = [c for c in chosen if c not in data.columns]
+    if unknown:
+        raise ValueError(f"{path}: no column {', '.join(unknown)}; columns: {', '.join(data.columns)}")
+    own_pool = pool is None
+    workers = pool or AnalysisPool(max_workers=min(len(chosen), 2))
+    try:
+        futures = {c: workers.spectrum(data[c] - data[c].mean(), 1.0 / spacing, window) for c in chosen}
+        spectra = {c: f.result() for c, f in futures.items()}
+    finally:
+        if own_pool:
+            workers.close()
+    directory = pathlib.Path(out) if out is not None else path.parent
+    first = next(iter(spectra.values()))
+    table = DataFile.create(
+        directory,
+        f"{path.stem}_spectrum",
+        ("frequency", *spectra),
+        {"source": str(path), "sample_rate": 1.0 / spacing, "window": window, "mean_removed": True},
+    )
+    try:
+        for k, f in enumerate(first.frequency):
+            table.write((f, *(s.power[k] for s in spectra.values())))
+    finally:
+        table.close()
+    plot_file = table.path.with_suffix(".png")
+    plot_spectrum(first.frequency, {c: s.power for c, s in spectra.items()}, plot_file, title=path.stem)
+    return Analysis(table.path, plot_file, 1.0 / spacing, spectra)

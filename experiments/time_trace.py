@@ -1,0 +1,95 @@
+"""A time trace: repeated readings at one fixed source level — traces to analyse."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+from labrun.drivers import SourceMeter
+
+from .experiment import Experiment, Saving
+from .iv_sweep import Mode, check_sweep_limits
+
+
+class TimeTrace(Experiment):
+    """``num_points`` readings at ``level`` (V or A by ``mode``), one every ``interval`` s.
+
+    With ``interval=0`` readings come as fast as the instrument answers; the ``time``
+    column (s since the first reading) gives the actual sample times for spectra.
+    """
+
+    name = "time_trace"
+    columns: Mapping[str, str] = MappingProxyType(
+        {"step": "", "time": "s", "voltage": "V", "current": "A", "timestamp": "s"}
+    )
+
+    def __init__(
+        self,
+        instrument: SourceMeter,
+        *,
+        level: float,
+        num_points: int,
+        compliance: float,
+        interval: float = 0.0,
+        mode: Mode = "voltage",
+        max_voltage: float | None = None,
+        max_current: float | None = None,
+        save: Saving | None = None,
+    ) -> None:
+        super().__init__(instrument, save=save)
+        self.smu: SourceMeter = instrument
+        if int(num_points) != num_points or num_points < 2:
+            raise ValueError(f"num_points must be a whole number >= 2, got {num_points}")
+        if not interval >= 0:
+            raise ValueError(f"interval must be >= 0 s, got {interval}")
+        if mode not in ("voltage", "current"):
+            raise ValueError(f"mode must be 'voltage' or 'current', got {mode!r}")
+        self.level, self.num_points, self.interval = float(level), int(num_points), float(interval)
+        self.compliance, self.mode = float(compliance), mode
+        check_sweep_limits(
+            self.smu.model,
+            self.smu.limits,
+            mode=mode,
+            extreme=abs(self.level),
+            compliance=self.compliance,
+            max_voltage=max_voltage,
+            max_current=max_current,
+        )
+
+    def total_steps(self) -> int:
+        return self.num_points
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "level": self.level,
+            "num_points": self.num_points,
+            "interval": self.interval,
+            "compliance": self.compliance,
+            "mode": self.mode,
+        }
+
+    def setup(self) -> None:
+        smu = self.smu
+        smu.output_off()
+        if self.mode == "voltage":
+            smu.source_voltage()
+            smu.set_current_limit(self.compliance)
+            smu.set_voltage(self.level)
+        else:
+            smu.source_current()
+            smu.set_voltage_limit(self.compliance)
+            smu.set_current(self.level)
+        smu.output_on()
+
+    def steps(self) -> Iterator[Sequence[float]]:
+        start = time.monotonic()
+        for step in range(self.num_points):
+            if step and self.wait(self.interval):
+                return
+            reading = self.smu.measure()
+            yield (step, time.monotonic() - start, reading.voltage, reading.current, reading.timestamp)
+
+    def teardown(self) -> None:
+        self.smu.shutdown()

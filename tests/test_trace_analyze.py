@@ -1,0 +1,79 @@
+"""Traces to analyse: the time-trace experiment, live spectra while it runs, `labrun analyze`."""
+
+from __future__ import annotations
+
+import pathlib
+import threading
+
+import numpy as np
+import pytest
+
+from labrun.drivers import open_sourcemeter
+from labrun.experiments import Saving, start
+from labrun.experiments.analysis import AnalysisPool
+from labrun.experiments.cli import main
+from labrun.experiments.live_analysis import LiveSpectra
+from labrun.experiments.time_trace import TimeTrace
+
+from .support import BENCH, twin
+
+CONFIG = pathlib.Path(__file__).parent.parent / "experiments" / "configs" / "trace_hum.yaml"
+
+
+def test_a_time_trace_reads_the_level_repeatedly(tmp_path: pathlib.Path) -> None:
+    with open_sourcemeter("keithley2400", BENCH["keithley2400"], sim=True) as smu:
+        trace = TimeTrace(smu, level=2.0, num_points=50, compliance=0.01, save=Saving(str(tmp_path)))
+        data = trace.run()
+        assert data["current"] == pytest.approx(np.full(50, 2e-3), rel=2e-3)
+        assert np.all(np.diff(data["time"]) > 0)
+        assert twin(smu).state[(1, "output")] is False
+    with pytest.raises(ValueError, match="outside"):
+        TimeTrace(smu, level=300.0, num_points=5, compliance=0.01)
+
+
+@pytest.mark.timeout(120)
+def test_live_spectra_run_in_workers_while_the_trace_goes_on() -> None:
+    with (
+        open_sourcemeter("keithley2400", BENCH["keithley2400"], sim=True) as smu,
+        AnalysisPool(max_workers=2) as pool,
+    ):
+        twin(smu).hum = (1e-6, 50.0)
+        trace = TimeTrace(smu, level=1.0, num_points=600, interval=0.001, compliance=0.01)
+        live = LiveSpectra(trace, pool, every=200, column="current")
+        first_block_submitted = threading.Event()
+        trace.subscribe(lambda p: first_block_submitted.set() if live.futures else None)
+        run = start(trace)
+        assert first_block_submitted.wait(60)
+        assert run.running or run.progress.step >= 200  # submitted mid-run, the run went on
+        run.result(60)
+        spectra = live.results(60)
+    assert len(spectra) == 3
+    for spectrum in spectra:  # 50 Hz within a bin or two (sample times jitter)
+        assert spectrum.peak() == pytest.approx(50.0, abs=3 * spectrum.frequency[1])
+
+
+def test_labrun_analyze_finds_the_hum(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(CONFIG), "--out", str(tmp_path), "--no-progress"]) == 0
+    (data_file,) = tmp_path.glob("trace_hum_*.csv")
+    capsys.readouterr()
+    assert main(["analyze", str(data_file), "--columns", "current", "--window", "hann"]) == 0
+    out = capsys.readouterr().out
+    peak = float(out.split("current: strongest at ")[1].split(" Hz")[0])
+    rate = float(out.split("sample rate: ")[1].split(" Hz")[0])
+    assert peak == pytest.approx(50.0, abs=3 * rate / 400)
+    (spectrum_csv,) = tmp_path.glob("*_spectrum_*.csv")
+    assert spectrum_csv.with_suffix(".png").exists()
+    from labrun.experiments import load_data
+
+    spectrum = load_data(spectrum_csv)
+    assert spectrum.metadata["source"] == str(data_file)
+    assert len(spectrum) == 201  # rfft of 400 samples
+
+
+def test_labrun_analyze_refuses_bad_input(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(tmp_path / "missing.csv")]) == 2
+    assert "missing.csv" in capsys.readouterr().err
+    assert main(["run", str(CONFIG), "--out", str(tmp_path), "--no-progress"]) == 0
+    (data_file,) = tmp_path.glob("trace_hum_*.csv")
+    assert main(["analyze", str(data_file), "--columns", "resistance"]) == 2
+    assert "no column resistance" in capsys.readouterr().err
