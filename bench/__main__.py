@@ -14,8 +14,12 @@ import pathlib
 import platform
 import sys
 import time
+from collections.abc import Callable
 
-from .cases import CASES, Result
+from . import analysis_cases, cases
+from .result import Result
+
+CASES: dict[str, Callable[[bool], Result | list[Result]]] = {**cases.CASES, **analysis_cases.CASES}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,6 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pyvisa
@@ -22,23 +21,9 @@ from labrun.drivers import open_sourcemeter
 from labrun.experiments import Experiment, IVSweep, Saving, start
 from labrun.sim_devices.backend import HERE
 
+from .result import Result
+
 K2400 = "GPIB0::24::INSTR"
-
-
-@dataclass
-class Result:
-    name: str
-    measured: float
-    baseline: float
-    unit: str
-    baseline_is: str
-    target: str
-    ok: bool
-    note: str = ""
-
-    @property
-    def ratio(self) -> float:
-        return self.measured / self.baseline if self.baseline else float("nan")
 
 
 def _raw(address: str = K2400, library: str = "@labrun") -> Any:

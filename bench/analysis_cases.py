@@ -1,0 +1,179 @@
+"""Benchmarks of analysis in processes (issue 4): each against its baseline in the same run."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pathlib
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from labrun.experiments.analysis import AnalysisPool, SharedArray, SharedRef, attached
+from labrun.experiments.spectrum import power_spectrum
+from labrun.experiments.stream import BoundedStream, write_stream
+
+from .result import Result
+
+SPAWN = multiprocessing.get_context("spawn")
+
+
+def fft_pool(quick: bool) -> list[Result]:
+    """FFTs of random arrays of growing size, independent jobs: serial, threads, process pool."""
+    sizes = [2**16, 2**17] * 4 if quick else [2**18, 2**19, 2**20] * 6
+    rng = np.random.default_rng(0)
+    jobs = [rng.normal(size=(4, n)) for n in sizes]  # 4 traces averaged per job
+    workers = os.cpu_count() or 1
+
+    t = time.perf_counter()
+    for job in jobs:
+        power_spectrum(job, 1.0)
+    serial = time.perf_counter() - t
+
+    with ThreadPoolExecutor(workers) as threads:
+        t = time.perf_counter()
+        list(threads.map(lambda j: power_spectrum(j, 1.0), jobs))
+        threaded = time.perf_counter() - t
+
+    with AnalysisPool(max_workers=workers) as pool:
+        pool.spectrum(jobs[0], 1.0).result()  # start the workers first: spawn costs ~0.1 s each
+        t = time.perf_counter()
+        for future in [pool.spectrum(j, 1.0) for j in jobs]:
+            future.result()
+        pooled = time.perf_counter() - t
+    target = 0.9 * workers
+    return [
+        Result(
+            f"FFT workload ({len(jobs)} jobs): process pool speed-up",
+            serial / pooled,
+            1.0,
+            "× serial",
+            "serial",
+            f"≥ {target:.1f}× (0.9 × {workers} cores)",
+            serial / pooled >= target,
+        ),
+        Result(
+            f"FFT workload ({len(jobs)} jobs): threads speed-up",
+            serial / threaded,
+            1.0,
+            "× serial",
+            "serial",
+            "≈ 1× (one GIL)",
+            serial / threaded <= 1.2,
+            "measured: numpy's FFT releases the GIL for part of its work",
+        ),
+    ]
+
+
+def _sum_shared(ref: SharedRef) -> float:
+    with attached(ref) as view:
+        return float(view.sum())
+
+
+def _sum(array: Any) -> float:
+    return float(np.sum(array))
+
+
+def shared_vs_pickle(quick: bool) -> Result:
+    """A 100 MB array to a worker and back a number: shared memory vs pickling through the queue."""
+    n = (16 if quick else 100) * 2**20 // 8
+    array = np.random.default_rng(1).normal(size=n)
+    with ProcessPoolExecutor(1, mp_context=SPAWN) as executor:
+        executor.submit(_sum, np.zeros(1)).result()  # worker started
+        shared_times, pickled_times = [], []
+        for _ in range(3):
+            t = time.perf_counter()
+            with SharedArray(array) as shared:
+                executor.submit(_sum_shared, shared.ref).result()
+            shared_times.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            executor.submit(_sum, array).result()
+            pickled_times.append(time.perf_counter() - t)
+    ours, base = min(shared_times), min(pickled_times)
+    return Result(
+        f"{array.nbytes / 2**20:.0f} MB array to a worker: shared memory",
+        ours * 1e3,
+        base * 1e3,
+        "ms",
+        "pickled through the pool's queue",
+        "< 1×",
+        ours < base,
+        "shared: one copy into the segment; pickled: serialise, pipe, deserialise",
+    )
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as fp:
+        return int(fp.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def streaming(quick: bool) -> list[Result]:
+    """2 GB of 8 MB frames to disk through a 64 MB stream: producer RSS and throughput."""
+    frame = np.random.default_rng(2).integers(0, 2**16, size=2**20, dtype=np.uint64)  # 8 MB
+    total = (256 if quick else 2048) * 2**20
+    frames = total // frame.nbytes
+    capacity = 64 * 2**20
+    with tempfile.TemporaryDirectory(prefix="labrun-bench-") as folder:
+        direct = pathlib.Path(folder) / "direct.bin"
+        t = time.perf_counter()
+        with open(direct, "wb") as fp:
+            for _ in range(frames):
+                fp.write(frame.tobytes())
+            fp.flush()
+            os.fsync(fp.fileno())
+        direct_rate = total / (time.perf_counter() - t)
+        direct.unlink()
+
+        stream = BoundedStream(capacity, context=SPAWN)
+        consumer = SPAWN.Process(target=write_stream, args=(stream, pathlib.Path(folder) / "stream.npy"))
+        consumer.start()
+        baseline, peak, done = _rss(), [0], threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                peak[0] = max(peak[0], _rss())
+                time.sleep(0.005)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        t = time.perf_counter()
+        for _ in range(frames):
+            stream.put(frame, timeout=60)
+        stream.close()
+        consumer.join()
+        stream_rate = total / (time.perf_counter() - t)
+        done.set()
+        sampler.join()
+    growth = (peak[0] - baseline) / 2**20
+    return [
+        Result(
+            f"stream {total / 2**30:.2g} GB of 8 MB frames to disk: throughput",
+            stream_rate / 2**20,
+            direct_rate / 2**20,
+            "MB/s",
+            "writing the same bytes directly",
+            "same order",
+            stream_rate > 0.2 * direct_rate,
+        ),
+        Result(
+            f"stream {total / 2**30:.2g} GB: producer memory growth",
+            growth,
+            capacity / 2**20,
+            "MB",
+            "stream capacity",
+            "≤ capacity + 2 frames",
+            growth <= capacity / 2**20 + 16 + 16,
+        ),
+    ]
+
+
+CASES: dict[str, Callable[[bool], Result | list[Result]]] = {
+    "fft": fft_pool,
+    "shm": shared_vs_pickle,
+    "stream": streaming,
+}
