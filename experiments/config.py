@@ -186,6 +186,21 @@ class InstrumentConfig(Strict):
         return self
 
 
+def check_units(
+    mode: str, levels: dict[str, tuple[float, str | None]], compliance: tuple[float, str | None]
+) -> None:
+    """Levels in the sourced unit, the compliance in the other (plain numbers follow the mode)."""
+    level_unit, limit_unit = ("V", "A") if mode == "voltage" else ("A", "V")
+    for key, (_, unit), wanted in (
+        *((k, v, level_unit) for k, v in levels.items()),
+        ("compliance", compliance, limit_unit),
+    ):
+        if unit not in (None, wanted):
+            raise ConfigFieldError(
+                f"experiment.{key}", f"in {mode} mode, {key} must be in {wanted}, not {unit}"
+            )
+
+
 class IVSweepConfig(Strict):
     type: Literal["iv_sweep"]
     mode: Literal["voltage", "current"] = "voltage"
@@ -198,17 +213,7 @@ class IVSweepConfig(Strict):
 
     @model_validator(mode="after")
     def consistent(self) -> IVSweepConfig:
-        level_unit = "V" if self.mode == "voltage" else "A"
-        limit_unit = "A" if self.mode == "voltage" else "V"
-        for key, (_, unit), wanted in (
-            ("start", self.start, level_unit),
-            ("stop", self.stop, level_unit),
-            ("compliance", self.compliance, limit_unit),
-        ):
-            if unit not in (None, wanted):
-                raise ConfigFieldError(
-                    f"experiment.{key}", f"in {self.mode} mode, {key} must be in {wanted}, not {unit}"
-                )
+        check_units(self.mode, {"start": self.start, "stop": self.stop}, self.compliance)
         if self.num_points > 1 and self.start[0] == self.stop[0]:
             raise ConfigFieldError(
                 "experiment.stop", f"stop equals start ({self.start[0]:g}) with {self.num_points} points"
@@ -246,16 +251,7 @@ class TimeTraceConfig(Strict):
 
     @model_validator(mode="after")
     def consistent(self) -> TimeTraceConfig:
-        level_unit = "V" if self.mode == "voltage" else "A"
-        limit_unit = "A" if self.mode == "voltage" else "V"
-        for key, (_, unit), wanted in (
-            ("level", self.level, level_unit),
-            ("compliance", self.compliance, limit_unit),
-        ):
-            if unit not in (None, wanted):
-                raise ConfigFieldError(
-                    f"experiment.{key}", f"in {self.mode} mode, {key} must be in {wanted}, not {unit}"
-                )
+        check_units(self.mode, {"level": self.level}, self.compliance)
         return self
 
     def kwargs(self) -> dict[str, Any]:

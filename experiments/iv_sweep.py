@@ -53,6 +53,20 @@ def check_sweep_limits(
         )
 
 
+def prepare_source(smu: SourceMeter, mode: Mode, level: float, compliance: float) -> None:
+    """Output off, mode, compliance, first level, output on: in the order that is always safe."""
+    smu.output_off()
+    if mode == "voltage":
+        smu.source_voltage()
+        smu.set_current_limit(compliance)
+        smu.set_voltage(level)
+    else:
+        smu.source_current()
+        smu.set_voltage_limit(compliance)
+        smu.set_current(level)
+    smu.output_on()
+
+
 class IVSweep(Experiment):
     """Sweep the source from ``start`` to ``stop`` in ``num_points`` steps (SI units).
 
@@ -125,17 +139,7 @@ class IVSweep(Experiment):
         }
 
     def setup(self) -> None:
-        smu = self.smu
-        smu.output_off()
-        if self.mode == "voltage":
-            smu.source_voltage()
-            smu.set_current_limit(self.compliance)
-            smu.set_voltage(float(self.levels[0]))
-        else:
-            smu.source_current()
-            smu.set_voltage_limit(self.compliance)
-            smu.set_current(float(self.levels[0]))
-        smu.output_on()
+        prepare_source(self.smu, self.mode, float(self.levels[0]), self.compliance)
 
     def steps(self) -> Iterator[Sequence[float]]:
         source = self.smu.set_voltage if self.mode == "voltage" else self.smu.set_current

@@ -11,8 +11,16 @@ from collections.abc import Mapping
 
 import numpy as np
 import numpy.typing as npt
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+
+def _canvas() -> tuple[Figure, Axes]:
+    """A figure on the Agg canvas: no pyplot, no global backend."""
+    figure = Figure(figsize=(6.4, 4.8), dpi=100)
+    FigureCanvasAgg(figure)
+    return figure, figure.add_subplot()
 
 
 def plot_iv(
@@ -22,9 +30,7 @@ def plot_iv(
     title: str = "IV curve",
 ) -> None:
     """Current against voltage, as measured at the terminals, saved as PNG."""
-    figure = Figure(figsize=(6.4, 4.8), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
+    figure, axes = _canvas()
     voltage, current = np.asarray(data["voltage"]), np.asarray(data["current"])
     axes.plot(voltage, current, "o-", markersize=3, linewidth=1)
     axes.set_xlabel("voltage (V)")
@@ -44,9 +50,7 @@ def plot_trace(
     column: str = "current",
 ) -> None:
     """One column against time, saved as PNG."""
-    figure = Figure(figsize=(6.4, 4.8), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
+    figure, axes = _canvas()
     axes.plot(np.asarray(data["time"]), np.asarray(data[column]), linewidth=1)
     axes.set_xlabel("time (s)")
     axes.set_ylabel(f"{column} ({'A' if column == 'current' else 'V'})")
@@ -64,9 +68,7 @@ def plot_spectrum(
     title: str = "power spectrum",
 ) -> None:
     """Power against frequency (log scale), one line per column, saved as PNG."""
-    figure = Figure(figsize=(6.4, 4.8), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
+    figure, axes = _canvas()
     for name, values in power.items():
         axes.semilogy(frequency[1:], np.maximum(values[1:], 1e-300), linewidth=1, label=name)
     axes.set_xlabel("frequency (Hz)")

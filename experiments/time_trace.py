@@ -10,7 +10,7 @@ from typing import Any
 from labrun.drivers import SourceMeter
 
 from .experiment import Experiment, Saving
-from .iv_sweep import Mode, check_sweep_limits
+from .iv_sweep import Mode, check_sweep_limits, prepare_source
 
 
 class TimeTrace(Experiment):
@@ -71,17 +71,7 @@ class TimeTrace(Experiment):
         }
 
     def setup(self) -> None:
-        smu = self.smu
-        smu.output_off()
-        if self.mode == "voltage":
-            smu.source_voltage()
-            smu.set_current_limit(self.compliance)
-            smu.set_voltage(self.level)
-        else:
-            smu.source_current()
-            smu.set_voltage_limit(self.compliance)
-            smu.set_current(self.level)
-        smu.output_on()
+        prepare_source(self.smu, self.mode, self.level, self.compliance)
 
     def steps(self) -> Iterator[Sequence[float]]:
         start = time.monotonic()
