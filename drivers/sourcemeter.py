@@ -193,8 +193,7 @@ class SourceMeter:
             value, setter = self._allowed_voltage(level), self.set_voltage_level
         else:
             value, setter = self._allowed_current(level), self.set_current_level
-        if self.needs_output_for_reading and not self.output_enabled:
-            raise InstrumentError(self.name, "measure", "the output is off: turn it on to take a reading")
+        self._check_output_for_reading()
         text = self.instrument.command_then_query(setter.format(value=value), self.measure_query)
         self.level = value
         return self._reading(text)
@@ -264,9 +263,13 @@ class SourceMeter:
 
     def measure(self) -> Reading:
         """One reading of terminal voltage and current, as one transaction."""
+        self._check_output_for_reading()
+        return self._reading(self.instrument.query(self.measure_query))
+
+    def _check_output_for_reading(self) -> None:
+        """Refuse at once where the instrument would answer nothing (2400: +803) and time out."""
         if self.needs_output_for_reading and not self.output_enabled:
             raise InstrumentError(self.name, "measure", "the output is off: turn it on to take a reading")
-        return self._reading(self.instrument.query(self.measure_query))
 
     def _reading(self, text: str) -> Reading:
         stamp = time.time()

@@ -41,6 +41,15 @@ def model_definition(model: str) -> tuple[dict[str, Any], CommandTree]:
     device_dict = sim_parser.parse_file(path)["devices"][name]
     with open(path, encoding="utf-8") as fp:
         tree = CommandTree.from_data(yaml.safe_load(fp)["scpi"])
+    # a hook the data names but the twin lacks would crash the twin on that command
+    missing = [
+        f"{kind}_{name}"
+        for command in tree.commands
+        for kind, name in (("query", command.on_query), ("command", command.on_command))
+        if name and not hasattr(TWINS[model], f"{kind}_{name}")
+    ]
+    if missing:
+        raise ValueError(f"{path}: hooks missing from {TWINS[model].__name__}: {', '.join(missing)}")
     return device_dict, tree
 
 
