@@ -129,7 +129,7 @@ class Instrument:
             count, separator, rest = answer.partition(";")
             self._raise_if_errors(command, count)
             if not separator:  # the query itself was refused: the queue says why
-                raise InstrumentError(self.name, query, "; ".join(self._errors_quietly()) or "no answer")
+                raise InstrumentError(self.name, query, self._queue_text() or "no answer")
             return rest
 
     def _raise_if_errors(self, command: str, count: str) -> None:
@@ -138,9 +138,7 @@ class Instrument:
         except ValueError:
             raise InstrumentError(self.name, command, f"unreadable error count {count!r}") from None
         if pending:
-            raise InstrumentError(
-                self.name, command, "; ".join(self._errors_quietly()) or f"{pending} errors"
-            )
+            raise InstrumentError(self.name, command, self._queue_text() or f"{pending} errors")
 
     def errors(self) -> list[str]:
         """Empty the instrument's error queue (oldest first)."""
@@ -194,12 +192,13 @@ class Instrument:
             raise InstrumentError(self.name, command, f"truncated answer {answer!r} (no terminator)")
         return answer.strip()
 
-    def _errors_quietly(self) -> list[str]:
+    def _queue_text(self) -> str:
+        """The error queue's entries as one line ('' if empty or unreadable): for messages."""
         try:
-            return self.errors()
+            return "; ".join(self.errors())
         except InstrumentError:
-            return []
+            return ""
 
     def _queue_note(self) -> str:
-        found = self._errors_quietly()
-        return f"; error queue: {'; '.join(found)}" if found else ""
+        text = self._queue_text()
+        return f"; error queue: {text}" if text else ""

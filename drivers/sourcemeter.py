@@ -99,6 +99,8 @@ class SourceMeter:
     output_query: ClassVar[str] = ":OUTP?"
     #: commands sent after opening and after ``reset()``, to fix the reading format
     configure_cmds: ClassVar[tuple[str, ...]] = ()
+    #: one reading of the terminals, answered as ``parse_reading`` expects
+    measure_query: ClassVar[str]
     #: the instrument answers no reading while its output is off (Keithley 2400)
     needs_output_for_reading: ClassVar[bool] = False
 
@@ -146,9 +148,7 @@ class SourceMeter:
         with self.instrument.io_lock:
             q = self.instrument.query
             self.mode = "current" if q(self.get_mode).upper().startswith("CURR") else "voltage"
-            self.level = float(
-                q(self.get_voltage_level if self.mode == "voltage" else self.get_current_level)
-            )
+            self.level = self.get_level()
             self.current_limit = float(q(self.get_current_limit))
             self.voltage_limit = float(q(self.get_voltage_limit))
             self.output_enabled = self.is_output_on()
@@ -287,8 +287,6 @@ class SourceMeter:
             self._warned_compliance = True  # once per driver: a sweep into compliance is normal
             logger.warning("%s: reading at the %s", self.name, what)
         return Reading(voltage, current, stamp, clipped)
-
-    measure_query: ClassVar[str]
 
     def parse_reading(self, text: str) -> tuple[float, float]:
         """(voltage, current) from the measure query's answer; default ``V,I``."""

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
-from labrun.drivers import DeviceBusy, LabrunError, SourceMeter
+from labrun.drivers import DeviceBusy, DeviceLock, LabrunError, SourceMeter
 
 from .data import DataFile, DataTable
 
@@ -119,6 +119,11 @@ class Experiment:
         return self._flag.locked()
 
     @property
+    def device_lock(self) -> DeviceLock | None:
+        """The lock of the instrument this experiment runs on (None without one)."""
+        return self.instrument.instrument.device_lock if self.instrument is not None else None
+
+    @property
     def data(self) -> dict[str, Any]:
         """Everything measured so far, as numpy arrays (a consistent snapshot)."""
         return self.table.snapshot()
@@ -178,7 +183,7 @@ class Experiment:
         self, *, blocking: bool = True, timeout: float | None = None, locked: bool = False
     ) -> None:
         """The run once the flag is set: take the device lock (unless ``locked``), execute."""
-        device = self.instrument.instrument.device_lock if self.instrument is not None else None
+        device = self.device_lock
         if device is not None and not locked:
             if not self._acquire(blocking, timeout):
                 self._publish(state="stopped")  # stopped while waiting its turn
@@ -192,8 +197,8 @@ class Experiment:
 
     def _acquire(self, blocking: bool, timeout: float | None) -> bool:
         """Take the device lock; waiting stays stoppable. False if stopped first."""
-        assert self.instrument is not None
-        lock = self.instrument.instrument.device_lock
+        lock = self.device_lock
+        assert lock is not None
         if not blocking:
             lock.acquire(self.name, blocking=False)
             return True

@@ -89,10 +89,11 @@ def start(experiment: Experiment, *, blocking: bool = True, timeout: float | Non
     ``DeviceBusy`` is raised here at once (``blocking=False``).
     """
     experiment.claim()
+    lock = experiment.device_lock
     locked = False
     try:
-        if not blocking and experiment.instrument is not None:
-            experiment.instrument.instrument.device_lock.acquire(experiment.name, blocking=False)
+        if not blocking and lock is not None:
+            lock.acquire(experiment.name, blocking=False)
             locked = True
         run = Run(experiment)
         thread = threading.Thread(
@@ -104,8 +105,8 @@ def start(experiment: Experiment, *, blocking: bool = True, timeout: float | Non
         run._thread = thread
         thread.start()
     except BaseException:
-        if locked and experiment.instrument is not None:
-            experiment.instrument.instrument.device_lock.release()
+        if locked and lock is not None:
+            lock.release()
         experiment.release()
         raise
     return run

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .scpi import ERROR_TEXT, ProgramUnit, ScpiError
-from .twin import SourceMeterTwin, channel_list, number, sweep_levels
+from .twin import SourceMeterTwin, channel_list, number
 
 ERROR_TEXT.setdefault(803, "Output disabled")  # Keithley 2400 manual, appendix B
 ERROR_TEXT.setdefault(-230, "Data corrupt or stale")
@@ -34,19 +34,10 @@ class Keithley2400Twin(SourceMeterTwin):
         if not s[(1, "output")]:
             # "+803 Output disabled": no reading is taken, so the query gets no answer
             raise ScpiError(803, "reading with output off")
-        function = "current" if s[(1, "source_function")].startswith("CURR") else "voltage"
         count = int(s[(1, "arm_count")] * s[(1, "trigger_count")])
         if count > 2500:  # manual §11: arm count x trigger count may not exceed 2500
             raise ScpiError(-221, f"arm count x trigger count = {count} > 2500")
-        levels: list[float | None] = [None] * count
-        if s[(1, f"{function}_mode")] == "SWE":
-            steps = sweep_levels(
-                s[(1, f"{function}_start")],
-                s[(1, f"{function}_stop")],
-                int(s[(1, "sweep_points")]),
-                s[(1, "sweep_spacing")],
-            )
-            levels = [steps[min(i, len(steps) - 1)] for i in range(count)]
+        levels = self.trigger_levels(1, count, int(s[(1, "sweep_points")]), s[(1, "sweep_spacing")])
         chosen = [e for e in self.ELEMENT_ORDER if e in s[(1, "format_elements")]]
         out: list[float] = []
         for level in levels:
@@ -196,17 +187,8 @@ class KeysightB2900Twin(SourceMeterTwin):
     def command_initiate(self, unit: ProgramUnit) -> None:
         """``:INIT (@1)``: ``:TRIG:COUN`` readings, stepping the source in SWEep mode."""
         channel = channel_list(unit.params, unit.channel, self.tree.channels)
-        s = self.state
-        function = "current" if s[(channel, "source_function")].startswith("CURR") else "voltage"
-        count = int(s[(channel, "trigger_count")])
-        levels: list[float | None] = [None] * count
-        if s[(channel, f"{function}_mode")] == "SWE":
-            steps = sweep_levels(
-                s[(channel, f"{function}_start")],
-                s[(channel, f"{function}_stop")],
-                s[(channel, f"{function}_points")],
-            )
-            levels = [steps[min(i, len(steps) - 1)] for i in range(count)]
+        points = int(self.state[(channel, f"{self.sourced(channel)}_points")])
+        levels = self.trigger_levels(channel, int(self.state[(channel, "trigger_count")]), points)
         self.acquired[channel] = [self._measure(channel, level) for level in levels]
 
     def _fetched(self, unit: ProgramUnit) -> list[tuple[float, float]]:

@@ -249,7 +249,7 @@ class SourceMeterTwin(ScpiTwin):
             return self._noisy(0.0, 1e-6), self._noisy(0.0, 1e-12)
         mode = s[(channel, "source_function")]
         if level is None:
-            level = s[(channel, "current" if mode.startswith("CURR") else "voltage")]
+            level = s[(channel, self.sourced(channel))]
         current_limit, voltage_limit = s[(channel, "current_limit")], s[(channel, "voltage_limit")]
         voltage, current = source_and_measure(self.load, mode, level, current_limit, voltage_limit)
         if self.hum is not None:  # mains pickup on the current reading, as on a real bench
@@ -261,6 +261,23 @@ class SourceMeterTwin(ScpiTwin):
         else:
             self.in_compliance = abs(current) >= current_limit
         return self._noisy(voltage, 1e-6), self._noisy(current, 1e-12)
+
+    def sourced(self, channel: int = 1) -> str:
+        """``voltage`` or ``current``: what the channel sources (and the state keys' prefix)."""
+        return "current" if self.state[(channel, "source_function")].startswith("CURR") else "voltage"
+
+    def trigger_levels(
+        self, channel: int, count: int, points: int, spacing: str = "LIN"
+    ) -> list[float | None]:
+        """The level of each of ``count`` readings: the staircase in SWEep mode, else None (as set)."""
+        function = self.sourced(channel)
+        if self.state[(channel, f"{function}_mode")] != "SWE":
+            return [None] * count
+        s = self.state
+        steps = sweep_levels(
+            s[(channel, f"{function}_start")], s[(channel, f"{function}_stop")], points, spacing
+        )
+        return [steps[min(i, len(steps) - 1)] for i in range(count)]
 
     def query_compliance_tripped(self, unit: ProgramUnit) -> str:
         return "1" if self.in_compliance else "0"
