@@ -244,6 +244,7 @@ class CommandTree:
 
     commands: list[Command]
     channels: int = 1
+    error_queue_size: int = 10  # entries the instrument's error queue holds
     _cache: dict[tuple[tuple[str, int | None], ...], Command | None] = field(default_factory=dict)
 
     @classmethod
@@ -273,7 +274,11 @@ class CommandTree:
                     on_query=spec.get("query"),
                 )
             )
-        return cls(commands=commands, channels=int(data.get("channels", 1)))
+        return cls(
+            commands=commands,
+            channels=int(data.get("channels", 1)),
+            error_queue_size=int(data.get("error_queue_size", 10)),
+        )
 
     def defaults(self) -> dict[str, Any]:
         """The state after ``*RST``."""

@@ -41,12 +41,11 @@ class ScpiTwin(Device):
     for what the model computes; the common commands live here.
     """
 
-    def __init__(self, name: str, tree: CommandTree, error_queue_size: int = 10) -> None:
+    def __init__(self, name: str, tree: CommandTree) -> None:
         super().__init__(name, delimiter=b"")
         self._input_buffer: bytearray = bytearray()
         self.tree = tree
         self.parser = MessageParser(tree)
-        self.error_queue_size = error_queue_size
         self.errors: deque[tuple[int, str]] = deque()
         #: every program message received, as bytes: tests assert on it
         self.log: list[bytes] = []
@@ -172,7 +171,7 @@ class ScpiTwin(Device):
     # ------------------------------------------------------------ error queue
 
     def push_error(self, code: int) -> None:
-        if len(self.errors) >= self.error_queue_size:
+        if len(self.errors) >= self.tree.error_queue_size:
             self.errors.pop()
             self.errors.append((QUEUE_OVERFLOW, ERROR_TEXT[QUEUE_OVERFLOW]))
             return
@@ -229,7 +228,6 @@ class SourceMeterTwin(ScpiTwin):
         load: Load | None = None,
         noise: float = 1e-4,
         seed: int | None = None,
-        error_queue_size: int = 10,
     ) -> None:
         self.load: Load = load or Resistor()
         #: relative standard deviation of every reading
@@ -239,7 +237,7 @@ class SourceMeterTwin(ScpiTwin):
         self.in_compliance = False
         #: (amplitude A, frequency Hz) of a hum added to the current, or None
         self.hum: tuple[float, float] | None = None
-        super().__init__(name, tree, error_queue_size)
+        super().__init__(name, tree)
         self.rng = random.Random(seed)
 
     def terminals(self, channel: int = 1, level: float | None = None) -> tuple[float, float]:

@@ -541,3 +541,16 @@ def test_a_bench_file_chooses_models_addresses_and_loads(tmp_path: pathlib.Path)
     assert len(rm.list_resources()) == 2
     k = instrument(rm, "GPIB0::7::INSTR")
     assert k.query(":SOUR:VOLT 1;:SENS:CURR:PROT 0.1;:OUTP ON;:FORM:ELEM CURR;:READ?") == "+1.000000E-02"
+
+
+@pytest.mark.parametrize(("address", "size"), [(K2400, 10), (K2450, 10), (B2901, 30)])
+def test_the_error_queue_holds_what_the_model_file_says_then_reports_overflow(
+    rm: pyvisa.ResourceManager, address: str, size: int
+) -> None:
+    """SCPI-99 §21.8: a full queue keeps its entries and replaces the last with -350."""
+    k = instrument(rm, address)
+    for _ in range(size + 5):
+        k.write(":NOPE")
+    found = errors(k)
+    assert len(found) == size
+    assert found[-1].endswith('"Queue overflow"') and found[0].endswith('"Undefined header"')
