@@ -21,7 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from labrun.drivers import MODELS, LabrunError, LimitError, check_address
 
-from .iv_sweep import check_sweep_limits
+from .iv_sweep import check_sweep_limits, units_of
 
 MAX_POINTS = 1_000_000
 
@@ -190,7 +190,7 @@ def check_units(
     mode: str, levels: dict[str, tuple[float, str | None]], compliance: tuple[float, str | None]
 ) -> None:
     """Levels in the sourced unit, the compliance in the other (plain numbers follow the mode)."""
-    level_unit, limit_unit = ("V", "A") if mode == "voltage" else ("A", "V")
+    level_unit, limit_unit = units_of(mode)
     for key, (_, unit), wanted in (
         *((k, v, level_unit) for k, v in levels.items()),
         ("compliance", compliance, limit_unit),
@@ -429,8 +429,7 @@ def check_directory(path: pathlib.Path, directory: str) -> None:
 def plan(config: Config) -> list[str]:
     """What ``labrun check`` prints: the experiment, its limits and a duration estimate."""
     exp, inst = config.experiment, config.instrument
-    unit = "V" if exp.mode == "voltage" else "A"
-    limit_unit = "A" if exp.mode == "voltage" else "V"
+    unit, limit_unit = units_of(exp.mode)
     limits = MODELS[inst.model].limits
     where = "simulated " if inst.sim else ""
     if isinstance(exp, IVSweepConfig):

@@ -16,6 +16,11 @@ from .experiment import Experiment, Saving
 Mode = Literal["voltage", "current"]
 
 
+def units_of(mode: str) -> tuple[str, str]:
+    """(unit of the level, unit of the compliance): what is sourced, and what is limited."""
+    return ("V", "A") if mode == "voltage" else ("A", "V")
+
+
 def check_sweep_limits(
     model: str,
     limits: Limits,
@@ -32,14 +37,13 @@ def check_sweep_limits(
     are checked with it before anything is opened.
     """
     voltage_mode = mode == "voltage"
-    unit = "V" if voltage_mode else "A"
+    unit, limit_unit = units_of(mode)
     model_max = limits.max_voltage if voltage_mode else limits.max_current
     user_max = max_voltage if voltage_mode else max_current
     check_range(f"sweep level of the {model}", extreme, 0.0, model_max, unit)
     if user_max is not None:
         check_range("sweep level (your configured limit)", extreme, 0.0, user_max, unit)
     low, high = limits.current_limit_range if voltage_mode else limits.voltage_limit_range
-    limit_unit = "A" if voltage_mode else "V"
     what = "compliance (current limit)" if voltage_mode else "compliance (voltage limit)"
     check_range(what, compliance, low, high, limit_unit)
     user_limit = max_current if voltage_mode else max_voltage
@@ -97,7 +101,7 @@ class IVSweep(Experiment):
         max_current: float | None = None,
         save: Saving | None = None,
     ) -> None:
-        self.columns = {**self.columns, "source": "V" if mode == "voltage" else "A"}
+        self.columns = {**self.columns, "source": units_of(mode)[0]}
         super().__init__(instrument, save=save)
         self.smu: SourceMeter = instrument
         if mode not in ("voltage", "current"):

@@ -43,10 +43,10 @@ def model_definition(model: str) -> tuple[dict[str, Any], CommandTree]:
         tree = CommandTree.from_data(yaml.safe_load(fp)["scpi"])
     # a hook the data names but the twin lacks would crash the twin on that command
     missing = [
-        f"{kind}_{name}"
+        f"{kind}_{hook}"
         for command in tree.commands
-        for kind, name in (("query", command.on_query), ("command", command.on_command))
-        if name and not hasattr(TWINS[model], f"{kind}_{name}")
+        for kind, hook in (("query", command.on_query), ("command", command.on_command))
+        if hook and not hasattr(TWINS[model], f"{kind}_{hook}")
     ]
     if missing:
         raise ValueError(f"{path}: hooks missing from {TWINS[model].__name__}: {', '.join(missing)}")

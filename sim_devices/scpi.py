@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 #: Standard SCPI error numbers the parser raises (SCPI-99, volume 2, chapter 21).
@@ -245,7 +245,6 @@ class CommandTree:
     commands: list[Command]
     channels: int = 1
     error_queue_size: int = 10  # entries the instrument's error queue holds
-    _cache: dict[tuple[tuple[str, int | None], ...], Command | None] = field(default_factory=dict)
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> CommandTree:
@@ -285,17 +284,11 @@ class CommandTree:
         return {c.setting.key: c.setting.default for c in self.commands if c.setting}
 
     def find(self, tokens: tuple[tuple[str, int | None], ...]) -> Command | None:
-        """The command whose pattern matches the header tokens, if any."""
-        if tokens in self._cache:
-            return self._cache[tokens]
-        found = None
+        """The command whose pattern matches the header tokens, if any (the parser caches it)."""
         for command in self.commands:
             if any(end == len(tokens) for end in _ends(command.items, 0, tokens, 0)):
-                found = command
-                break
-        if len(self._cache) < 4096:
-            self._cache[tokens] = found
-        return found
+                return command
+        return None
 
 
 # ---------------------------------------------------------------------- messages
