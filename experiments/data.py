@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 Array = npt.NDArray[np.float64]
 
-HEADER_MARK = "# "
+COMMENT = "#"  # lines the loader skips, besides the meta lines
 META_PREFIX = "# meta: "
 
 
@@ -142,7 +142,7 @@ def load_data(path: str | os.PathLike[str]) -> LoadedData:
         for line in fp:
             if line.startswith(META_PREFIX):
                 metadata.update(json.loads(line[len(META_PREFIX) :]))
-            elif not line.startswith(HEADER_MARK.strip()):
+            elif not line.startswith(COMMENT):
                 lines.append(line)
     if not lines:
         raise ValueError(f"{path}: no column header")
