@@ -19,7 +19,8 @@ from labrun.drivers import MODELS, LabrunError, list_resources, open_sourcemeter
 
 from .config import ConfigError, load_config, plan
 from .launch import build_experiment, open_instrument, save_plot
-from .runner import Run, start
+from .live import follow, has_screen
+from .runner import start
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -51,6 +52,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="directory for the data file and plot (overrides save.directory)")
     run.add_argument("--sim", action="store_true", help="use a simulated instrument whatever the config says")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--live", action="store_true", help="plot the data in a window as they arrive")
+    run.add_argument(
+        "--interval", type=_seconds, default=0.2, help="seconds between live plot refreshes (default 0.2)"
+    )
     run.set_defaults(handler=cmd_run)
 
     check = sub.add_parser("check", help="validate a config and print the plan; touches no instrument")
@@ -82,6 +87,16 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of seconds > 0")
+    return value
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     config = load_config(args.config, out=args.out, sim=True if args.sim else None)
     print(f"{args.config}: OK")
@@ -92,6 +107,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config, out=args.out, sim=True if args.sim else None)
+    window = None
     with CtrlC() as ctrl_c, open_instrument(config.instrument) as smu:
         sweep = build_experiment(config, smu)
         run = None if ctrl_c.pressed else start(sweep)
@@ -99,7 +115,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             ctrl_c.on_press = run.stop
             if ctrl_c.pressed:  # pressed while the run was starting
                 run.stop()
-            follow(run, show_progress=not args.no_progress)
+            window = follow(run, interval=args.interval, progress=not args.no_progress, live=args.live)
         if sweep.data_file is not None:
             print(f"data: {sweep.data_file.path} ({len(sweep.table)} points)")
         if config.save.plot and (png := save_plot(sweep)):
@@ -109,6 +125,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if ctrl_c.pressed:
         print("labrun: stopped by Ctrl-C; output off, data flushed", file=sys.stderr)
         return EXIT_INTERRUPTED
+    if window is not None and has_screen(window.figure):
+        import matplotlib.pyplot as plt
+
+        print("close the plot window to finish", file=sys.stderr)
+        plt.show()  # the final state, instrument already closed
     return 0
 
 
@@ -143,28 +164,6 @@ class CtrlC:
     def __exit__(self, *exc: object) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
-
-
-def follow(run: Run, *, show_progress: bool) -> None:
-    """Show progress until the run has ended."""
-    bar = _progress_bar(run, show_progress)
-    shown = 0
-    while not run.wait(0.1):
-        step = run.progress.step
-        if bar is not None and step > shown:
-            bar.update(step - shown)
-            shown = step
-    if bar is not None:
-        bar.update(run.progress.step - shown)
-        bar.close()
-
-
-def _progress_bar(run: Run, show: bool):  # type: ignore[no-untyped-def]
-    if not show:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=run.progress.total, unit="pt", desc=run.experiment.name, file=sys.stderr)
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:

@@ -82,6 +82,8 @@ class Experiment:
     name: ClassVar[str] = "experiment"
     #: column name -> unit, in the order of each point (an instance may refine the units)
     columns: Mapping[str, str] = MappingProxyType({})
+    #: the two columns a live plot draws, x then y
+    plot_axes: ClassVar[tuple[str, str]] = ("step", "current")
 
     def __init__(self, instrument: SourceMeter | None = None, *, save: Saving | None = None) -> None:
         self.instrument = instrument

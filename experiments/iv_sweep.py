@@ -82,6 +82,7 @@ class IVSweep(Experiment):
     """
 
     name = "iv_sweep"
+    plot_axes = ("voltage", "current")
     columns: Mapping[str, str] = MappingProxyType(
         {"step": "", "source": "V", "voltage": "V", "current": "A", "timestamp": "s"}
     )

@@ -21,6 +21,7 @@ class TimeTrace(Experiment):
     """
 
     name = "time_trace"
+    plot_axes = ("time", "current")
     columns: Mapping[str, str] = MappingProxyType(
         {"step": "", "time": "s", "voltage": "V", "current": "A", "timestamp": "s"}
     )
