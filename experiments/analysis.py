@@ -141,7 +141,7 @@ class AnalysisPool:
 
     @property
     def segments(self) -> int:
-        """Shared segments not yet unlinked (0 once every future is done)."""
+        """Shared segments not yet unlinked (0 once every done-callback has run, and after close())."""
         with self._lock:
             return len(self._outstanding)
 

@@ -47,7 +47,9 @@ class LivePlot:
         self.x, self.y = x or default_x, y or default_y
         for name in (self.x, self.y):
             if name not in experiment.columns:
-                raise ValueError(f"{experiment.name} has no column {name!r}; it has {list(experiment.columns)}")
+                raise ValueError(
+                    f"{experiment.name} has no column {name!r}; it has {list(experiment.columns)}"
+                )
         self.run = run
         if figure is None:
             figure = Figure(figsize=(6.4, 4.8), dpi=100)
@@ -147,7 +149,9 @@ def _window(run: Run) -> LivePlot:
 
     figure = plt.figure(num=f"labrun: {run.experiment.name}")
     if not has_screen(figure):
-        logger.warning("no interactive matplotlib backend (%s): the live plot is not shown", plt.get_backend())
+        logger.warning(
+            "no interactive matplotlib backend (%s): the live plot is not shown", plt.get_backend()
+        )
     return LivePlot(run, figure=figure)
 
 
@@ -159,7 +163,7 @@ def has_screen(figure: Figure) -> bool:
 def _is_open(live: LivePlot) -> bool:
     import matplotlib.pyplot as plt
 
-    return has_screen(live.figure) and plt.fignum_exists(live.figure.number)  # type: ignore[attr-defined]
+    return has_screen(live.figure) and plt.fignum_exists(live.figure.number)
 
 
 class NotebookView:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import threading
 from collections.abc import Iterator
 
@@ -131,7 +132,7 @@ def test_the_plot_follows_any_pair_of_columns(k2400: SourceMeter) -> None:
     live = LivePlot(run, x="step", y="voltage")
     assert live.refresh()
     np.testing.assert_array_equal(drawn(live)[1], run.data["voltage"])
-    with pytest.raises(ValueError, match="no column 'power'.*'voltage'"):
+    with pytest.raises(ValueError, match=r"no column 'power'.*'voltage'"):
         LivePlot(run, y="power")
 
 
@@ -149,7 +150,7 @@ def test_the_progress_display_counts_every_point_and_names_the_end(
 
 
 def test_labrun_run_live_runs_headless_and_warns_there_is_no_window(
-    tmp_path, caplog: pytest.LogCaptureFixture
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     status = main(["run", "experiments/configs/iv_resistor.yaml", "--out", str(tmp_path), "--live"])
     assert status == 0
@@ -158,7 +159,9 @@ def test_labrun_run_live_runs_headless_and_warns_there_is_no_window(
 
 
 @pytest.mark.parametrize("interval", ["0", "-1", "soon", "inf", "nan"])
-def test_a_bad_refresh_interval_is_refused_before_anything_runs(interval: str, tmp_path) -> None:
+def test_a_bad_refresh_interval_is_refused_before_anything_runs(
+    interval: str, tmp_path: pathlib.Path
+) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["run", "experiments/configs/iv_resistor.yaml", "--out", str(tmp_path), "--interval", interval])
     assert exit_.value.code == 2
