@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from .errors import InstrumentTimeout
 from .instrument import Instrument
 from .keithley2400 import Keithley2400
 from .keithley2450 import Keithley2450
 from .keysight_b2900 import KeysightB2901
 from .sourcemeter import SourceMeter
 from .visa import backend_for, open_resource
+
+#: message terminations an instrument can be set to (LF, CR, CR+LF)
+TERMINATIONS = ("\n", "\r", "\r\n")
 
 MODELS: dict[str, type[SourceMeter]] = {
     "keithley2400": Keithley2400,
@@ -25,20 +29,33 @@ def open_sourcemeter(
     backend: str = "",
     timeout: float = 5.0,
     reset: bool = False,
+    termination: str = "\n",
+    baud_rate: int | None = None,
 ) -> SourceMeter:
     """A connected driver for ``model`` at ``address``.
 
     ``sim=True`` talks to the simulated bench (``@labrun``), ``sim="bench.yaml"`` to a
     bench of your own; otherwise ``backend`` picks the VISA library (``"@ivi"``,
     ``"@py"``, or "" for pyvisa's default). ``reset=True`` sends ``*RST`` first.
+    ``termination`` ends messages both ways and must match the instrument's setting
+    (``"\n"``: GPIB, USB, LAN; a 2400 on RS-232 is often set to ``"\r"``);
+    ``baud_rate`` is for serial addresses.
     """
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; known models: {', '.join(sorted(MODELS))}")
+    if termination not in TERMINATIONS:
+        raise ValueError(f"termination {termination!r}; allowed: {', '.join(map(repr, TERMINATIONS))}")
     cls = MODELS[model]
-    resource = open_resource(address, backend_for(sim, backend))
-    driver = cls(Instrument(resource, name=f"{model} at {address}", timeout=timeout))
+    resource = open_resource(address, backend_for(sim, backend), baud_rate=baud_rate)
+    instrument = Instrument(resource, name=f"{model} at {address}", timeout=timeout, termination=termination)
+    driver = cls(instrument)
     try:
-        driver.check_identity()
+        try:
+            driver.check_identity()
+        except InstrumentTimeout as error:
+            serial = f" and baud rate {baud_rate}" if baud_rate is not None else ""
+            error.add_note(f"no answer to *IDN?: is it on, and set to termination {termination!r}{serial}?")
+            raise
         if reset:
             driver.reset()
         else:

@@ -8,6 +8,7 @@ your own); everything above this module is the same code for all of them.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pyvisa
 from pyvisa import rname
@@ -55,15 +56,30 @@ def check_address(address: str) -> str:
         ) from None
 
 
-def open_resource(address: str, backend: str = "") -> MessageBasedResource:
-    """Open a message-based instrument, with an error that says what was tried."""
+#: the rates source-meters offer on RS-232 (the 2400: 300 ... 57600)
+BAUD_RATES = (300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+
+
+def open_resource(address: str, backend: str = "", *, baud_rate: int | None = None) -> MessageBasedResource:
+    """Open a message-based instrument, with an error that says what was tried.
+
+    ``baud_rate`` is for serial (``ASRL``) addresses, where it must match the
+    instrument's setting; it is refused for any other interface.
+    """
     try:
         check_address(address)
     except ValueError as error:
         raise ConnectionFailed(str(error)) from None
+    options: dict[str, Any] = {}
+    if baud_rate is not None:
+        if not address.upper().startswith("ASRL"):
+            raise ValueError(f"baud_rate applies to serial (ASRL...) addresses only, not {address!r}")
+        if baud_rate not in BAUD_RATES:
+            raise ValueError(f"baud_rate {baud_rate}; allowed: {', '.join(map(str, BAUD_RATES))}")
+        options["baud_rate"] = baud_rate
     rm = resource_manager(backend)
     try:
-        resource = rm.open_resource(address)
+        resource = rm.open_resource(address, **options)
     except pyvisa.errors.VisaIOError as error:
         try:
             known = ", ".join(rm.list_resources()) or "none"

@@ -175,6 +175,9 @@ class InstrumentConfig(Strict):
     limits: LimitsConfig = LimitsConfig()
     fault: FaultConfig | None = None
     hum: HumConfig | None = None
+    #: message end, as set on the instrument (a 2400 on RS-232 is often set to CR)
+    termination: Literal["LF", "CR", "CRLF"] = "LF"
+    baud_rate: Literal[300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] | None = None
 
     @model_validator(mode="after")
     def only_simulated(self) -> InstrumentConfig:
@@ -183,7 +186,15 @@ class InstrumentConfig(Strict):
                 raise ConfigFieldError(
                     f"instrument.{key}", f"{key} can only be given to a simulated instrument"
                 )
+        if self.baud_rate is not None and not self.address.upper().startswith("ASRL"):
+            raise ConfigFieldError(
+                "instrument.baud_rate", f"a baud rate is for serial (ASRL...) addresses, not {self.address}"
+            )
         return self
+
+    @property
+    def end_of_message(self) -> str:
+        return {"LF": "\n", "CR": "\r", "CRLF": "\r\n"}[self.termination]
 
 
 def check_units(
@@ -442,7 +453,8 @@ def plan(config: Config) -> list[str]:
         what = f"time trace: {exp.num_points} readings at {exp.level[0]:g} {unit}, every {exp.interval:g} s"
         wait = exp.interval
     return [
-        f"instrument: {where}{inst.model} at {inst.address}",
+        f"instrument: {where}{inst.model} at {inst.address}, termination {inst.termination}"
+        + (f", {inst.baud_rate} baud" if inst.baud_rate else ""),
         what,
         f"compliance: {exp.compliance[0]:g} {limit_unit}; "
         f"model range: ±{limits.max_voltage:g} V, ±{limits.max_current:g} A",

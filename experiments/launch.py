@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import pathlib
 import tempfile
 from collections.abc import Iterator
@@ -26,14 +27,23 @@ def open_instrument(config: InstrumentConfig) -> Iterator[SourceMeter]:
     A simulated one is described to the ``@labrun`` backend as a one-instrument bench
     file, so any address and any load work through pyvisa's public mechanism.
     """
+    connect = functools.partial(
+        open_sourcemeter,
+        config.model,
+        config.address,
+        timeout=config.timeout,
+        termination=config.end_of_message,
+        baud_rate=config.baud_rate,
+    )
     if not config.sim:
-        smu = open_sourcemeter(config.model, config.address, backend=config.backend, timeout=config.timeout)
+        smu = connect(backend=config.backend)
     else:
         bench = {
             "instruments": [
                 {
                     "address": config.address,
                     "model": config.model,
+                    "termination": config.end_of_message,
                     "load": config.load.bench_entry(),
                     "noise": config.noise,
                     **({"fault": config.fault.model_dump()} if config.fault else {}),
@@ -44,7 +54,7 @@ def open_instrument(config: InstrumentConfig) -> Iterator[SourceMeter]:
         with tempfile.TemporaryDirectory(prefix="labrun-bench-") as folder:
             path = pathlib.Path(folder) / "bench.yaml"
             path.write_text(yaml.safe_dump(bench), encoding="utf-8")
-            smu = open_sourcemeter(config.model, config.address, sim=str(path), timeout=config.timeout)
+            smu = connect(sim=str(path))
     with smu:
         yield smu
 

@@ -57,6 +57,9 @@ def model_definition(model: str) -> tuple[dict[str, Any], CommandTree]:
 twins_built = 0
 
 
+TERMINATIONS = ("\n", "\r", "\r\n")
+
+
 def build_twin(model: str, address: str, spec: Mapping[str, Any] | None = None) -> SourceMeterTwin:
     """A new twin of ``model`` at ``address``; ``spec`` as one bench entry (load, noise, seed)."""
     global twins_built
@@ -73,7 +76,9 @@ def build_twin(model: str, address: str, spec: Mapping[str, Any] | None = None) 
     # pyvisa-sim's own machinery reads terminations, error responses and static dialogues
     twin.add_error_handler(device_dict.get("error", {}))
     for type_class, eom in device_dict.get("eom", {}).items():
-        twin.add_eom(type_class, eom["q"], eom["r"])
+        # a bench entry's termination is the one set on the instrument's front panel
+        end = spec.get("termination")
+        twin.add_eom(type_class, end or eom["q"], end or eom["r"])
     sim_parser.update_component(model, twin, device_dict)
     twin.resource_name = address
     twin.fault = fault_from_dict(spec.get("fault"))
@@ -101,6 +106,8 @@ def read_bench(path: str | pathlib.Path) -> dict[str, dict[str, Any]]:
             address = rname.to_canonical_name(str(entry["address"]))
             load_from_dict(entry.get("load"))
             fault_from_dict(entry.get("fault"))
+            if entry.get("termination", "\n") not in TERMINATIONS:
+                raise ValueError(f"termination {entry['termination']!r}; allowed: {TERMINATIONS}")
         except (rname.InvalidResourceName, ValueError) as error:
             raise ValueError(f"{where}: {error}") from None
         bench[address] = dict(entry)

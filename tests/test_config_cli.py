@@ -148,6 +148,19 @@ def test_out_and_sim_override_the_file(tmp_path: pathlib.Path) -> None:
     assert len(list((tmp_path / "out").glob("*.csv"))) == 1
 
 
+def test_a_serial_instrument_with_its_termination_and_baud_rate_runs_from_a_config(
+    tmp_path: pathlib.Path,
+) -> None:
+    config = changed(
+        instrument__address="ASRL3::INSTR", instrument__termination="CR", instrument__baud_rate=19200
+    )
+    loaded = load_config(write(tmp_path, config))
+    assert loaded.instrument.end_of_message == "\r" and loaded.instrument.baud_rate == 19200
+    assert main(["run", str(write(tmp_path, config)), "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+    data = load_data(next((tmp_path / "out").glob("*.csv")))
+    assert len(data.columns["current"]) == 5
+
+
 def test_units_are_converted_to_si(tmp_path: pathlib.Path) -> None:
     config = changed(experiment__start="-500 mV", experiment__delay="100 ms", experiment__compliance=0.02)
     config["instrument"]["load"] = {"type": "resistor", "resistance": "1 kOhm"}  # type: ignore[index]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import pathlib
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -229,3 +231,51 @@ def test_each_open_gets_its_own_twin(model: str) -> None:
         a.set_voltage(1.5)
         assert b.get_level() == 0.0
         assert twin(a) is not twin(b)
+
+
+# ------------------------------------------------ terminations and serial lines
+
+
+@pytest.fixture
+def serial_bench(tmp_path: pathlib.Path) -> str:
+    """A 2400 on RS-232 set to CR, as many are on the bench."""
+    path = tmp_path / "bench.yaml"
+    path.write_text('instruments:\n  - {address: ASRL1::INSTR, model: keithley2400, termination: "\\r"}\n')
+    return str(path)
+
+
+def test_a_serial_2400_set_to_cr_is_spoken_to_with_cr(serial_bench: str) -> None:
+    with open_sourcemeter(
+        "keithley2400", "ASRL1::INSTR", sim=serial_bench, termination="\r", baud_rate=9600
+    ) as smu:
+        assert smu.instrument.resource.baud_rate == 9600  # type: ignore[attr-defined]
+        assert smu.instrument.resource.write_termination == "\r"
+        smu.set_current_limit(0.01)
+        smu.set_voltage(1.0)
+        smu.output_on()
+        assert smu.measure().current == pytest.approx(1e-3, rel=1e-2)
+        assert twin(smu).log[-1].endswith(b":READ?")  # the CR was taken as the end
+
+
+def test_the_wrong_termination_times_out_at_open_with_a_hint(serial_bench: str) -> None:
+    with pytest.raises(InstrumentTimeout) as caught:
+        open_sourcemeter("keithley2400", "ASRL1::INSTR", sim=serial_bench, timeout=0.2, baud_rate=9600)
+    assert "*IDN?" in str(caught.value)
+    assert "termination '\\n' and baud rate 9600" in " ".join(caught.value.__notes__)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"termination": "\x00"}, r"termination '\\x00'; allowed: '\\n', '\\r', '\\r\\n'"),
+        ({"baud_rate": 9600}, r"baud_rate applies to serial \(ASRL...\) addresses only"),
+    ],
+)
+def test_bad_link_settings_are_refused_before_opening(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        open_sourcemeter("keithley2400", BENCH["keithley2400"], sim=True, **options)
+
+
+def test_an_unusual_baud_rate_is_refused(serial_bench: str) -> None:
+    with pytest.raises(ValueError, match=r"baud_rate 9601; allowed: 300, .*, 115200"):
+        open_sourcemeter("keithley2400", "ASRL1::INSTR", sim=serial_bench, baud_rate=9601)
