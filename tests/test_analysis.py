@@ -88,16 +88,65 @@ def test_the_spawned_pool_computes_what_numpy_does(pool: AnalysisPool) -> None:
     assert pool.shares_memory
 
 
-def test_a_worker_error_surfaces_on_the_future_and_the_segment_is_unlinked(pool: AnalysisPool) -> None:
-    before = shm_segments()
-    future = pool.spectrum(np.ones(1), 1.0)  # one sample: the worker raises
-    with pytest.raises(ValueError, match=">= 2 samples"):
-        future.result(60)
+def wait_done_callbacks(pool: AnalysisPool) -> None:
     deadline = time.monotonic() + 5
     while pool.segments and time.monotonic() < deadline:  # done-callbacks run just after
         time.sleep(0.01)
-    assert pool.segments == 0
-    assert shm_segments() <= before
+
+
+def test_a_worker_error_surfaces_on_the_future_and_the_segment_is_freed() -> None:
+    before = shm_segments()
+    with AnalysisPool(max_workers=1, keep_bytes=0) as p:  # keep nothing: unlinked at once
+        future = p.spectrum(np.ones(1), 1.0)  # one sample: the worker raises
+        with pytest.raises(ValueError, match=">= 2 samples"):
+            future.result(60)
+        wait_done_callbacks(p)
+        assert p.segments == 0 and p.kept == 0
+        assert shm_segments() <= before
+
+
+def test_segments_are_reused_with_fresh_data_and_unlinked_at_close() -> None:
+    before = shm_segments()
+    rng = np.random.default_rng(3)
+    first, second = rng.normal(size=(4, 4096)), 5 * rng.normal(size=(4, 4096))
+    p = AnalysisPool(max_workers=1)
+    try:
+        assert p.spectrum(first, 1.0).result(60).power == pytest.approx(power_spectrum(first, 1.0).power)
+        wait_done_callbacks(p)
+        used = shm_segments() - before
+        assert p.kept == 1 and len(used) == 1
+        # the same segment carries the next job's data, not the last one's
+        assert p.spectrum(second, 1.0).result(60).power == pytest.approx(power_spectrum(second, 1.0).power)
+        wait_done_callbacks(p)
+        assert shm_segments() - before == used and p.kept == 1
+    finally:
+        p.close()
+    assert p.kept == 0 and shm_segments() <= before
+
+
+def total_when_released(array: np.ndarray, gate: str) -> float:
+    """Runs in a worker: holds its segment until the file ``gate`` exists."""
+    while not os.path.exists(gate):
+        time.sleep(0.005)
+    return float(array.sum())
+
+
+def test_segments_in_use_are_bounded_in_bytes(tmp_path: pathlib.Path) -> None:
+    gate = str(tmp_path / "go")
+    mib = np.ones(2**17)  # 1 MiB
+    with AnalysisPool(max_workers=1, in_flight_bytes=2 * 2**20) as p:
+        futures = [p.submit_array(total_when_released, k * mib, gate) for k in (1, 2)]  # 2 MiB in use
+        third: list[Any] = []
+        submitter = threading.Thread(
+            target=lambda: third.append(p.submit_array(total_when_released, 3 * mib, gate))
+        )
+        submitter.start()
+        submitter.join(0.3)
+        assert submitter.is_alive() and not third  # waits: a third MiB would exceed the bound
+        assert p.segments == 2
+        pathlib.Path(gate).touch()
+        submitter.join(30)
+        assert [f.result(60) for f in [*futures, *third]] == [2**17, 2 * 2**17, 3 * 2**17]
 
 
 def test_a_killed_worker_is_reported_not_hung_on_and_nothing_leaks() -> None:
