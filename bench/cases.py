@@ -97,27 +97,27 @@ def sweep_overhead(quick: bool) -> Result:
     )
 
 
+def _slowed(resource: Any, latency: float) -> None:
+    """Give the twin behind ``resource`` an instrument's latency per message."""
+    twin = resource.visalib.sessions[resource.session].device
+    original = twin.execute
+
+    def execute(message: str) -> None:
+        time.sleep(latency)
+        original(message)
+
+    twin.execute = execute
+
+
 def slow_instrument_overhead(quick: bool) -> Result:
     """As above, with 2 ms of instrument latency per message (as GPIB/USB has): round trips count."""
     n = 50 if quick else 300
-    latency = 0.002
-
-    def slowed(resource: Any) -> None:
-        twin = resource.visalib.sessions[resource.session].device
-        original = twin.execute
-
-        def execute(message: str) -> None:
-            time.sleep(latency)
-            original(message)
-
-        twin.execute = execute
-
     r = _raw()
     r.write(":FORM:ELEM VOLT,CURR;:SENS:CURR:PROT 0.01;:OUTP ON")
-    slowed(r)
+    _slowed(r, 0.002)
     base = _per_call(lambda i: (r.write(f":SOUR:VOLT:LEV {i / n:.6E}"), r.query(":READ?")), n)
     with open_sourcemeter("keithley2400", K2400, sim=True) as smu, tempfile.TemporaryDirectory() as d:
-        slowed(smu.instrument.resource)
+        _slowed(smu.instrument.resource, 0.002)
         s = IVSweep(smu, start=0.0, stop=1.0, num_points=n, delay=0.0, compliance=0.01, save=Saving(d))
         t = time.perf_counter()
         start(s).result()
@@ -132,6 +132,50 @@ def slow_instrument_overhead(quick: bool) -> Result:
         ours / base <= 1.10,
         "one checked message per point vs two messages",
     )
+
+
+# ------------------------------------------------------------- live plot
+
+
+def live_plot(quick: bool) -> list[Result]:
+    """A sweep watched by a live plot (redrawn as a PNG every 0.2 s, labrun run --live's default)
+    vs the same sweep unwatched: with 2 ms instrument latency, and with none (worst case)."""
+    from labrun.experiments.live import LivePlot
+
+    def sweep_time(latency: float, n: int, watched: bool) -> float:
+        with open_sourcemeter("keithley2400", K2400, sim=True) as smu:
+            if latency:
+                _slowed(smu.instrument.resource, latency)
+            run = start(IVSweep(smu, start=0.0, stop=1.0, num_points=n, compliance=0.01))
+            t = time.perf_counter()
+            if watched:
+                live = LivePlot(run)
+                while run.running:
+                    if live.refresh():
+                        live.png()
+                    run.wait(0.2)
+            run.result()
+            return time.perf_counter() - t
+
+    results = []
+    for latency, n in ((0.002, 100 if quick else 500), (0.0, 1000 if quick else 20000)):
+        pairs = [(sweep_time(latency, n, False), sweep_time(latency, n, True)) for _ in range(3)]
+        base, ours = min(p[0] for p in pairs), min(p[1] for p in pairs)
+        results.append(
+            Result(
+                f"sweep watched by a live plot (PNG every 0.2 s), {latency * 1e3:g} ms latency",
+                ours * 1e3,
+                base * 1e3,
+                "ms",
+                "the same sweep unwatched",
+                "≈ 1× (≤ 1.10×)" if latency else "measured",
+                ours / base <= 1.10 if latency else True,
+                "the plot reads snapshots; its redraw holds the GIL while the sweep waits on I/O"
+                if latency
+                else "no I/O wait: the redraw competes with the sweep for the GIL",
+            )
+        )
+    return results
 
 
 # ------------------------------------------------------------ stop latency
@@ -315,6 +359,7 @@ CASES: dict[str, Callable[[bool], Result | list[Result]]] = {
     "twin": twin_read,
     "overhead": sweep_overhead,
     "latency": slow_instrument_overhead,
+    "live": live_plot,
     "stop": stop_latency,
     "notify": notify_latency,
     "contention": contention,
