@@ -19,7 +19,7 @@ from labrun.drivers import MODELS, LabrunError, list_resources, open_sourcemeter
 
 from .config import ConfigError, load_config, plan
 from .launch import build_experiment, open_instrument, save_plot
-from .live import follow, has_screen
+from .live import follow, window_open
 from .runner import start
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
@@ -125,7 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if ctrl_c.pressed:
         print("labrun: stopped by Ctrl-C; output off, data flushed", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if window is not None and has_screen(window.figure):
+    if window is not None and window_open(window):
         import matplotlib.pyplot as plt
 
         print("close the plot window to finish", file=sys.stderr)

@@ -129,11 +129,12 @@ def follow(run: Run, *, interval: float = 0.1, progress: bool = True, live: bool
             ended = not run.running  # read before refreshing: the last refresh sees the end
             if bar is not None:
                 bar.update()
-            if window is not None and window.refresh():
-                window.figure.canvas.draw_idle()
+            showing = window is not None and (window_open(window) or not has_screen(window.figure))
+            if showing and window is not None and window.refresh():
+                window.figure.canvas.draw_idle()  # a window closed by the user is left alone
             if ended:
                 return window
-            if window is not None and _is_open(window):
+            if window is not None and window_open(window):
                 import matplotlib.pyplot as plt
 
                 plt.pause(interval)
@@ -160,7 +161,8 @@ def has_screen(figure: Figure) -> bool:
     return type(figure.canvas).required_interactive_framework is not None
 
 
-def _is_open(live: LivePlot) -> bool:
+def window_open(live: LivePlot) -> bool:
+    """True while the live plot is in a window on screen that the user has not closed."""
     import matplotlib.pyplot as plt
 
     return has_screen(live.figure) and plt.fignum_exists(live.figure.number)

@@ -32,7 +32,8 @@ def run_example(name: str, tmp_path: pathlib.Path) -> str:
 
 
 def shared_segments() -> set[str]:
-    return {p.name for p in pathlib.Path("/dev/shm").iterdir()} if os.path.isdir("/dev/shm") else set()
+    """multiprocessing.shared_memory segments (named psm_...) in /dev/shm."""
+    return {n for n in os.listdir("/dev/shm") if n.startswith("psm_")} if os.path.isdir("/dev/shm") else set()
 
 
 def test_every_example_is_tested() -> None:
