@@ -8,16 +8,19 @@ from .errors import (
     LabrunError,
     LimitError,
 )
-from .factory import MODELS, open_sourcemeter
+from .factory import MODELS, TERMINATIONS, Termination, open_sourcemeter
 from .instrument import DeviceLock, Instrument
 from .keithley2400 import Keithley2400
 from .keithley2450 import Keithley2450
 from .keysight_b2900 import KeysightB2901
 from .sourcemeter import Limits, Reading, SourceMeter, SourceMode
-from .visa import backend_for, check_address, list_resources, open_resource
+from .visa import BAUD_RATES, BaudRate, backend_for, check_address, is_serial, list_resources, open_resource
 
 __all__ = [
+    "BAUD_RATES",
     "MODELS",
+    "TERMINATIONS",
+    "BaudRate",
     "ConnectionFailed",
     "DeviceBusy",
     "DeviceLock",
@@ -33,8 +36,10 @@ __all__ = [
     "Reading",
     "SourceMeter",
     "SourceMode",
+    "Termination",
     "backend_for",
     "check_address",
+    "is_serial",
     "list_resources",
     "open_resource",
     "open_sourcemeter",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from .errors import InstrumentTimeout
 from .instrument import Instrument
 from .keithley2400 import Keithley2400
@@ -10,8 +12,9 @@ from .keysight_b2900 import KeysightB2901
 from .sourcemeter import SourceMeter
 from .visa import backend_for, open_resource
 
-#: message terminations an instrument can be set to (LF, CR, CR+LF)
-TERMINATIONS = ("\n", "\r", "\r\n")
+Termination = Literal["LF", "CR", "CRLF"]
+#: message terminations an instrument can be set to, by the names its menus give them
+TERMINATIONS: dict[Termination, str] = {"LF": "\n", "CR": "\r", "CRLF": "\r\n"}
 
 MODELS: dict[str, type[SourceMeter]] = {
     "keithley2400": Keithley2400,
@@ -43,8 +46,9 @@ def open_sourcemeter(
     """
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; known models: {', '.join(sorted(MODELS))}")
-    if termination not in TERMINATIONS:
-        raise ValueError(f"termination {termination!r}; allowed: {', '.join(map(repr, TERMINATIONS))}")
+    if termination not in TERMINATIONS.values():
+        allowed = ", ".join(map(repr, TERMINATIONS.values()))
+        raise ValueError(f"termination {termination!r}; allowed: {allowed}")
     cls = MODELS[model]
     resource = open_resource(address, backend_for(sim, backend), baud_rate=baud_rate)
     instrument = Instrument(resource, name=f"{model} at {address}", timeout=timeout, termination=termination)

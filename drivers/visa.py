@@ -8,7 +8,7 @@ your own); everything above this module is the same code for all of them.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal, get_args
 
 import pyvisa
 from pyvisa import rname
@@ -57,7 +57,13 @@ def check_address(address: str) -> str:
 
 
 #: the rates source-meters offer on RS-232 (the 2400: 300 ... 57600)
-BAUD_RATES = (300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+BaudRate = Literal[300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200]
+BAUD_RATES: tuple[int, ...] = get_args(BaudRate)
+
+
+def is_serial(address: str) -> bool:
+    """True for an RS-232 resource name (``ASRL...``), the only kind with a baud rate."""
+    return address.upper().startswith("ASRL")
 
 
 def open_resource(address: str, backend: str = "", *, baud_rate: int | None = None) -> MessageBasedResource:
@@ -72,7 +78,7 @@ def open_resource(address: str, backend: str = "", *, baud_rate: int | None = No
         raise ConnectionFailed(str(error)) from None
     options: dict[str, Any] = {}
     if baud_rate is not None:
-        if not address.upper().startswith("ASRL"):
+        if not is_serial(address):
             raise ValueError(f"baud_rate applies to serial (ASRL...) addresses only, not {address!r}")
         if baud_rate not in BAUD_RATES:
             raise ValueError(f"baud_rate {baud_rate}; allowed: {', '.join(map(str, BAUD_RATES))}")

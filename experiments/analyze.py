@@ -65,11 +65,12 @@ def analyze_file(
         ("frequency", *spectra),
         {"source": str(path), "sample_rate": 1.0 / spacing, "window": window, "mean_removed": True},
     )
+    frequency = first.frequency  # computed on access: once
     try:
-        for k, f in enumerate(first.frequency):
+        for k, f in enumerate(frequency):
             table.write((f, *(s.power[k] for s in spectra.values())))
     finally:
         table.close()
     plot_file = table.path.with_suffix(".png")
-    plot_spectrum(first.frequency, {c: s.power for c, s in spectra.items()}, plot_file, title=path.stem)
+    plot_spectrum(frequency, {c: s.power for c, s in spectra.items()}, plot_file, title=path.stem)
     return Analysis(table.path, plot_file, 1.0 / spacing, spectra)

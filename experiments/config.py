@@ -19,7 +19,16 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from labrun.drivers import MODELS, LabrunError, LimitError, check_address
+from labrun.drivers import (
+    MODELS,
+    TERMINATIONS,
+    BaudRate,
+    LabrunError,
+    LimitError,
+    Termination,
+    check_address,
+    is_serial,
+)
 
 from .iv_sweep import check_sweep_limits, units_of
 
@@ -176,8 +185,8 @@ class InstrumentConfig(Strict):
     fault: FaultConfig | None = None
     hum: HumConfig | None = None
     #: message end, as set on the instrument (a 2400 on RS-232 is often set to CR)
-    termination: Literal["LF", "CR", "CRLF"] = "LF"
-    baud_rate: Literal[300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] | None = None
+    termination: Termination = "LF"
+    baud_rate: BaudRate | None = None
 
     @model_validator(mode="after")
     def only_simulated(self) -> InstrumentConfig:
@@ -186,7 +195,7 @@ class InstrumentConfig(Strict):
                 raise ConfigFieldError(
                     f"instrument.{key}", f"{key} can only be given to a simulated instrument"
                 )
-        if self.baud_rate is not None and not self.address.upper().startswith("ASRL"):
+        if self.baud_rate is not None and not is_serial(self.address):
             raise ConfigFieldError(
                 "instrument.baud_rate", f"a baud rate is for serial (ASRL...) addresses, not {self.address}"
             )
@@ -194,7 +203,7 @@ class InstrumentConfig(Strict):
 
     @property
     def end_of_message(self) -> str:
-        return {"LF": "\n", "CR": "\r", "CRLF": "\r\n"}[self.termination]
+        return TERMINATIONS[self.termination]
 
 
 def check_units(

@@ -75,9 +75,8 @@ def build_twin(model: str, address: str, spec: Mapping[str, Any] | None = None) 
     )
     # pyvisa-sim's own machinery reads terminations, error responses and static dialogues
     twin.add_error_handler(device_dict.get("error", {}))
+    end = spec.get("termination")  # as set on the instrument's front panel, if given
     for type_class, eom in device_dict.get("eom", {}).items():
-        # a bench entry's termination is the one set on the instrument's front panel
-        end = spec.get("termination")
         twin.add_eom(type_class, end or eom["q"], end or eom["r"])
     sim_parser.update_component(model, twin, device_dict)
     twin.resource_name = address
