@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import pathlib
+import subprocess
+import sys
+
 from labrun.drivers import SourceMeter
 from labrun.sim_devices import SourceMeterTwin, twin_of
 
@@ -16,3 +21,18 @@ BENCH = {
 def twin(driver: SourceMeter) -> SourceMeterTwin:
     """The simulated instrument behind a driver."""
     return twin_of(driver.instrument.resource)
+
+
+def run_script(script: pathlib.Path, cwd: pathlib.Path) -> str:
+    """Run a Python file as a user would (a fresh process, no screen, temp files in
+    ``cwd``); fail with its output unless it exits 0. Returns what it printed."""
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=cwd,
+        env={**os.environ, "MPLBACKEND": "Agg", "TMPDIR": str(cwd)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, f"{script.name} failed\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+    return done.stdout

@@ -6,29 +6,15 @@ from __future__ import annotations
 import os
 import pathlib
 import re
-import subprocess
-import sys
 
 import nbclient
 import nbformat
 import pytest
 
+from .support import run_script
+
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 SCRIPTS = sorted(EXAMPLES.glob("*.py"))
-
-
-def run_example(name: str, tmp_path: pathlib.Path) -> str:
-    env = {**os.environ, "MPLBACKEND": "Agg", "TMPDIR": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLES / name)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, f"{name} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
 
 
 def shared_segments() -> set[str]:
@@ -92,7 +78,7 @@ CHECKS: dict[str, list[str]] = {
 @pytest.mark.parametrize("name", [p.name for p in SCRIPTS])
 def test_example(name: str, tmp_path: pathlib.Path) -> None:
     before = shared_segments()
-    out = run_example(name, tmp_path)
+    out = run_script(EXAMPLES / name, tmp_path)
     found: dict[str, str] = {}
     for pattern in CHECKS[name]:
         match = re.search(pattern, out)

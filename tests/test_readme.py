@@ -3,13 +3,12 @@ first thing a newcomer tries does not fail."""
 
 from __future__ import annotations
 
-import os
 import pathlib
 import re
-import subprocess
-import sys
 
 import pytest
+
+from .support import run_script
 
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
@@ -29,15 +28,7 @@ def test_the_readme_has_its_examples() -> None:
 def test_readme_python_block_runs(block: str, tmp_path: pathlib.Path) -> None:
     script = tmp_path / "example.py"
     script.write_text(block, encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        env={**os.environ, "MPLBACKEND": "Agg"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, f"{block}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+    run_script(script, tmp_path)
 
 
 CONFIGS = [b for b in re.findall(r"```yaml\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)]
