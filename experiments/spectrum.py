@@ -8,6 +8,7 @@ exactly: ``P.sum() == mean(x**2)``. A sine of amplitude A shows as A²/2 in its 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -45,16 +46,25 @@ class Spectrum:
 BLOCK_BYTES = 512 * 1024  # complex spectra per block
 
 
+@lru_cache(maxsize=16)
 def window(name: str, n: int) -> Array:
+    """The window of ``n`` samples, computed once per length and kept (read-only).
+
+    Why cached: a Hann window of 2^20 samples takes as long to compute (cosines)
+    as the FFT it weights; a stream of traces of one length needs it only once.
+    """
     if name == "rect":
-        return np.ones(n)
-    if name == "hann":
-        return np.hanning(n)
-    if name == "hamming":
-        return np.hamming(n)
-    if name == "blackman":
-        return np.blackman(n)
-    raise ValueError(f"unknown window {name!r}; allowed: {', '.join(WINDOWS)}")
+        w = np.ones(n)
+    elif name == "hann":
+        w = np.hanning(n)
+    elif name == "hamming":
+        w = np.hamming(n)
+    elif name == "blackman":
+        w = np.blackman(n)
+    else:
+        raise ValueError(f"unknown window {name!r}; allowed: {', '.join(WINDOWS)}")
+    w.flags.writeable = False
+    return w
 
 
 def power_spectrum(traces: npt.ArrayLike, sample_rate: float, window_name: str = "hann") -> Spectrum:

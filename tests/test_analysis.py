@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from labrun.experiments.analysis import AnalysisPool, SharedArray, attached
-from labrun.experiments.spectrum import WINDOWS, power_spectrum
+from labrun.experiments.spectrum import WINDOWS, power_spectrum, window
 from labrun.experiments.stream import BoundedStream, NpyWriter, npy_shape, write_stream
 
 SPAWN = multiprocessing.get_context("spawn")
@@ -66,6 +66,15 @@ def test_equals_numpy_fft_and_averages_rows() -> None:
 def test_every_window_finds_the_tone(window: str) -> None:
     t = np.arange(2048) / 2048.0
     assert power_spectrum(np.sin(2 * np.pi * 123 * t), 2048.0, window).peak() == pytest.approx(123.0)
+
+
+def test_windows_are_computed_once_per_length_and_cannot_be_altered() -> None:
+    w = window("hann", 1000)
+    assert window("hann", 1000) is w
+    assert w == pytest.approx(np.hanning(1000))
+    with pytest.raises(ValueError, match="read-only"):
+        w[0] = 1.0
+    assert window("hann", 1001) is not w
 
 
 def test_bad_spectrum_input_is_refused() -> None:
