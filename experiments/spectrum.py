@@ -72,8 +72,10 @@ def power_spectrum(traces: npt.ArrayLike, sample_rate: float, window_name: str =
     data = np.asarray(traces, dtype=np.float64)
     if data.ndim == 1:
         data = data[np.newaxis, :]
-    if data.ndim != 2 or data.shape[1] < 2:
-        raise ValueError(f"expected one trace or rows of traces with >= 2 samples, got shape {data.shape}")
+    if data.ndim != 2 or data.shape[0] < 1 or data.shape[1] < 2:
+        raise ValueError(
+            f"expected one trace or >= 1 rows of traces with >= 2 samples, got shape {np.shape(traces)}"
+        )
     if not sample_rate > 0:
         raise ValueError(f"sample_rate must be > 0 Hz, got {sample_rate}")
     rows, n = data.shape

@@ -10,12 +10,20 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import shared_memory
 from typing import Any
 
 import numpy as np
 import pytest
 
-from labrun.experiments.analysis import AnalysisPool, SharedArray, attached
+from labrun.experiments.analysis import (
+    AnalysisPool,
+    SharedArray,
+    SharedRef,
+    attached,
+    mappings_kept,
+    unmap_kept,
+)
 from labrun.experiments.spectrum import WINDOWS, power_spectrum, window
 from labrun.experiments.stream import BoundedStream, NpyWriter, npy_shape, write_stream
 
@@ -123,14 +131,78 @@ def test_segments_are_reused_with_fresh_data_and_unlinked_at_close() -> None:
         assert p.spectrum(first, 1.0).result(60).power == pytest.approx(power_spectrum(first, 1.0).power)
         wait_done_callbacks(p)
         used = shm_segments() - before
-        assert p.kept == 1 and len(used) == 1
+        assert p.kept == 2 and len(used) == 2  # the traces' segment and the spectrum's
         # the same segment carries the next job's data, not the last one's
         assert p.spectrum(second, 1.0).result(60).power == pytest.approx(power_spectrum(second, 1.0).power)
         wait_done_callbacks(p)
-        assert shm_segments() - before == used and p.kept == 1
+        assert shm_segments() - before == used and p.kept == 2
     finally:
         p.close()
     assert p.kept == 0 and shm_segments() <= before
+
+
+def kept_by_worker(array: np.ndarray) -> int:
+    return mappings_kept()
+
+
+def test_workers_keep_their_mappings_of_reused_segments_within_keep_bytes() -> None:
+    x = np.random.default_rng(4).normal(size=(8, 4096))  # 256 KiB in, 16 KiB of spectrum out
+    with AnalysisPool(max_workers=1) as p:
+        for _ in range(3):
+            assert p.spectrum(x, 1.0).result(60).power == pytest.approx(power_spectrum(x, 1.0).power)
+            wait_done_callbacks(p)
+        # one mapping for the traces, one for the spectrum, reused: not one per job
+        probe = np.zeros(2**16)  # a segment of its own size, so it reuses neither of those
+        assert p.submit_array(kept_by_worker, probe).result(60) == 256 * 1024 + 64 * 1024
+    with AnalysisPool(max_workers=1, keep_bytes=0) as p:
+        p.spectrum(x, 1.0).result(60)
+        assert p.submit_array(kept_by_worker, probe).result(60) == 0
+
+
+def test_a_kept_mapping_is_never_mistaken_for_a_new_segment_of_the_same_name() -> None:
+    name = f"labrun_test_{os.getpid()}"
+    try:
+        for value, token in ((1.0, "first"), (2.0, "second")):
+            shm = shared_memory.SharedMemory(name=name, create=True, size=4096)
+            np.ndarray((512,), np.float64, buffer=shm.buf)[...] = value
+            with attached(SharedRef(name, (512,), "<f8", token), keep_bytes=2**20) as view:
+                assert view[0] == value  # the second segment's data, not the kept first one's
+            shm.close()
+            shm.unlink()  # the owner is done; the mapping is still kept here
+        assert mappings_kept() == 2 * 4096
+        # beyond keep_bytes the least recently used mapping goes
+        shm = shared_memory.SharedMemory(name=name, create=True, size=4096)
+        with attached(SharedRef(name, (512,), "<f8", "third"), keep_bytes=2 * 4096):
+            pass
+        assert mappings_kept() == 2 * 4096
+        shm.close()
+        shm.unlink()
+    finally:
+        unmap_kept()
+    assert mappings_kept() == 0
+
+
+def test_cancelling_a_queued_spectrum_cancels_its_job_and_frees_its_segments(tmp_path: pathlib.Path) -> None:
+    gate = str(tmp_path / "go")
+    with AnalysisPool(max_workers=1, keep_bytes=0) as p:
+        busy = p.submit_array(total_when_released, np.ones(4), gate)  # the only worker waits
+        fillers = [p.submit(time.sleep, 0) for _ in range(3)]  # fill the executor's call queue
+        queued = p.spectrum(np.ones(4096), 1.0)
+        assert queued.cancel() and queued.cancelled()
+        pathlib.Path(gate).touch()
+        assert busy.result(60) == 4.0
+        [f.result(60) for f in fillers]
+        wait_done_callbacks(p)
+        assert p.segments == 0
+
+
+def test_spectra_from_the_pool_keep_their_errors_and_their_samples_type(pool: AnalysisPool) -> None:
+    with pytest.raises(ValueError, match="unknown window"):
+        pool.spectrum(np.ones(64), 1.0, "kaiser").result(60)
+    counts = np.random.default_rng(8).integers(-2000, 2000, size=(4, 1024)).astype(np.int16)
+    assert pool.spectrum(counts, 10.0).result(60).power == pytest.approx(power_spectrum(counts, 10.0).power)
+    with pytest.raises(ValueError, match=r">= 1 rows.*shape \(0, 16\)"):
+        pool.spectrum(np.ones((0, 16)), 1.0).result(60)
 
 
 def total_when_released(array: np.ndarray, gate: str) -> float:
