@@ -55,6 +55,7 @@ def fft_pool(quick: bool) -> list[Result]:
             pooled.append(time.perf_counter() - t)
     best = min(serial)
     target = 0.9 * workers
+    ceiling = _fft_ceiling(lengths, job_samples, workers)
     return [
         Result(
             f"FFT workload ({len(jobs)} jobs, 2^12..2^20 samples): process pool speed-up",
@@ -75,7 +76,49 @@ def fft_pool(quick: bool) -> list[Result]:
             best / min(threaded) <= 1.2,
             "measured: numpy's FFT releases the GIL for part of its work",
         ),
+        Result(
+            f"FFT workload ({len(jobs)} jobs): {workers} processes each on its own share, no pool",
+            ceiling,
+            1.0,
+            "× one process",
+            "one process doing all",
+            "— (this machine's ceiling)",
+            True,
+            "what the hardware allows: no data crosses a process boundary",
+        ),
     ]
+
+
+def _fft_share(lengths: list[int], job_samples: int, start: Any, times: Any) -> None:
+    """Runs in its own process: FFT jobs made here, timed after ``start`` (a barrier)."""
+    rng = np.random.default_rng(len(lengths))
+    jobs = [rng.normal(size=(max(1, job_samples // n), n)) for n in lengths]
+    for job in jobs:  # FFT plans, windows and pages warmed
+        power_spectrum(job, 1.0)
+    for _ in range(3):
+        start.wait()
+        t = time.perf_counter()
+        for job in jobs:
+            power_spectrum(job, 1.0)
+        times.put(time.perf_counter() - t)
+
+
+def _fft_ceiling(lengths: list[int], job_samples: int, workers: int) -> float:
+    """How much faster ``workers`` processes finish the jobs than one, each FFTing its own
+    share of data it made itself: the speed-up left once nothing is handed over."""
+    results = []
+    for shares in ([lengths], [lengths[k::workers] for k in range(workers)]):
+        start, times = SPAWN.Barrier(len(shares)), SPAWN.Queue()
+        procs = [
+            SPAWN.Process(target=_fft_share, args=(share, job_samples, start, times)) for share in shares
+        ]
+        for proc in procs:
+            proc.start()
+        rounds = [max(times.get(timeout=120) for _ in shares) for _ in range(3)]
+        for proc in procs:
+            proc.join()
+        results.append(min(rounds))
+    return results[0] / results[1]
 
 
 def _sum_shared(ref: SharedRef) -> float:
