@@ -106,7 +106,7 @@ def _fft_share(lengths: list[int], job_samples: int, start: Any, times: Any) -> 
 def _fft_ceiling(lengths: list[int], job_samples: int, workers: int) -> float:
     """How much faster ``workers`` processes finish the jobs than one, each FFTing its own
     share of data it made itself: the speed-up left once nothing is handed over."""
-    results = []
+    results: list[float] = []
     for shares in ([lengths], [lengths[k::workers] for k in range(workers)]):
         start, times = SPAWN.Barrier(len(shares)), SPAWN.Queue()
         procs = [
@@ -114,7 +114,7 @@ def _fft_ceiling(lengths: list[int], job_samples: int, workers: int) -> float:
         ]
         for proc in procs:
             proc.start()
-        rounds = [max(times.get(timeout=120) for _ in shares) for _ in range(3)]
+        rounds = [max(float(times.get(timeout=120)) for _ in shares) for _ in range(3)]
         for proc in procs:
             proc.join()
         results.append(min(rounds))
