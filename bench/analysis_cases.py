@@ -45,7 +45,7 @@ def _fft_in_child(quick: bool, results: Any) -> None:
 
 def _fft_compared(quick: bool) -> list[Result]:
     """FFT jobs of growing trace length (2^12 ... 2^20 samples; 8 MB of traces averaged
-    per job): serial vs threads vs the process pool, best of three each, interleaved."""
+    per job): serial vs threads vs the process pool, best of five each, interleaved."""
     lengths = [2**k for k in range(12, 21)] * (1 if quick else 2)
     rng = np.random.default_rng(0)
     job_samples = 2**17 if quick else 2**20  # 1 or 8 MB per job
@@ -64,7 +64,7 @@ def _fft_compared(quick: bool) -> list[Result]:
         AnalysisPool(max_workers=workers, in_flight_bytes=4 * workers * job_samples * 8) as pool,
     ):
         pool.spectrum(jobs[0], 1.0).result()  # start the workers first: spawn costs ~0.1 s each
-        for _ in range(3):
+        for _ in range(5):
             serial.append(serial_run())
             t = time.perf_counter()
             list(threads.map(lambda j: power_spectrum(j, 1.0), jobs))
