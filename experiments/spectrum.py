@@ -46,12 +46,13 @@ class Spectrum:
 BLOCK_BYTES = 512 * 1024  # complex spectra per block
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=4)
 def window(name: str, n: int) -> Array:
     """The window of ``n`` samples, computed once per length and kept (read-only).
 
     Why cached: a Hann window of 2^20 samples takes as long to compute (cosines)
     as the FFT it weights; a stream of traces of one length needs it only once.
+    Why only four: each is as large as one trace.
     """
     if name == "rect":
         w = np.ones(n)
