@@ -7,8 +7,9 @@ exactly: ``P.sum() == mean(x**2)``. A sine of amplitude A shows as A²/2 in its 
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -46,14 +47,31 @@ class Spectrum:
 BLOCK_BYTES = 512 * 1024  # complex spectra per block
 
 
-@lru_cache(maxsize=4)
+WINDOW_CACHE_BYTES = 64 * 2**20
+_windows: OrderedDict[tuple[str, int], Array] = OrderedDict()  # least recently used first
+_windows_lock = threading.Lock()
+
+
 def window(name: str, n: int) -> Array:
     """The window of ``n`` samples, computed once per length and kept (read-only).
 
     Why cached: a Hann window of 2^20 samples takes as long to compute (cosines)
-    as the FFT it weights; a stream of traces of one length needs it only once.
-    Why only four: each is as large as one trace.
+    as the FFT it weights; traces of one length need it only once. Bounded in bytes
+    (each window is as large as a trace), least recently used dropped first.
     """
+    with _windows_lock:
+        if (w := _windows.get((name, n))) is not None:
+            _windows.move_to_end((name, n))
+            return w
+    w = _computed_window(name, n)
+    with _windows_lock:
+        _windows[(name, n)] = w
+        while len(_windows) > 1 and sum(a.nbytes for a in _windows.values()) > WINDOW_CACHE_BYTES:
+            _windows.popitem(last=False)
+    return w
+
+
+def _computed_window(name: str, n: int) -> Array:
     if name == "rect":
         w = np.ones(n)
     elif name == "hann":

@@ -24,7 +24,7 @@ from labrun.experiments.analysis import (
     mappings_kept,
     unmap_kept,
 )
-from labrun.experiments.spectrum import WINDOWS, power_spectrum, window
+from labrun.experiments.spectrum import WINDOW_CACHE_BYTES, WINDOWS, power_spectrum, window
 from labrun.experiments.stream import BoundedStream, NpyWriter, npy_shape, write_stream
 
 SPAWN = multiprocessing.get_context("spawn")
@@ -83,6 +83,10 @@ def test_windows_are_computed_once_per_length_and_cannot_be_altered() -> None:
     with pytest.raises(ValueError, match="read-only"):
         w[0] = 1.0
     assert window("hann", 1001) is not w
+    # bounded in bytes: windows of other lengths push the least recently used out
+    for extra in range(WINDOW_CACHE_BYTES // 2**20 + 1):
+        window("rect", 2**17 + extra)  # 1 MiB each
+    assert window("hann", 1000) is not w
 
 
 def test_bad_spectrum_input_is_refused() -> None:
