@@ -84,7 +84,10 @@ class SharedArray:
 
     def view(self, shape: tuple[int, ...], dtype: npt.DTypeLike) -> npt.NDArray[Any]:
         """The owner's view of the start of the segment (valid until ``close()``)."""
-        return np.ndarray(shape, np.dtype(dtype), buffer=self._shm.buf)
+        buffer = self._shm.buf
+        if self._closed or buffer is None:  # numpy would quietly allocate fresh memory for None
+            raise RuntimeError(f"shared segment {self._shm.name} is closed")
+        return np.ndarray(shape, np.dtype(dtype), buffer=buffer)
 
     def close(self) -> None:
         """Detach and unlink (idempotent, thread-safe: done-callbacks may race close())."""
@@ -252,11 +255,19 @@ class AnalysisPool:
             try:
                 if done.cancelled():
                     Future.cancel(result)
-                elif (error := done.exception()) is not None:
-                    result.set_exception(error)
+                    return
+                try:
+                    error = done.exception()
+                    if error is None:
+                        spectrum = dataclasses.replace(
+                            done.result(), power=sink.view((bins,), np.float64).copy()
+                        )
+                except Exception as failure:  # e.g. closed under a job of an executor not ours
+                    error = failure
+                if error is None:
+                    result.set_result(spectrum)
                 else:
-                    power = sink.view((bins,), np.float64).copy()
-                    result.set_result(dataclasses.replace(done.result(), power=power))
+                    result.set_exception(error)  # never left pending: a caller would wait forever
             finally:
                 self._release(source, sink)
 

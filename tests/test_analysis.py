@@ -283,6 +283,8 @@ def test_shared_arrays_are_read_only_in_workers_and_unlinked_by_the_owner() -> N
         name = shared.ref.name
         assert f"{name.lstrip('/')}" in os.listdir("/dev/shm")
     assert f"{name.lstrip('/')}" not in os.listdir("/dev/shm")
+    with pytest.raises(RuntimeError, match="closed"):
+        shared.view((10,), np.float64)  # not a fresh array of garbage
 
 
 # ------------------------------------------------------------------- stream
