@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pathlib
+import queue
 import tempfile
 import threading
 import time
@@ -34,7 +35,13 @@ def fft_pool(quick: bool) -> list[Result]:
     results = SPAWN.Queue()
     child = SPAWN.Process(target=_fft_in_child, args=(quick, results))
     child.start()
-    rows: list[Result] = results.get(timeout=300)
+    while True:
+        try:
+            rows: list[Result] = results.get(timeout=1 if child.is_alive() else 5)
+            break
+        except queue.Empty:
+            if not child.is_alive():  # its traceback is on stderr
+                raise RuntimeError(f"the FFT benchmark process ended (exit code {child.exitcode})") from None
     child.join()
     return rows
 
