@@ -20,10 +20,10 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
+from .plot import agg_figure
 from .runner import Run
 
 if TYPE_CHECKING:
@@ -52,10 +52,10 @@ class LivePlot:
                 )
         self.run = run
         if figure is None:
-            figure = Figure(figsize=(6.4, 4.8), dpi=100)
-            FigureCanvasAgg(figure)
-        self.figure = figure
-        self.axes = figure.axes[0] if figure.axes else figure.add_subplot()
+            figure, axes = agg_figure()
+        else:
+            axes = figure.axes[0] if figure.axes else figure.add_subplot()
+        self.figure, self.axes = figure, axes
         (self.line,) = self.axes.plot([], [], "o-", markersize=3, linewidth=1)
         self.axes.set_xlabel(_label(self.x, experiment.columns[self.x]))
         self.axes.set_ylabel(_label(self.y, experiment.columns[self.y]))
@@ -64,10 +64,6 @@ class LivePlot:
         self.shown = 0  # points on the line
         self.updates = 0  # refreshes that changed the picture
         self._state = ""
-
-    @property
-    def ended(self) -> bool:
-        return not self.run.running
 
     def refresh(self) -> bool:
         """Put every point measured so far on the line; False (and nothing done) if none is new."""

@@ -16,7 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 
-def _canvas() -> tuple[Figure, Axes]:
+def agg_figure() -> tuple[Figure, Axes]:
     """A figure on the Agg canvas: no pyplot, no global backend."""
     figure = Figure(figsize=(6.4, 4.8), dpi=100)
     FigureCanvasAgg(figure)
@@ -30,7 +30,7 @@ def plot_iv(
     title: str = "IV curve",
 ) -> None:
     """Current against voltage, as measured at the terminals, saved as PNG."""
-    figure, axes = _canvas()
+    figure, axes = agg_figure()
     voltage, current = np.asarray(data["voltage"]), np.asarray(data["current"])
     axes.plot(voltage, current, "o-", markersize=3, linewidth=1)
     axes.set_xlabel("voltage (V)")
@@ -50,7 +50,7 @@ def plot_trace(
     column: str = "current",
 ) -> None:
     """One column against time, saved as PNG."""
-    figure, axes = _canvas()
+    figure, axes = agg_figure()
     axes.plot(np.asarray(data["time"]), np.asarray(data[column]), linewidth=1)
     axes.set_xlabel("time (s)")
     axes.set_ylabel(f"{column} ({'A' if column == 'current' else 'V'})")
@@ -68,7 +68,7 @@ def plot_spectrum(
     title: str = "power spectrum",
 ) -> None:
     """Power against frequency (log scale), one line per column, saved as PNG."""
-    figure, axes = _canvas()
+    figure, axes = agg_figure()
     for name, values in power.items():
         axes.semilogy(frequency[1:], np.maximum(values[1:], 1e-300), linewidth=1, label=name)
     axes.set_xlabel("frequency (Hz)")
