@@ -67,23 +67,30 @@ def twin_read(quick: bool) -> Result:
 # ------------------------------------------------------ per-point overhead
 
 
+def _raw_sweep(n: int, latency: float = 0.0) -> float:
+    """Seconds per point of the baseline: a raw pyvisa write+query loop on the twin."""
+    r = _raw()
+    r.write(":FORM:ELEM VOLT,CURR;:SENS:CURR:PROT 0.01;:OUTP ON")
+    if latency:
+        _slowed(r, latency)
+    return _per_call(lambda i: (r.write(f":SOUR:VOLT:LEV {i / n:.6E}"), r.query(":READ?")), n)
+
+
+def _labrun_sweep(n: int, latency: float = 0.0) -> float:
+    """Seconds per point of the same sweep run by labrun: runner, checks, data file."""
+    with open_sourcemeter("keithley2400", K2400, sim=True) as smu, tempfile.TemporaryDirectory() as d:
+        if latency:
+            _slowed(smu.instrument.resource, latency)
+        s = IVSweep(smu, start=0.0, stop=1.0, num_points=n, delay=0.0, compliance=0.01, save=Saving(d))
+        t = time.perf_counter()
+        start(s).result()
+        return (time.perf_counter() - t) / n
+
+
 def sweep_overhead(quick: bool) -> Result:
     """IV sweep, delay 0, run by the threaded runner with a data file, vs a raw pyvisa loop."""
     n = 300 if quick else 2000
-
-    def raw_loop() -> float:
-        r = _raw()
-        r.write(":FORM:ELEM VOLT,CURR;:SENS:CURR:PROT 0.01;:OUTP ON")
-        return _per_call(lambda i: (r.write(f":SOUR:VOLT:LEV {i / n:.6E}"), r.query(":READ?")), n)
-
-    def sweep() -> float:
-        with open_sourcemeter("keithley2400", K2400, sim=True) as smu, tempfile.TemporaryDirectory() as d:
-            s = IVSweep(smu, start=0.0, stop=1.0, num_points=n, delay=0.0, compliance=0.01, save=Saving(d))
-            t = time.perf_counter()
-            start(s).result()
-            return (time.perf_counter() - t) / n
-
-    pairs = [(raw_loop(), sweep()) for _ in range(5)]
+    pairs = [(_raw_sweep(n), _labrun_sweep(n)) for _ in range(5)]
     base, ours = min(p[0] for p in pairs), min(p[1] for p in pairs)
     return Result(
         f"IV sweep per point ({n} points, file, runner)",
@@ -112,16 +119,7 @@ def _slowed(resource: Any, latency: float) -> None:
 def slow_instrument_overhead(quick: bool) -> Result:
     """As above, with 2 ms of instrument latency per message (as GPIB/USB has): round trips count."""
     n = 50 if quick else 300
-    r = _raw()
-    r.write(":FORM:ELEM VOLT,CURR;:SENS:CURR:PROT 0.01;:OUTP ON")
-    _slowed(r, 0.002)
-    base = _per_call(lambda i: (r.write(f":SOUR:VOLT:LEV {i / n:.6E}"), r.query(":READ?")), n)
-    with open_sourcemeter("keithley2400", K2400, sim=True) as smu, tempfile.TemporaryDirectory() as d:
-        _slowed(smu.instrument.resource, 0.002)
-        s = IVSweep(smu, start=0.0, stop=1.0, num_points=n, delay=0.0, compliance=0.01, save=Saving(d))
-        t = time.perf_counter()
-        start(s).result()
-        ours = (time.perf_counter() - t) / n
+    base, ours = _raw_sweep(n, 0.002), _labrun_sweep(n, 0.002)
     return Result(
         "IV sweep per point, 2 ms instrument latency",
         ours * 1e6,
