@@ -21,6 +21,7 @@ from .config import ConfigError, load_config, plan
 from .launch import build_experiment, open_instrument, save_plot
 from .live import follow, window_open
 from .runner import start
+from .spectrum import WINDOWS
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -67,7 +68,7 @@ def parser() -> argparse.ArgumentParser:
     ana = sub.add_parser("analyze", help="power spectra of a data file's columns (CSV and PNG)")
     ana.add_argument("datafile")
     ana.add_argument("--columns", help="comma-separated; default: every measured column")
-    ana.add_argument("--window", default="hann", choices=["rect", "hann", "hamming", "blackman"])
+    ana.add_argument("--window", default="hann", choices=WINDOWS)
     ana.add_argument("--out", help="directory for the outputs (default: beside the data file)")
     ana.set_defaults(handler=cmd_analyze)
 
