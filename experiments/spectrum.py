@@ -106,7 +106,7 @@ def power_spectrum(traces: npt.ArrayLike, sample_rate: float, window_name: str =
     for first in range(0, rows, block):
         spectra = np.fft.rfft(data[first : first + block] * w, axis=1)
         total += (spectra.real**2 + spectra.imag**2).sum(axis=0)
-    power = total / (rows * n * float(w @ w))  # no n-sample temporary, as w**2 made
+    power = total / (rows * n * np.sum(w**2))
     # one-sided: double every bin that has a negative-frequency twin
     if n % 2 == 0:
         power[1:-1] *= 2
