@@ -14,9 +14,9 @@ import yaml
 from labrun.drivers import SourceMeter, open_sourcemeter
 
 from .config import Config, InstrumentConfig, IVSweepConfig
-from .experiment import Saving
+from .experiment import Experiment, Saving
 from .iv_sweep import IVSweep
-from .plot import plot_iv, plot_trace
+from .plot import plot_columns
 from .time_trace import TimeTrace
 
 
@@ -78,13 +78,13 @@ def build_experiment(
     )
 
 
-def save_plot(experiment: IVSweep | TimeTrace) -> pathlib.Path | None:
+def save_plot(experiment: Experiment) -> pathlib.Path | None:
     """The PNG next to the data file (None if nothing was saved or measured)."""
     if experiment.data_file is None or len(experiment.table) == 0:
         return None
     path = experiment.data_file.path.with_suffix(".png")
-    if isinstance(experiment, IVSweep):
-        plot_iv(experiment.data, path, title=experiment.data_file.path.stem)
-    else:
-        plot_trace(experiment.data, path, title=experiment.data_file.path.stem)
+    x, y = experiment.plot_axes
+    plot_columns(
+        experiment.data, path, x=x, y=y, units=experiment.columns, title=experiment.data_file.path.stem
+    )
     return path

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from .plot import agg_figure
+from .plot import agg_figure, axis_label
 from .runner import Run
 
 if TYPE_CHECKING:
@@ -57,8 +57,8 @@ class LivePlot:
             axes = figure.axes[0] if figure.axes else figure.add_subplot()
         self.figure, self.axes = figure, axes
         (self.line,) = self.axes.plot([], [], "o-", markersize=3, linewidth=1)
-        self.axes.set_xlabel(_label(self.x, experiment.columns[self.x]))
-        self.axes.set_ylabel(_label(self.y, experiment.columns[self.y]))
+        self.axes.set_xlabel(axis_label(self.x, experiment.columns[self.x]))
+        self.axes.set_ylabel(axis_label(self.y, experiment.columns[self.y]))
         self.axes.grid(True, alpha=0.3)
         self.axes.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
         self.shown = 0  # points on the line
@@ -223,7 +223,3 @@ class NotebookView:
 def watch(run: Run, *, interval: float = 0.5, progress: bool = True, **plot: Any) -> NotebookView:
     """In a notebook: show ``run`` live below the cell; returns at once."""
     return NotebookView(run, interval=interval, progress=progress, **plot)
-
-
-def _label(column: str, unit: str) -> str:
-    return f"{column} ({unit})" if unit else column

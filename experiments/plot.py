@@ -15,6 +15,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+MARKED_POINTS = 200
+
 
 def agg_figure() -> tuple[Figure, Axes]:
     """A figure on the Agg canvas: no pyplot, no global backend."""
@@ -23,39 +25,33 @@ def agg_figure() -> tuple[Figure, Axes]:
     return figure, figure.add_subplot()
 
 
-def plot_iv(
+def axis_label(column: str, unit: str) -> str:
+    """``voltage (V)``; a unitless column (``step``) is just its name."""
+    return f"{column} ({unit})" if unit else column
+
+
+def plot_columns(
     data: Mapping[str, npt.NDArray[np.float64]],
     path: str | os.PathLike[str],
     *,
-    title: str = "IV curve",
+    x: str,
+    y: str,
+    units: Mapping[str, str],
+    title: str,
 ) -> None:
-    """Current against voltage, as measured at the terminals, saved as PNG."""
+    """Column ``y`` against column ``x``, labelled with their units, saved as PNG.
+
+    Markers show each point while there are few enough to tell apart (an IV sweep's
+    41 points); a long trace is drawn as a line.
+    """
     figure, axes = agg_figure()
-    voltage, current = np.asarray(data["voltage"]), np.asarray(data["current"])
-    axes.plot(voltage, current, "o-", markersize=3, linewidth=1)
-    axes.set_xlabel("voltage (V)")
-    axes.set_ylabel("current (A)")
-    axes.set_title(f"{title} ({len(voltage)} points)")
+    xs, ys = np.asarray(data[x]), np.asarray(data[y])
+    axes.plot(xs, ys, "o-" if len(xs) <= MARKED_POINTS else "-", markersize=3, linewidth=1)
+    axes.set_xlabel(axis_label(x, units[x]))
+    axes.set_ylabel(axis_label(y, units[y]))
+    axes.set_title(f"{title} ({len(xs)} points)")
     axes.grid(True, alpha=0.3)
     axes.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
-    figure.tight_layout()
-    figure.savefig(path, format="png")
-
-
-def plot_trace(
-    data: Mapping[str, npt.NDArray[np.float64]],
-    path: str | os.PathLike[str],
-    *,
-    title: str = "time trace",
-    column: str = "current",
-) -> None:
-    """One column against time, saved as PNG."""
-    figure, axes = agg_figure()
-    axes.plot(np.asarray(data["time"]), np.asarray(data[column]), linewidth=1)
-    axes.set_xlabel("time (s)")
-    axes.set_ylabel(f"{column} ({'A' if column == 'current' else 'V'})")
-    axes.set_title(f"{title} ({len(data['time'])} points)")
-    axes.grid(True, alpha=0.3)
     figure.tight_layout()
     figure.savefig(path, format="png")
 
