@@ -5,12 +5,10 @@ from __future__ import annotations
 import pathlib
 from dataclasses import dataclass
 
-import numpy as np
-
 from .analysis import AnalysisPool
 from .data import DataFile, load_data
 from .plot import plot_spectrum
-from .spectrum import Spectrum
+from .spectrum import Spectrum, sample_rate_of
 
 NOT_SIGNALS = {"step", "time", "timestamp", "source"}
 
@@ -42,9 +40,10 @@ def analyze_file(
     clock = "time" if "time" in data.columns else "timestamp"
     if clock not in data.columns:
         raise ValueError(f"{path}: no 'time' or 'timestamp' column to take the sample rate from")
-    spacing = float(np.median(np.diff(data[clock])))
-    if not spacing > 0:
-        raise ValueError(f"{path}: the {clock} column does not increase")
+    try:
+        rate = sample_rate_of(data[clock])
+    except ValueError as error:
+        raise ValueError(f"{path}: {clock} column: {error}") from None
     chosen = columns or [c for c in data.columns if c not in NOT_SIGNALS]
     unknown = [c for c in chosen if c not in data.columns]
     if unknown:
@@ -52,7 +51,7 @@ def analyze_file(
     own_pool = pool is None
     workers = pool or AnalysisPool(max_workers=min(len(chosen), 2))
     try:
-        futures = {c: workers.spectrum(data[c] - data[c].mean(), 1.0 / spacing, window) for c in chosen}
+        futures = {c: workers.spectrum(data[c] - data[c].mean(), rate, window) for c in chosen}
         spectra = {c: f.result() for c, f in futures.items()}
     finally:
         if own_pool:
@@ -63,7 +62,7 @@ def analyze_file(
         directory,
         f"{path.stem}_spectrum",
         ("frequency", *spectra),
-        {"source": str(path), "sample_rate": 1.0 / spacing, "window": window, "mean_removed": True},
+        {"source": str(path), "sample_rate": rate, "window": window, "mean_removed": True},
     )
     frequency = first.frequency  # computed on access: once
     try:
@@ -73,4 +72,4 @@ def analyze_file(
         table.close()
     plot_file = table.path.with_suffix(".png")
     plot_spectrum(frequency, {c: s.power for c, s in spectra.items()}, plot_file, title=path.stem)
-    return Analysis(table.path, plot_file, 1.0 / spacing, spectra)
+    return Analysis(table.path, plot_file, rate, spectra)

@@ -12,13 +12,15 @@ import numpy as np
 
 from .analysis import AnalysisPool
 from .experiment import Experiment, Point
-from .spectrum import Spectrum
+from .spectrum import Spectrum, sample_rate_of
 
 
 class LiveSpectra:
     """Subscribe to ``experiment``; each block of ``every`` points of ``column`` becomes a spectrum.
 
-    ``sample_rate`` in Hz: given, or estimated from the block's ``time`` column.
+    ``sample_rate`` in Hz: given, or taken from each block's ``time`` (else ``timestamp``)
+    column. A block whose clock does not advance gets a future that carries the error —
+    never a spectrum on a made-up frequency axis.
     """
 
     def __init__(
@@ -35,6 +37,15 @@ class LiveSpectra:
             raise ValueError(f"every must be >= 2 points, got {every}")
         if column not in experiment.columns:
             raise ValueError(f"no column {column!r}; columns: {', '.join(experiment.columns)}")
+        clocks = [c for c in ("time", "timestamp") if c in experiment.columns]
+        if sample_rate is None and not clocks:
+            raise ValueError(
+                f"{experiment.name} has no 'time' or 'timestamp' column to take the sample rate "
+                "from; give sample_rate"
+            )
+        if sample_rate is not None and not sample_rate > 0:
+            raise ValueError(f"sample_rate must be > 0 Hz, got {sample_rate}")
+        self.clock = clocks[0] if clocks else ""
         self.pool, self.every, self.column = pool, every, column
         self.sample_rate, self.window = sample_rate, window
         self.futures: list[Future[Spectrum]] = []
@@ -44,17 +55,23 @@ class LiveSpectra:
 
     def _on_point(self, point: Point) -> None:
         self._values.append(point[self.column])
-        self._times.append(point.get("time", point.get("timestamp", 0.0)))
+        if self.clock:
+            self._times.append(point[self.clock])
         if len(self._values) < self.every:
             return
-        rate = self.sample_rate
-        if rate is None:
-            spacing = float(np.median(np.diff(self._times)))
-            rate = 1.0 / spacing if spacing > 0 else 1.0
-        block = np.array(self._values)
+        block, times = np.array(self._values), self._times
+        self._values, self._times = [], []
+        try:
+            rate = self.sample_rate or sample_rate_of(times)
+        except ValueError as error:
+            failed: Future[Spectrum] = Future()
+            failed.set_exception(
+                ValueError(f"{self.column} block {len(self.futures) + 1}: {self.clock} column: {error}")
+            )
+            self.futures.append(failed)
+            return
         block -= block.mean()  # a DC level leaks through any window and buries small tones
         self.futures.append(self.pool.spectrum(block, rate, self.window))
-        self._values, self._times = [], []
 
     def results(self, timeout: float | None = None) -> list[Spectrum]:
         """Every spectrum submitted so far, waiting for those still computing."""

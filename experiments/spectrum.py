@@ -86,6 +86,17 @@ def _computed_window(name: str, n: int) -> Array:
     return w
 
 
+def sample_rate_of(times: npt.ArrayLike) -> float:
+    """Hz, as 1 / the median spacing of the sample times (robust to a late sample or two).
+
+    Refuses a clock that does not advance: a made-up rate would label every frequency wrong.
+    """
+    spacing = float(np.median(np.diff(np.asarray(times, dtype=np.float64))))
+    if not spacing > 0:
+        raise ValueError(f"the sample times do not increase (median spacing {spacing:g} s)")
+    return 1.0 / spacing
+
+
 def power_spectrum(traces: npt.ArrayLike, sample_rate: float, window_name: str = "hann") -> Spectrum:
     """One-sided power spectrum of one trace (1-D) or the average of several (2-D, one per row)."""
     data = np.asarray(traces, dtype=np.float64)

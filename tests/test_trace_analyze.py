@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pathlib
 import threading
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from types import MappingProxyType
 
 import numpy as np
 import pytest
 
 from labrun.drivers import open_sourcemeter
-from labrun.experiments import Saving, start
+from labrun.experiments import Experiment, Saving, start
 from labrun.experiments.analysis import AnalysisPool
 from labrun.experiments.cli import main
 from labrun.experiments.live_analysis import LiveSpectra
@@ -77,3 +80,52 @@ def test_labrun_analyze_refuses_bad_input(tmp_path: pathlib.Path, capsys: pytest
     (data_file,) = tmp_path.glob("trace_hum_*.csv")
     assert main(["analyze", str(data_file), "--columns", "resistance"]) == 2
     assert "no column resistance" in capsys.readouterr().err
+
+
+class _Clocked(Experiment):
+    """Points of a tone sampled at ``times`` (no instrument): the clock is the test's to set."""
+
+    name = "clocked"
+    columns: Mapping[str, str] = MappingProxyType({"time": "s", "current": "A"})
+
+    def __init__(self, times: list[float]) -> None:
+        super().__init__()
+        self.times = times
+
+    def total_steps(self) -> int:
+        return len(self.times)
+
+    def steps(self) -> Iterator[Sequence[float]]:
+        for t in self.times:
+            yield (t, float(np.sin(2 * np.pi * 5.0 * t)))
+
+
+def test_live_spectra_take_the_rate_from_the_clock_and_refuse_one_that_stands_still() -> None:
+    with AnalysisPool(ThreadPoolExecutor(1)) as pool:
+        ticking = _Clocked([k / 100 for k in range(100)])  # 100 Hz
+        live = LiveSpectra(ticking, pool, every=100, column="current")
+        ticking.run()
+        (spectrum,) = live.results(30)
+        assert spectrum.sample_rate == pytest.approx(100.0)
+        assert spectrum.peak() == pytest.approx(5.0)
+
+        stuck = _Clocked([0.0] * 100)
+        live = LiveSpectra(stuck, pool, every=50, column="current")
+        stuck.run()  # the run itself goes on: the error belongs to the analysis
+        assert len(live.futures) == 2
+        with pytest.raises(
+            ValueError, match=r"current block 1: time column: the sample times do not increase"
+        ):
+            live.results(30)
+        assert LiveSpectra(stuck, pool, every=50, sample_rate=10.0).pool is pool  # a given rate is used
+
+
+def test_live_spectra_without_a_clock_need_a_sample_rate() -> None:
+    class Unclocked(_Clocked):
+        columns: Mapping[str, str] = MappingProxyType({"step": "", "current": "A"})
+
+    with AnalysisPool(ThreadPoolExecutor(1)) as pool:
+        with pytest.raises(ValueError, match=r"no 'time' or 'timestamp' column.*give sample_rate"):
+            LiveSpectra(Unclocked([]), pool, every=10)
+        with pytest.raises(ValueError, match="sample_rate must be > 0 Hz, got 0"):
+            LiveSpectra(Unclocked([]), pool, every=10, sample_rate=0.0)
