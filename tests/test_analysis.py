@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from distributed import Client, LocalCluster
 
 from labrun.experiments.analysis import (
     AnalysisPool,
@@ -107,6 +108,30 @@ def test_the_spawned_pool_computes_what_numpy_does(pool: AnalysisPool) -> None:
     local = power_spectrum(x, 100.0)
     assert remote.power == pytest.approx(local.power)
     assert pool.shares_memory
+
+
+@pytest.mark.timeout(120)
+def test_a_dask_distributed_executor_runs_the_analysis_by_value() -> None:
+    """A real scheduler and a worker process (as on a cluster, on one machine)."""
+    before = shm_segments()
+    with (
+        LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,  # type: ignore[no-untyped-call]
+    ):
+        with AnalysisPool(client.get_executor()) as remote:
+            assert not remote.shares_memory  # shared memory does not reach other machines
+            t = np.arange(2000) / 1000.0
+            spectrum = remote.spectrum(np.sin(2 * np.pi * 50.0 * t), 1000.0).result(60)
+            assert spectrum.peak() == pytest.approx(50.0)
+            assert spectrum.power == pytest.approx(power_spectrum(np.sin(2 * np.pi * 50.0 * t), 1000.0).power)
+            assert remote.submit_array(np.sum, np.arange(10)).result(60) == 45
+            with pytest.raises(ValueError, match=">= 2 samples"):
+                remote.spectrum(np.ones(1), 1.0).result(60)  # the worker's error, on the future
+            assert remote.segments == 0
+        assert client.status == "running"  # the pool closes only executors it made
+    assert shm_segments() <= before
 
 
 def wait_done_callbacks(pool: AnalysisPool) -> None:

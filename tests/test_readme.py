@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import pathlib
 import re
+import textwrap
 
 import pytest
 
 from .support import run_script
 
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+BLOCKS = [  # dedented: a block inside a list item is indented with it
+    textwrap.dedent(b)
+    for b in re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+]
 NEEDS_HARDWARE = "ASRL/dev/ttyUSB0"  # the real-instrument example: a serial port
 
 
