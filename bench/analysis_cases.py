@@ -9,13 +9,14 @@ import queue
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-from labrun.experiments.analysis import AnalysisPool, SharedArray, SharedRef, attached
+from labrun.experiments.analysis import AnalysisPool, SharedArray, SharedRef, attached, spectrum_into
 from labrun.experiments.spectrum import power_spectrum
 from labrun.experiments.stream import BoundedStream, write_stream
 
@@ -65,10 +66,12 @@ def _fft_compared(quick: bool) -> list[Result]:
             power_spectrum(job, 1.0)
         return time.perf_counter() - t
 
-    serial, threaded, pooled = [], [], []
+    serial, threaded, pooled, placed, spun = [], [], [], [], []
+    job_times = [float("inf")] * len(jobs)
     with (
         ThreadPoolExecutor(workers) as threads,
         AnalysisPool(max_workers=workers, in_flight_bytes=4 * workers * job_samples * 8) as pool,
+        _in_shared_memory(jobs) as prepared,
     ):
         pool.spectrum(jobs[0], 1.0).result()  # start the workers first: spawn costs ~0.1 s each
         for _ in range(5):
@@ -80,6 +83,23 @@ def _fft_compared(quick: bool) -> list[Result]:
             for future in [pool.spectrum(j, 1.0) for j in jobs]:
                 future.result()
             pooled.append(time.perf_counter() - t)
+            # diagnosis: the pool without the copies, and the pool's dispatch alone
+            t = time.perf_counter()
+            for future in [
+                pool.executor.submit(spectrum_into, *refs, 1.0, "hann", keep_bytes=pool.keep_bytes)
+                for refs in prepared
+            ]:
+                future.result()
+            placed.append(time.perf_counter() - t)
+            for k, job in enumerate(jobs):
+                t = time.perf_counter()
+                power_spectrum(job, 1.0)
+                job_times[k] = min(job_times[k], time.perf_counter() - t)
+        for _ in range(5):
+            t = time.perf_counter()
+            for spinning in [pool.executor.submit(_spin, seconds) for seconds in job_times]:
+                spinning.result()
+            spun.append(time.perf_counter() - t)
     best = min(serial)
     target = 0.9 * workers
     ceiling = _fft_ceiling(lengths, job_samples, workers)
@@ -104,6 +124,26 @@ def _fft_compared(quick: bool) -> list[Result]:
             "measured: numpy's FFT releases the GIL for part of its work",
         ),
         Result(
+            f"FFT workload ({len(jobs)} jobs): pool, jobs already in shared memory",
+            best / min(placed),
+            1.0,
+            "× serial",
+            "serial",
+            "— (what the copies cost)",
+            True,
+            "diagnosis: no copy in, spectrum left in its segment",
+        ),
+        Result(
+            f"FFT workload ({len(jobs)} jobs): pool, jobs that spin for each FFT's serial time",
+            sum(job_times) / min(spun),
+            1.0,
+            "× serial",
+            "the same spins one after another",
+            "— (what the dispatch costs)",
+            True,
+            "diagnosis: the pool's scheduling with no memory traffic",
+        ),
+        Result(
             f"FFT workload ({len(jobs)} jobs): {workers} processes each on its own share, no pool",
             ceiling,
             1.0,
@@ -114,6 +154,25 @@ def _fft_compared(quick: bool) -> list[Result]:
             "what the hardware allows: no data crosses a process boundary",
         ),
     ]
+
+
+@contextmanager
+def _in_shared_memory(jobs: list[Any]) -> Iterator[list[tuple[SharedRef, SharedRef]]]:
+    """Each job and room for its spectrum in segments of their own: (traces, power) refs."""
+    segments = [(SharedArray(job), SharedArray(np.empty(job.shape[-1] // 2 + 1))) for job in jobs]
+    try:
+        yield [(traces.ref, power.ref) for traces, power in segments]
+    finally:
+        for traces, power in segments:
+            traces.close()
+            power.close()
+
+
+def _spin(seconds: float) -> None:
+    """Runs in a worker: holds its core for ``seconds``, touching no memory."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
 
 
 def _fft_share(lengths: list[int], job_samples: int, start: Any, times: Any) -> None:
