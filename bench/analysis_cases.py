@@ -60,14 +60,17 @@ def _fft_compared(quick: bool) -> list[Result]:
     jobs = [rng.normal(size=(max(1, job_samples // n), n)) for n in lengths]
     workers = os.cpu_count() or 1
 
-    def serial_run() -> float:
-        t = time.perf_counter()
+    def serial_run() -> list[float]:
+        """Seconds of each job, one after another in this process."""
+        times = []
         for job in jobs:
+            t = time.perf_counter()
             power_spectrum(job, 1.0)
-        return time.perf_counter() - t
+            times.append(time.perf_counter() - t)
+        return times
 
     serial, threaded, pooled, placed, spun = [], [], [], [], []
-    job_times = [float("inf")] * len(jobs)
+    job_times = [float("inf")] * len(jobs)  # each job's best serial time: what the spins last
     with (
         ThreadPoolExecutor(workers) as threads,
         AnalysisPool(max_workers=workers, in_flight_bytes=4 * workers * job_samples * 8) as pool,
@@ -75,7 +78,9 @@ def _fft_compared(quick: bool) -> list[Result]:
     ):
         pool.spectrum(jobs[0], 1.0).result()  # start the workers first: spawn costs ~0.1 s each
         for _ in range(5):
-            serial.append(serial_run())
+            times = serial_run()
+            serial.append(sum(times))
+            job_times = [min(best, now) for best, now in zip(job_times, times, strict=True)]
             t = time.perf_counter()
             list(threads.map(lambda j: power_spectrum(j, 1.0), jobs))
             threaded.append(time.perf_counter() - t)
@@ -91,10 +96,6 @@ def _fft_compared(quick: bool) -> list[Result]:
             ]:
                 future.result()
             placed.append(time.perf_counter() - t)
-            for k, job in enumerate(jobs):
-                t = time.perf_counter()
-                power_spectrum(job, 1.0)
-                job_times[k] = min(job_times[k], time.perf_counter() - t)
         for _ in range(5):
             t = time.perf_counter()
             for spinning in [pool.executor.submit(_spin, seconds) for seconds in job_times]:
