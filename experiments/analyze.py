@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from .analysis import AnalysisPool
 from .data import DataFile, load_data
 from .plot import plot_spectrum
-from .spectrum import Spectrum, sample_rate_of
+from .spectrum import Spectrum, clock_of, sample_rate_of
 
 NOT_SIGNALS = {"step", "time", "timestamp", "source"}
 
@@ -37,9 +37,7 @@ def analyze_file(
     data = load_data(path)
     if len(data) < 2:
         raise ValueError(f"{path}: {len(data)} rows; a spectrum needs at least 2")
-    clock = "time" if "time" in data.columns else "timestamp"
-    if clock not in data.columns:
-        raise ValueError(f"{path}: no 'time' or 'timestamp' column to take the sample rate from")
+    clock = clock_of(data.columns, str(path))
     try:
         rate = sample_rate_of(data[clock])
     except ValueError as error:

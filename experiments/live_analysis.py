@@ -12,7 +12,7 @@ import numpy as np
 
 from .analysis import AnalysisPool
 from .experiment import Experiment, Point
-from .spectrum import Spectrum, sample_rate_of
+from .spectrum import Spectrum, clock_of, sample_rate_of
 
 
 class LiveSpectra:
@@ -37,15 +37,15 @@ class LiveSpectra:
             raise ValueError(f"every must be >= 2 points, got {every}")
         if column not in experiment.columns:
             raise ValueError(f"no column {column!r}; columns: {', '.join(experiment.columns)}")
-        clocks = [c for c in ("time", "timestamp") if c in experiment.columns]
-        if sample_rate is None and not clocks:
-            raise ValueError(
-                f"{experiment.name} has no 'time' or 'timestamp' column to take the sample rate "
-                "from; give sample_rate"
-            )
-        if sample_rate is not None and not sample_rate > 0:
+        if sample_rate is None:
+            try:
+                self.clock = clock_of(experiment.columns, experiment.name)
+            except ValueError as error:
+                raise ValueError(f"{error}; give sample_rate") from None
+        elif not sample_rate > 0:
             raise ValueError(f"sample_rate must be > 0 Hz, got {sample_rate}")
-        self.clock = clocks[0] if clocks else ""
+        else:
+            self.clock = ""  # the rate is given: no sample times needed
         self.pool, self.every, self.column = pool, every, column
         self.sample_rate, self.window = sample_rate, window
         self.futures: list[Future[Spectrum]] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +85,17 @@ def _computed_window(name: str, n: int) -> Array:
         raise ValueError(f"unknown window {name!r}; allowed: {', '.join(WINDOWS)}")
     w.flags.writeable = False
     return w
+
+
+CLOCKS = ("time", "timestamp")  # columns that give sample times, the preferred first
+
+
+def clock_of(columns: Iterable[str], where: str) -> str:
+    """The column to take sample times from; ``where`` names the data for the error."""
+    found = [c for c in CLOCKS if c in columns]
+    if not found:
+        raise ValueError(f"{where}: no 'time' or 'timestamp' column to take the sample rate from")
+    return found[0]
 
 
 def sample_rate_of(times: npt.ArrayLike) -> float:
