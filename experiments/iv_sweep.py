@@ -36,6 +36,8 @@ def check_sweep_limits(
     ``extreme`` is the largest |level| of the sweep. Needs no instrument, so configs
     are checked with it before anything is opened.
     """
+    if mode not in ("voltage", "current"):
+        raise ValueError(f"mode must be 'voltage' or 'current', got {mode!r}")
     voltage_mode = mode == "voltage"
     unit, limit_unit = units_of(mode)
     model_max = limits.max_voltage if voltage_mode else limits.max_current
@@ -105,8 +107,6 @@ class IVSweep(Experiment):
         self.columns = {**self.columns, "source": units_of(mode)[0]}
         super().__init__(instrument, save=save)
         self.smu: SourceMeter = instrument
-        if mode not in ("voltage", "current"):
-            raise ValueError(f"mode must be 'voltage' or 'current', got {mode!r}")
         if int(num_points) != num_points or num_points < 1:
             raise ValueError(f"num_points must be a whole number >= 1, got {num_points}")
         if num_points > 1 and start == stop:

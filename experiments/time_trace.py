@@ -45,8 +45,6 @@ class TimeTrace(Experiment):
             raise ValueError(f"num_points must be a whole number >= 2, got {num_points}")
         if not interval >= 0:
             raise ValueError(f"interval must be >= 0 s, got {interval}")
-        if mode not in ("voltage", "current"):
-            raise ValueError(f"mode must be 'voltage' or 'current', got {mode!r}")
         self.level, self.num_points, self.interval = float(level), int(num_points), float(interval)
         self.compliance, self.mode = float(compliance), mode
         check_sweep_limits(

@@ -227,6 +227,7 @@ def test_return_sweep_and_current_mode(k2400: SourceMeter) -> None:
         ({"compliance": 2.0}, "outside the allowed"),
         ({"stop": 100.0, "compliance": 0.5}, "power envelope"),
         ({"stop": 5.0, "max_voltage": 2.0}, "your configured limit"),
+        ({"mode": "power"}, "mode must be 'voltage' or 'current', got 'power'"),
     ],
 )
 def test_bad_sweeps_are_refused_before_any_write(
