@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from .plot import agg_figure, axis_label
+from .plot import agg_figure, label_axes
 from .runner import Run
 
 if TYPE_CHECKING:
@@ -57,10 +57,7 @@ class LivePlot:
             axes = figure.axes[0] if figure.axes else figure.add_subplot()
         self.figure, self.axes = figure, axes
         (self.line,) = self.axes.plot([], [], "o-", markersize=3, linewidth=1)
-        self.axes.set_xlabel(axis_label(self.x, experiment.columns[self.x]))
-        self.axes.set_ylabel(axis_label(self.y, experiment.columns[self.y]))
-        self.axes.grid(True, alpha=0.3)
-        self.axes.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+        label_axes(self.axes, self.x, self.y, experiment.columns)
         self.shown = 0  # points on the line
         self.updates = 0  # refreshes that changed the picture
         self._state = ""

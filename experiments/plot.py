@@ -30,6 +30,15 @@ def axis_label(column: str, unit: str) -> str:
     return f"{column} ({unit})" if unit else column
 
 
+def label_axes(axes: Axes, x: str, y: str, units: Mapping[str, str]) -> None:
+    """Column names with their units on the axes, a light grid, small currents in 1e-6 style:
+    the saved picture and the live one look alike."""
+    axes.set_xlabel(axis_label(x, units[x]))
+    axes.set_ylabel(axis_label(y, units[y]))
+    axes.grid(True, alpha=0.3)
+    axes.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+
+
 def plot_columns(
     data: Mapping[str, npt.NDArray[np.float64]],
     path: str | os.PathLike[str],
@@ -47,11 +56,8 @@ def plot_columns(
     figure, axes = agg_figure()
     xs, ys = np.asarray(data[x]), np.asarray(data[y])
     axes.plot(xs, ys, "o-" if len(xs) <= MARKED_POINTS else "-", markersize=3, linewidth=1)
-    axes.set_xlabel(axis_label(x, units[x]))
-    axes.set_ylabel(axis_label(y, units[y]))
+    label_axes(axes, x, y, units)
     axes.set_title(f"{title} ({len(xs)} points)")
-    axes.grid(True, alpha=0.3)
-    axes.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
     figure.tight_layout()
     figure.savefig(path, format="png")
 
