@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from distributed import Client, LocalCluster
 
+from labrun.experiments import spectrum as spectrum_module
 from labrun.experiments.analysis import (
     AnalysisPool,
     SharedArray,
@@ -88,6 +89,42 @@ def test_windows_are_computed_once_per_length_and_cannot_be_altered() -> None:
     for extra in range(WINDOW_CACHE_BYTES // 2**20 + 1):
         window("rect", 2**17 + extra)  # 1 MiB each
     assert window("hann", 1000) is not w
+
+
+def numpy_power(rows: np.ndarray, window_name: str) -> np.ndarray:
+    """The textbook one-sided power spectrum, averaged over rows, straight from numpy."""
+    rows = np.atleast_2d(rows)
+    n = rows.shape[1]
+    w = window(window_name, n)
+    power: np.ndarray = np.mean(np.abs(np.fft.rfft(rows * w, axis=1)) ** 2, axis=0) / (n * np.sum(w**2))
+    power[1 : (n + 1) // 2] *= 2  # every bin with a negative-frequency twin
+    return power
+
+
+SHAPES = [(1, 2**14), (64, 256), (3, 1001), (1, 2**15), (300, 64), (2, 7)]
+
+
+def test_spectra_of_any_shape_in_turn_and_in_threads_equal_numpys() -> None:
+    # the temporaries are kept per thread and reused: larger, then smaller, then at once
+    rng = np.random.default_rng(6)
+    inputs = [rng.normal(size=shape) for shape in SHAPES]
+    expected = [numpy_power(x, "hann") for x in inputs]
+    firsts = [power_spectrum(x, 1.0).power for x in inputs]  # kept: a later call must not alter them
+    for x, want in zip(inputs * 2, expected * 2, strict=True):
+        assert power_spectrum(x, 1.0).power == pytest.approx(want)
+    with ThreadPoolExecutor(4) as threads:
+        for got, want in zip(
+            threads.map(lambda x: power_spectrum(x, 1.0).power, inputs * 8), expected * 8, strict=True
+        ):
+            assert got == pytest.approx(want)
+    for first, want in zip(firsts, expected, strict=True):
+        assert first == pytest.approx(want)
+
+
+def test_temporaries_beyond_the_scratch_bound_are_made_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spectrum_module, "SCRATCH_BYTES", 1024)
+    x = np.random.default_rng(7).normal(size=(4, 4096))
+    assert power_spectrum(x, 1.0, "blackman").power == pytest.approx(numpy_power(x, "blackman"))
 
 
 def test_bad_spectrum_input_is_refused() -> None:
