@@ -198,7 +198,7 @@ class _Ceiling:
     each FFTing its own share of data it made itself (nothing handed over, no pool).
 
     Why its processes wait for rounds: this machine's parallel speed drifts between runs
-    minutes apart (1.3-1.9x for the same processes today), so the ceiling is measured in
+    minutes apart (1.2-1.9x for the same processes on 2026-11-25), so the ceiling is measured in
     the same rounds as the pool it is compared with, not after them.
     """
 
