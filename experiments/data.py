@@ -135,17 +135,23 @@ class LoadedData:
 
 
 def load_data(path: str | os.PathLike[str]) -> LoadedData:
-    """Read a data file; a last line cut short by a crash is ignored."""
+    """Read a data file; a last line cut short by a crash is ignored.
+
+    Also a file still being started (read while its run begins): a meta or header line
+    without its newline is not there yet, and a file with no whole header says so.
+    """
     metadata: dict[str, Any] = {}
     lines: list[str] = []
     with open(path, encoding="utf-8") as fp:
         for line in fp:
-            if line.startswith(META_PREFIX):
+            if not line.endswith("\n"):
+                lines.append(line)  # only the last line can be cut short; rows are checked below
+            elif line.startswith(META_PREFIX):
                 metadata.update(json.loads(line[len(META_PREFIX) :]))
             elif not line.startswith(COMMENT):
                 lines.append(line)
-    if not lines:
-        raise ValueError(f"{path}: no column header")
+    if not lines or not lines[0].endswith("\n"):
+        raise ValueError(f"{path}: no column header (yet)")
     names = lines[0].strip().split(",")
     body = [ln for ln in lines[1:] if ln.endswith("\n") and ln.count(",") == len(names) - 1]
     if body:

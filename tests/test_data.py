@@ -6,6 +6,7 @@ import pathlib
 import threading
 
 import numpy as np
+import pytest
 
 from labrun.experiments import DataFile, DataTable, load_data
 
@@ -39,6 +40,19 @@ def test_a_row_cut_short_by_a_crash_is_ignored(tmp_path: pathlib.Path) -> None:
         fp.write("3.0,")  # the point in flight when the process died
     data = load_data(f.path)
     assert data["x"].tolist() == [1.0]
+
+
+# cut: empty, in the first meta line, in the last meta line, in the header
+@pytest.mark.parametrize("cut", [0, 10, -30, -3])
+def test_a_file_read_while_its_header_is_written_says_it_has_none_yet(
+    tmp_path: pathlib.Path, cut: int
+) -> None:
+    f = DataFile.create(tmp_path, "run", ("volts", "amps"), {"config": {"a": 1}, "note": "x" * 20})
+    f.close()
+    whole = f.path.read_text(encoding="utf-8")
+    f.path.write_text(whole[:cut], encoding="utf-8")
+    with pytest.raises(ValueError, match="no column header"):
+        load_data(f.path)
 
 
 def test_table_snapshots_are_consistent_while_a_thread_appends() -> None:

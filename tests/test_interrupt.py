@@ -56,8 +56,11 @@ def wait_for_rows(out: pathlib.Path, rows: int, timeout: float = 30.0) -> pathli
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for path in out.glob("*.csv"):
-            if len(load_data(path)) >= rows:
-                return path
+            try:
+                if len(load_data(path)) >= rows:
+                    return path
+            except ValueError:  # created, its header not yet written
+                pass
         time.sleep(0.02)
     raise AssertionError(f"no data file with {rows} rows in {out}")
 
