@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
 import threading
+import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import pyvisa
@@ -75,36 +75,79 @@ def test_eight_threads_share_one_driver_without_mixed_replies() -> None:
         assert smu.instrument.errors() == []
 
 
-@pytest.mark.timeout(120)
-@pytest.mark.filterwarnings("ignore:read string doesn't end with termination characters")  # the corruption
-def test_without_the_io_lock_replies_get_mixed() -> None:
-    """The same load with the lock bypassed corrupts: proof the test above can fail.
+def test_without_the_io_lock_a_write_between_write_and_read_mixes_replies() -> None:
+    """Proof the lock matters: thread A writes its query, thread B writes and reads its
+    own before A reads — with bare pyvisa calls, A's reply is lost (the twin, like an
+    instrument, drops an unread answer when a new command comes) or goes to B.
 
-    Real I/O releases the GIL for milliseconds per transaction; the simulator answers
-    in microseconds, so threads are made to switch as often as real I/O would.
+    The order is forced with events: a hammer of unlocked threads mixed replies in most
+    runs, but not in all (a test of luck).
     """
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        wrong = _hammer_without_lock()
-    finally:
-        sys.setswitchinterval(interval)
-    assert wrong > 0
-
-
-def _hammer_without_lock() -> int:
     with open_sourcemeter("keithley2400", BENCH["keithley2400"], sim=True, timeout=0.05) as smu:
         resource: pyvisa.resources.MessageBasedResource = smu.instrument.resource
+        a_wrote, b_done = threading.Event(), threading.Event()
+        answers: dict[str, str] = {}
 
-        def raw_query(query: str) -> str:
-            resource.write(query)
-            return str(resource.read())
+        def read(who: str) -> None:
+            try:
+                answers[who] = str(resource.read())
+            except pyvisa.errors.VisaIOError:
+                answers[who] = "(no answer)"
 
-        def raw_write(k: int) -> None:
-            with contextlib.suppress(pyvisa.errors.VisaIOError):
-                raw_query(f":TRIG:DEL {k * 1e-3:.3f};:SYST:ERR?")
+        def a() -> None:
+            resource.write("*IDN?")
+            a_wrote.set()
+            b_done.wait(5)
+            read("a")
 
-        return hammer(8, 500, raw_query, raw_write, enough=20)
+        def b() -> None:
+            a_wrote.wait(5)
+            resource.write(":FORM:ELEM?")
+            read("b")
+            b_done.set()
+
+        run_threads(a, b)
+    assert "MODEL 2400" not in answers["a"] or "VOLT,CURR" not in answers["b"], answers
+
+
+def test_the_io_lock_keeps_another_query_out_of_a_transaction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same two queries through the driver: B asks while A's transaction is between
+    its write and its read, and waits for it; both get their own answers."""
+    with open_sourcemeter("keithley2400", BENCH["keithley2400"], sim=True) as smu:
+        resource = smu.instrument.resource
+        a_between, b_asking = threading.Event(), threading.Event()
+        read_raw = resource.read_raw
+
+        def read_raw_pausing_for_a(*args: Any, **kwargs: Any) -> bytes:
+            if threading.current_thread().name == "a" and not a_between.is_set():
+                a_between.set()
+                b_asking.wait(5)
+                time.sleep(0.05)  # B's chance to cut in, were there no lock
+            return read_raw(*args, **kwargs)
+
+        monkeypatch.setattr(resource, "read_raw", read_raw_pausing_for_a)
+        answers: dict[str, str] = {}
+
+        def a() -> None:
+            answers["a"] = smu.instrument.query("*IDN?")
+
+        def b() -> None:
+            a_between.wait(5)
+            b_asking.set()
+            answers["b"] = smu.instrument.query(":FORM:ELEM?")
+
+        run_threads(a, b)
+    assert "MODEL 2400" in answers["a"] and answers["b"] == "VOLT,CURR", answers
+
+
+def run_threads(*targets: Callable[[], None]) -> None:
+    """Each target in a thread named after it; all joined (a hang fails the test)."""
+    threads = [threading.Thread(target=t, name=t.__name__) for t in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "deadlock"
 
 
 def test_device_lock_second_holder_gets_busy_without_blocking(smu: SourceMeter) -> None:
