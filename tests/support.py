@@ -6,6 +6,8 @@ import os
 import pathlib
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 
 from labrun.drivers import SourceMeter
 from labrun.sim_devices import SourceMeterTwin, twin_of
@@ -36,3 +38,14 @@ def run_script(script: pathlib.Path, cwd: pathlib.Path) -> str:
     )
     assert done.returncode == 0, f"{script.name} failed\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
     return done.stdout
+
+
+def run_threads(*targets: Callable[[], None], timeout: float = 10.0) -> None:
+    """Each target in a thread (named after it, where it has a name), all started, then
+    all joined; one still running after ``timeout`` seconds fails the test as a deadlock."""
+    threads = [threading.Thread(target=t, name=getattr(t, "__name__", None)) for t in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+        assert not thread.is_alive(), "deadlock"

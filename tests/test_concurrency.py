@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -12,7 +13,7 @@ import pyvisa
 
 from labrun.drivers import DeviceBusy, SourceMeter, open_sourcemeter
 
-from .support import BENCH
+from .support import BENCH, run_threads
 
 # each thread asks a query whose answer is fixed and different from every other's,
 # and interleaves setting writes (each confirmed through the error queue)
@@ -57,12 +58,7 @@ def hammer(
             except Exception:  # a timeout: the answer went to another thread
                 wrong[k] += 1
 
-    pool = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join(timeout=120)
-        assert not t.is_alive(), "deadlock"
+    run_threads(*(functools.partial(worker, k) for k in range(threads)), timeout=120)
     return sum(wrong)
 
 
@@ -138,16 +134,6 @@ def test_the_io_lock_keeps_another_query_out_of_a_transaction(monkeypatch: pytes
 
         run_threads(a, b)
     assert "MODEL 2400" in answers["a"] and answers["b"] == "VOLT,CURR", answers
-
-
-def run_threads(*targets: Callable[[], None]) -> None:
-    """Each target in a thread named after it; all joined (a hang fails the test)."""
-    threads = [threading.Thread(target=t, name=t.__name__) for t in targets]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
-        assert not thread.is_alive(), "deadlock"
 
 
 def test_device_lock_second_holder_gets_busy_without_blocking(smu: SourceMeter) -> None:

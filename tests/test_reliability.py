@@ -6,6 +6,7 @@ the path real use takes: pyvisa, the driver, the runner, the CLI.
 
 from __future__ import annotations
 
+import functools
 import os
 import pathlib
 import signal
@@ -23,7 +24,7 @@ from labrun.experiments import IVSweep, Saving, load_data, start
 from labrun.experiments.cli import main
 from labrun.sim_devices import Fault, backend
 
-from .support import BENCH, twin
+from .support import BENCH, run_threads, twin
 
 FAULTS = ["timeout", "garbage", "truncate", "error", "disconnect", "slow"]
 
@@ -184,12 +185,7 @@ def test_32_threads_many_transactions_no_mixed_replies() -> None:
                 elif expected not in smu.instrument.query(query):
                     wrong[k] += 1
 
-        threads = [threading.Thread(target=worker, args=(k,)) for k in range(32)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(100)
-            assert not t.is_alive(), "deadlock"
+        run_threads(*(functools.partial(worker, k) for k in range(32)), timeout=100)
         assert sum(wrong) == 0
         assert len(twin(smu).log) >= 32 * 500  # 16,000 transactions went through
 
