@@ -57,9 +57,8 @@ def _fft_compared(quick: bool) -> list[Result]:
     per job): serial vs threads vs the process pool vs the machine's ceiling, best of
     five each, interleaved."""
     lengths = [2**k for k in range(12, 21)] * (1 if quick else 2)
-    rng = np.random.default_rng(0)
     job_samples = 2**17 if quick else 2**20  # 1 or 8 MB per job
-    jobs = [rng.normal(size=(max(1, job_samples // n), n)) for n in lengths]
+    jobs = _fft_jobs(lengths, job_samples, seed=0)
     workers = os.cpu_count() or 1
 
     def serial_run() -> list[float]:
@@ -179,10 +178,16 @@ def _spin(seconds: float) -> None:
         pass
 
 
+def _fft_jobs(lengths: list[int], job_samples: int, seed: int) -> list[Any]:
+    """One job per trace length: ``job_samples`` of random samples in rows of that length
+    (one row if the length is longer), so the ceiling FFTs the same shapes as the pool."""
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(max(1, job_samples // n), n)) for n in lengths]
+
+
 def _fft_share(lengths: list[int], job_samples: int, rounds: int, start: Any, times: Any) -> None:
     """Runs in its own process: FFT jobs made here, timed in each round after ``start``."""
-    rng = np.random.default_rng(len(lengths))
-    jobs = [rng.normal(size=(max(1, job_samples // n), n)) for n in lengths]
+    jobs = _fft_jobs(lengths, job_samples, seed=len(lengths))
     for job in jobs:  # FFT plans, windows and pages warmed
         power_spectrum(job, 1.0)
     for _ in range(rounds):
