@@ -16,10 +16,14 @@ import sys
 import time
 from collections.abc import Callable
 
-from . import analysis_cases, cases
+from . import analysis_cases, cases, served_cases
 from .result import Result
 
-CASES: dict[str, Callable[[bool], Result | list[Result]]] = {**cases.CASES, **analysis_cases.CASES}
+CASES: dict[str, Callable[[bool], Result | list[Result]]] = {
+    **cases.CASES,
+    **served_cases.CASES,
+    **analysis_cases.CASES,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def table(results: list[Result]) -> str:
-    rows = [("benchmark", "labrun", "baseline", "ratio", "target", "met")]
+    rows = [("benchmark", "labrun", "baseline", "ratio", "target", "met", "spread")]
     for r in results:
         rows.append(
             (
@@ -68,6 +72,7 @@ def table(results: list[Result]) -> str:
                 f"{r.ratio:.3g}×",
                 r.target,
                 "yes" if r.ok else "no",
+                r.note,
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

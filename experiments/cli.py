@@ -17,6 +17,7 @@ from typing import Any
 
 from labrun.drivers import MODELS, LabrunError, list_resources, open_sourcemeter
 
+from . import sim_cli
 from .config import ConfigError, load_config, plan
 from .launch import build_experiment, open_instrument, save_plot
 from .live import follow, window_open
@@ -85,6 +86,8 @@ def parser() -> argparse.ArgumentParser:
     meas.add_argument("--sim", action="store_true")
     meas.add_argument("--backend", default="")
     meas.set_defaults(handler=cmd_measure)
+
+    sim_cli.add_commands(sub)
     return p
 
 

@@ -205,6 +205,18 @@ class InstrumentConfig(Strict):
     def end_of_message(self) -> str:
         return TERMINATIONS[self.termination]
 
+    def bench_entry(self) -> dict[str, Any]:
+        """This instrument's twin as one entry of a simulated bench (``@labrun`` or served)."""
+        return {
+            "address": self.address,
+            "model": self.model,
+            "termination": self.end_of_message,
+            "load": self.load.bench_entry(),
+            "noise": self.noise,
+            **({"fault": self.fault.model_dump()} if self.fault else {}),
+            **({"hum": self.hum.model_dump()} if self.hum else {}),
+        }
+
 
 def check_units(
     mode: str, levels: dict[str, tuple[float, str | None]], compliance: tuple[float, str | None]

@@ -38,19 +38,7 @@ def open_instrument(config: InstrumentConfig) -> Iterator[SourceMeter]:
     if not config.sim:
         smu = connect(backend=config.backend)
     else:
-        bench = {
-            "instruments": [
-                {
-                    "address": config.address,
-                    "model": config.model,
-                    "termination": config.end_of_message,
-                    "load": config.load.bench_entry(),
-                    "noise": config.noise,
-                    **({"fault": config.fault.model_dump()} if config.fault else {}),
-                    **({"hum": config.hum.model_dump()} if config.hum else {}),
-                }
-            ]
-        }
+        bench = {"instruments": [config.bench_entry()]}
         with tempfile.TemporaryDirectory(prefix="labrun-bench-") as folder:
             path = pathlib.Path(folder) / "bench.yaml"
             path.write_text(yaml.safe_dump(bench), encoding="utf-8")

@@ -27,6 +27,9 @@ class Keithley2400Twin(SourceMeterTwin):
     SWEep (§10, "Sweep operation")."""
 
     ELEMENT_ORDER = ("VOLT", "CURR", "RES", "TIME", "STAT")
+    #: no LAN port: served as through a GPIB/RS-232-to-LAN gateway, which serves one
+    #: connection at a time; the next waits, unserved, until the first closes
+    LAN_SESSIONS = 1
     last: list[float] | None = None
 
     def _reading(self) -> list[float]:

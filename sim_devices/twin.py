@@ -49,6 +49,9 @@ class ScpiTwin(Device):
         self.errors: deque[tuple[int, str]] = deque()
         #: every program message received, as bytes: tests assert on it
         self.log: list[bytes] = []
+        #: keep only about this many messages in ``log`` (a served twin lives long)
+        self.log_limit: int | None = None
+        self.received = 0  # program messages, all of them
         #: the injected fault (see faults.py); None: a healthy instrument
         self.fault: Fault | None = None
         self.fault_fired = False
@@ -72,9 +75,26 @@ class ScpiTwin(Device):
                 return
             message = bytes(self._input_buffer[: len(self._input_buffer) - len(eom)])
             self._input_buffer = bytearray()
-            self.log.append(message)
-            logger.debug("twin %s received %r", self.name, message)
-            self.execute(message.decode("latin-1"))
+            self.receive(message)
+
+    def receive(self, message: bytes) -> None:
+        """Log and execute one program message (without its terminator)."""
+        self.received += 1
+        self.log.append(message)
+        if self.log_limit is not None and len(self.log) > 2 * self.log_limit:
+            del self.log[: -self.log_limit]  # a long-lived served twin keeps the recent past
+        logger.debug("twin %s received %r", self.name, message)
+        self.execute(message.decode("latin-1"))
+
+    def take_answer(self) -> tuple[bytes, float]:
+        """Every queued response, as bytes, and the monotonic time it may be sent.
+
+        The network server's read: one call per message instead of pyvisa-sim's
+        one call per byte. A ``slow`` fault makes the time later than now.
+        """
+        response = b"".join(self._output_buffers)
+        self._output_buffers.clear()
+        return response, self._ready_at
 
     def read(self) -> tuple[bytes, bool]:
         """One byte of the pending answer, and whether it is the last.
@@ -219,6 +239,10 @@ class SourceMeterTwin(ScpiTwin):
     The model's tree stores its settings under these keys: ``source_function``
     (VOLT|CURR), ``voltage``, ``current``, ``current_limit``, ``voltage_limit``, ``output``.
     """
+
+    #: clients its LAN port serves at once, each its own session (input and output
+    #: buffer): messages run whole, one at a time, and each answer goes to its asker
+    LAN_SESSIONS = 8
 
     def __init__(
         self,

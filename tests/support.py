@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from labrun.drivers import SourceMeter
 from labrun.sim_devices import SourceMeterTwin, twin_of
+from labrun.sim_devices.server import control_request
 
 #: model -> address on the default simulated bench
 BENCH = {
@@ -49,3 +52,63 @@ def run_threads(*targets: Callable[[], None], timeout: float = 10.0) -> None:
     for thread in threads:
         thread.join(timeout)
         assert not thread.is_alive(), "deadlock"
+
+
+class ServedTwins:
+    """``labrun sim serve`` in a subprocess of its own, as a user starts it.
+
+    Waits for the address lines; ``stop()`` sends a signal and returns the exit code.
+    """
+
+    def __init__(self, *args: str, cwd: pathlib.Path | None = None) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "labrun.experiments.cli", "sim", "serve", "--port", "0", *args],
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        #: (model, VISA address) per instrument, as printed
+        self.instruments: list[tuple[str, str]] = []
+        while line := self.process.stdout.readline():
+            word, _, rest = line.strip().partition(" ")
+            if word == "control":
+                self.control_port = int(rest.rpartition(":")[2])
+                return
+            self.instruments.append((word, rest))
+        self.process.wait(10)
+        raise AssertionError(
+            f"sim serve ended before serving:\n{self.process.stderr and self.process.stderr.read()}"
+        )
+
+    def address(self, model: str) -> str:
+        return next(address for name, address in self.instruments if name == model)
+
+    def port(self, model: str) -> int:
+        return int(self.address(model).split("::")[2])
+
+    def status(self, model: str) -> dict[str, Any]:
+        """The served instrument's status, asked through the control port."""
+        answer = control_request("127.0.0.1", self.control_port, {"op": "status", "port": self.port(model)})
+        return dict(answer["instruments"][0])
+
+    def inject(self, model: str, fault: dict[str, Any] | None) -> None:
+        control_request(
+            "127.0.0.1", self.control_port, {"op": "fault", "port": self.port(model), "fault": fault}
+        )
+
+    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
+        """Signal the server; its exit code and what it logged."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        _, err = self.process.communicate(timeout=20)
+        return self.process.returncode, err
+
+    def __enter__(self) -> ServedTwins:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate(timeout=20)

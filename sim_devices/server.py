@@ -1,0 +1,364 @@
+"""Twins served as LAN instruments: raw SCPI over TCP, one port per instrument.
+
+Why a process of its own: a real instrument outlives the program that drives it,
+keeps its output on when that program dies, and is reached by any language. A served
+twin does the same, so "what did the script leave behind?" is asked of an instrument
+that is still there. The protocol is what LAN source-meters serve on port 5025:
+newline-terminated program messages, one response message per message with queries.
+
+Each instrument's port is a :mod:`socketserver` server; a small control port (JSON
+lines) shows the simulated world from outside the instrument's SCPI and injects faults.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import socketserver
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyvisa
+
+from .backend import build_twin
+from .faults import fault_from_dict
+from .twin import SourceMeterTwin
+
+logger = logging.getLogger(__name__)
+
+#: bytes a program message may hold before the input buffer overruns (SCPI -363)
+MAX_MESSAGE = 1 << 20
+CHUNK = 1 << 16
+#: a served twin keeps this many recent messages in ``twin.log`` (memory stays bounded)
+LOG_LIMIT = 1000
+INPUT_BUFFER_OVERRUN = -363
+
+
+@dataclass
+class ServedInstrument:
+    """One twin on one port: its state is the instrument's, whoever is connected."""
+
+    model: str
+    twin: SourceMeterTwin
+    host: str
+    port: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    clients: set[socket.socket] = field(default_factory=set)
+    connections: int = 0  # accepted since start
+
+    @property
+    def address(self) -> str:
+        return f"TCPIP0::{self.host}::{self.port}::SOCKET"
+
+    def execute(self, message: bytes) -> tuple[bytes, float] | None:
+        """Run one message; its answer and when it may go. None: the link is 'cut' (fault)."""
+        with self.lock:
+            try:
+                self.twin.receive(message)
+            except pyvisa.errors.VisaIOError:
+                logger.info("%s: fault 'disconnect': closing the connection", self.address)
+                return None
+            return self.twin.take_answer()
+
+    def overrun(self) -> None:
+        with self.lock:
+            self.twin.push_error(INPUT_BUFFER_OVERRUN)
+
+    def status(self) -> dict[str, Any]:
+        """What the simulated world looks like now, for ``labrun sim status`` and tests."""
+        with self.lock:
+            twin = self.twin
+            channels = []
+            for channel in range(1, twin.tree.channels + 1):
+                sourced = twin.sourced(channel)
+                limit = "voltage_limit" if sourced == "current" else "current_limit"
+                channels.append(
+                    {
+                        "channel": channel,
+                        "output": bool(twin.state[(channel, "output")]),
+                        "source": sourced,
+                        "level": float(twin.state[(channel, sourced)]),
+                        "limit": float(twin.state[(channel, limit)]),
+                    }
+                )
+            fault = twin.fault
+            return {
+                "port": self.port,
+                "address": self.address,
+                "model": self.model,
+                "load": repr(twin.load),
+                "messages": twin.received,
+                "answers": twin.answered,
+                "clients": len(self.clients),
+                "connections": self.connections,
+                "errors_queued": len(twin.errors),
+                "fault": None if fault is None else {**fault.__dict__, "after": fault.after - twin.answered},
+                "channels": channels,
+            }
+
+    def inject(self, spec: Mapping[str, Any] | None) -> None:
+        """A fault from now on: ``after`` counts answers from this moment. None clears it."""
+        with self.lock:
+            fault = fault_from_dict(spec)
+            if fault is not None:
+                fault = type(fault)(**{**fault.__dict__, "after": fault.after + self.twin.answered})
+            self.twin.fault = fault
+            self.twin.fault_fired = False
+            self.twin._ready_at = 0.0
+        logger.info("%s: fault %s", self.address, fault or "cleared")
+
+
+class _Session(socketserver.BaseRequestHandler):
+    """One client connection: split the byte stream into messages, answer each."""
+
+    server: _InstrumentServer
+
+    def setup(self) -> None:
+        sock: socket.socket = self.request
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # a client that vanished without closing (cable, crash of its host) is noticed
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for option, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3)):
+            if hasattr(socket, option):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+
+    def handle(self) -> None:
+        instrument = self.server.instrument
+        sock: socket.socket = self.request
+        peer = "{}:{}".format(*self.client_address[:2])
+        logger.info("%s: client %s connected", instrument.address, peer)
+        end = instrument.twin._query_eom or b"\n"
+        buffer = bytearray()
+        skipping = False  # the rest of an overrun message is discarded up to its end
+        try:
+            while chunk := sock.recv(CHUNK):
+                if end not in chunk:  # part of a message: keep it, within bounds
+                    buffer += chunk
+                    if len(buffer) > MAX_MESSAGE:
+                        if not skipping:
+                            logger.warning(
+                                "%s: client %s sent over %d bytes without a terminator: discarded (-363)",
+                                instrument.address,
+                                peer,
+                                MAX_MESSAGE,
+                            )
+                            instrument.overrun()
+                        skipping = True
+                        buffer.clear()
+                    continue
+                if buffer:
+                    chunk = bytes(buffer + chunk)
+                    buffer.clear()
+                *messages, rest = chunk.split(end)
+                buffer += rest
+                for message in messages:
+                    if skipping:  # the end of an overrun message
+                        skipping = False
+                    elif not self._answer(message.rstrip(b"\r")):  # CR before LF is white space
+                        return
+        except OSError as error:
+            logger.info("%s: client %s: %s", instrument.address, peer, error)
+        finally:
+            logger.info("%s: client %s disconnected", instrument.address, peer)
+
+    def _answer(self, message: bytes) -> bool:
+        done = self.server.instrument.execute(message)
+        if done is None:
+            return False
+        answer, ready_at = done
+        if answer:
+            if ready_at and (wait := ready_at - time.monotonic()) > 0 and self.server.stopping.wait(wait):
+                return False
+            self.request.sendall(answer)
+        return True
+
+
+class _InstrumentServer(socketserver.TCPServer):
+    """A port that serves one twin; at most ``limit`` clients are served at once.
+
+    With a limit of one (a gateway in front of an instrument without LAN), the next
+    client is accepted by the kernel but not served until the first has gone.
+    """
+
+    allow_reuse_address = True
+    # socketserver's default of 5 drops the SYNs of quick reconnects: each then waits 1 s
+    request_queue_size = 128
+
+    def __init__(self, instrument: ServedInstrument, stopping: threading.Event) -> None:
+        self.instrument = instrument
+        self.stopping = stopping
+        self.limit = instrument.twin.LAN_SESSIONS
+        super().__init__((instrument.host, instrument.port), _Session)
+        instrument.port = self.server_address[1]
+        instrument.twin.resource_name = instrument.address
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        instrument = self.instrument
+        instrument.connections += 1
+        if self.stopping.is_set():
+            self.shutdown_request(request)
+            return
+        if self.limit == 1:  # serve it here: the accept loop waits, so the next one queues
+            self._serve(request, client_address)
+            return
+        if len(instrument.clients) >= self.limit:
+            logger.warning(
+                "%s: %d clients already connected: refusing %s",
+                instrument.address,
+                self.limit,
+                client_address,
+            )
+            self.shutdown_request(request)
+            return
+        threading.Thread(target=self._serve, args=(request, client_address), daemon=True).start()
+
+    def _serve(self, request: socket.socket, client_address: Any) -> None:
+        instrument = self.instrument
+        with instrument.lock:  # added before stopping is read: stop() sees it or it sees stop
+            instrument.clients.add(request)
+        try:
+            if not self.stopping.is_set():
+                self.finish_request(request, client_address)
+        except Exception:
+            logger.exception("%s: session with %s failed", instrument.address, client_address)
+        finally:
+            with instrument.lock:
+                instrument.clients.discard(request)
+            self.shutdown_request(request)
+
+
+class _ControlSession(socketserver.StreamRequestHandler):
+    """JSON lines: ``{"op": "status"}`` or ``{"op": "fault", "port": P, "fault": {...} | null}``."""
+
+    server: _ControlServer
+
+    def handle(self) -> None:
+        while line := self.rfile.readline(CHUNK):
+            try:
+                reply = self.server.bench.control(json.loads(line))
+            except (ValueError, TypeError, KeyError) as error:
+                reply = {"error": str(error)}
+            self.wfile.write(json.dumps(reply).encode() + b"\n")
+
+
+class _ControlServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, bench: ServedBench, host: str, port: int) -> None:
+        self.bench = bench
+        super().__init__((host, port), _ControlSession)
+
+
+class ServedBench:
+    """A bench of twins served on consecutive ports from ``port`` (0: any free ports).
+
+    ``entries`` are bench entries (``model``, ``load``, ``noise``, ``fault``, ...), as in
+    a bench file. The control port follows the last instrument's (or ``control_port``).
+    """
+
+    def __init__(
+        self,
+        entries: Iterable[Mapping[str, Any]],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 5025,
+        control_port: int | None = None,
+    ) -> None:
+        self.host = host
+        self.stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.servers: list[_InstrumentServer] = []
+        self.instruments: list[ServedInstrument] = []
+        try:
+            for i, entry in enumerate(entries):
+                wanted = port + i if port else 0
+                twin = build_twin(entry["model"], f"TCPIP0::{host}::{wanted}::SOCKET", entry)
+                twin.log_limit = LOG_LIMIT
+                instrument = ServedInstrument(entry["model"], twin, host, wanted)
+                self.servers.append(_InstrumentServer(instrument, self.stopping))
+                self.instruments.append(instrument)
+            if control_port is None:
+                control_port = port + len(self.instruments) if port else 0
+            self.control_server = _ControlServer(self, host, control_port)
+        except BaseException:
+            self._close_all()
+            raise
+
+    @property
+    def control_address(self) -> tuple[str, int]:
+        return self.host, self.control_server.server_address[1]
+
+    def start(self) -> ServedBench:
+        """Serve in background threads; returns at once."""
+        for server in (*self.servers, self.control_server):
+            thread = threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting, end every connection, free the ports."""
+        self.stopping.set()  # sessions that start from now on end at once
+        for instrument in self.instruments:  # end the live ones (a one-client port serves in its loop)
+            with instrument.lock:
+                clients = list(instrument.clients)
+            for client in clients:
+                with contextlib.suppress(OSError):
+                    client.shutdown(socket.SHUT_RDWR)
+        if self._threads:  # shutdown() waits for serve_forever: only if it runs
+            for server in (*self.servers, self.control_server):
+                server.shutdown()
+        self._close_all()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _close_all(self) -> None:
+        for server in self.servers:
+            server.server_close()
+        if hasattr(self, "control_server"):
+            self.control_server.server_close()
+
+    def __enter__(self) -> ServedBench:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def instrument(self, port: int) -> ServedInstrument:
+        for instrument in self.instruments:
+            if instrument.port == port:
+                return instrument
+        raise KeyError(f"no instrument on port {port}; served: {[i.port for i in self.instruments]}")
+
+    def control(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Answer one control request (see :class:`_ControlSession`)."""
+        op = request.get("op")
+        if op == "status":
+            chosen = [self.instrument(int(request["port"]))] if "port" in request else self.instruments
+            return {"instruments": [i.status() for i in chosen]}
+        if op == "fault":
+            instrument = self.instrument(int(request["port"]))
+            instrument.inject(request.get("fault"))
+            return instrument.status()
+        raise ValueError(f"unknown op {op!r}; known: status, fault")
+
+
+def control_request(host: str, port: int, request: Mapping[str, Any], *, timeout: float = 5.0) -> Any:
+    """One request to a served bench's control port; its JSON answer."""
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(json.dumps(dict(request)).encode() + b"\n")
+        with sock.makefile("rb") as reply:
+            answer = json.loads(reply.readline())
+    if isinstance(answer, dict) and "error" in answer:
+        raise ValueError(answer["error"])
+    return answer
