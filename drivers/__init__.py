@@ -7,6 +7,7 @@ from .errors import (
     InstrumentTimeout,
     LabrunError,
     LimitError,
+    WrongInstrument,
 )
 from .factory import MODELS, TERMINATIONS, Termination, open_sourcemeter
 from .instrument import DeviceLock, Instrument
@@ -37,6 +38,7 @@ __all__ = [
     "SourceMeter",
     "SourceMode",
     "Termination",
+    "WrongInstrument",
     "backend_for",
     "check_address",
     "is_serial",

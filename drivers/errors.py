@@ -25,6 +25,10 @@ class ConnectionFailed(LabrunError):
     """The VISA resource could not be opened."""
 
 
+class WrongInstrument(ConnectionFailed):
+    """The instrument at the address is not the model the driver speaks to (or not in its language)."""
+
+
 class DeviceBusy(LabrunError):
     """Another experiment holds the instrument's device lock."""
 

@@ -34,6 +34,7 @@ def open_sourcemeter(
     reset: bool = False,
     termination: str = "\n",
     baud_rate: int | None = None,
+    force_model: bool = False,
 ) -> SourceMeter:
     """A connected driver for ``model`` at ``address``.
 
@@ -42,7 +43,8 @@ def open_sourcemeter(
     ``"@py"``, or "" for pyvisa's default). ``reset=True`` sends ``*RST`` first.
     ``termination`` ends messages both ways and must match the instrument's setting
     (``"\n"``: GPIB, USB, LAN; a 2400 on RS-232 is often set to ``"\r"``);
-    ``baud_rate`` is for serial addresses.
+    ``baud_rate`` is for serial addresses. An instrument that is another model is
+    refused (:class:`WrongInstrument`) unless ``force_model=True``.
     """
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; known models: {', '.join(sorted(MODELS))}")
@@ -55,7 +57,7 @@ def open_sourcemeter(
     driver = cls(instrument)
     try:
         try:
-            driver.check_identity()
+            driver.check_identity(force_model=force_model)
         except InstrumentTimeout as error:
             serial = f" and baud rate {baud_rate}" if baud_rate is not None else ""
             error.add_note(f"no answer to *IDN?: is it on, and set to termination {termination!r}{serial}?")

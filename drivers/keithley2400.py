@@ -12,7 +12,9 @@ from .sourcemeter import Limits, SourceMeter
 
 class Keithley2400(SourceMeter):
     model = "keithley2400"
-    identity_pattern = r"MODEL 24\d\d"
+    # the SCPI-compatible siblings; the 2450/2460/2470 (Touch series) speak another SCPI
+    identity_pattern = r"MODEL 24(?:00|01|10|20|25|30|40)\b"
+    series = "Keithley 2400 series (2400, 2401, 2410, 2420, 2425, 2430, 2440)"
     # datasheet: ±21 V at up to ±1.05 A, ±210 V at up to ±105 mA
     limits = Limits(
         max_voltage=210.0,

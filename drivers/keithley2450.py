@@ -8,12 +8,14 @@ goes to a buffer; ``:READ? "defbuffer1", SOUR, READ`` answers the source readbac
 
 from __future__ import annotations
 
+from .errors import WrongInstrument
 from .sourcemeter import Limits, SourceMeter
 
 
 class Keithley2450(SourceMeter):
     model = "keithley2450"
-    identity_pattern = r"MODEL 245\d"
+    identity_pattern = r"MODEL 24(?:50|60|61|70)\b"
+    series = "Keithley 2450 series (2450, 2460, 2461, 2470)"
     limits = Limits(
         max_voltage=210.0,
         max_current=1.05,
@@ -35,6 +37,18 @@ class Keithley2450(SourceMeter):
     get_voltage_limit = ":SOUR:CURR:VLIM?"
     configure_cmds = (":SOUR:VOLT:READ:BACK ON", ":SOUR:CURR:READ:BACK ON")
     measure_query = ':READ? "defbuffer1", SOUR, READ'
+
+    def check_identity(self, *, force_model: bool = False) -> str:
+        """As every driver, and the command set: a 2450 in TSP mode ignores SCPI."""
+        idn = super().check_identity(force_model=force_model)
+        language = self.instrument.query("*LANG?").strip().upper()
+        if language != "SCPI":
+            raise WrongInstrument(
+                f"the {self.model} at {self.instrument.resource.resource_name} uses the {language} "
+                "command set; labrun speaks SCPI: on the front panel, MENU > System > Settings > "
+                "Command Set > SCPI, then restart the instrument (or send *LANG SCPI and power-cycle it)"
+            )
+        return idn
 
     def configure(self) -> None:
         super().configure()

@@ -12,7 +12,8 @@ from .sourcemeter import Limits, SourceMeter
 
 class KeysightB2901(SourceMeter):
     model = "keysight_b2901"
-    identity_pattern = r"B290\d"
+    identity_pattern = r"B29(?:0[12]|1[12])[AB]?\b"
+    series = "Keysight B2900 series (B2901, B2902, B2911, B2912)"
     # datasheet (DC): 1.515 A up to 6 V, 1.05 A up to 21 V, 105 mA up to 210 V
     limits = Limits(
         max_voltage=210.0,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import ClassVar, Literal
 
-from .errors import InstrumentError, LimitError
+from .errors import InstrumentError, LimitError, WrongInstrument
 from .instrument import Instrument
 
 logger = logging.getLogger(__name__)
@@ -79,8 +79,9 @@ class SourceMeter:
 
     model: ClassVar[str]
     limits: ClassVar[Limits]
-    #: regular expression the ``*IDN?`` answer is expected to match
+    #: regular expression the ``*IDN?`` answer is expected to match, and what it means
     identity_pattern: ClassVar[str] = ""
+    series: ClassVar[str] = ""
     # SCPI, formatted with ``value`` (a float) where needed
     set_mode_voltage: ClassVar[str]
     set_mode_current: ClassVar[str]
@@ -124,11 +125,21 @@ class SourceMeter:
         """The ``*IDN?`` answer: maker, model, serial number, firmware."""
         return self.instrument.query("*IDN?")
 
-    def check_identity(self) -> str:
-        """Ask ``*IDN?`` and warn if the answer is not this model (wrong address?)."""
+    def check_identity(self, *, force_model: bool = False) -> str:
+        """Ask ``*IDN?``; refuse another model (wrong address? wrong driver?) unless forced.
+
+        Another model speaks another dialect: the first command it does not know would
+        fail later with a cryptic error, after the output may have been switched on.
+        """
         idn = self.identify()
         if self.identity_pattern and not re.search(self.identity_pattern, idn):
-            logger.warning("%s: expected a %s, the instrument says %r", self.name, self.model, idn)
+            if not force_model:
+                raise WrongInstrument(
+                    f"expected a {self.series or self.model} at {self.instrument.resource.resource_name}, "
+                    f"found {idn!r}; pick the driver of that model, or, if it speaks the same "
+                    "commands, pass force_model=True (YAML: instrument.force_model: true)"
+                )
+            logger.warning("%s: driving %r as a %s (force_model)", self.name, idn, self.model)
         return idn
 
     def reset(self) -> None:

@@ -187,6 +187,8 @@ class InstrumentConfig(Strict):
     #: message end, as set on the instrument (a 2400 on RS-232 is often set to CR)
     termination: Termination = "LF"
     baud_rate: BaudRate | None = None
+    #: drive an instrument whose *IDN? names another model (it must speak the same SCPI)
+    force_model: bool = False
 
     @model_validator(mode="after")
     def only_simulated(self) -> InstrumentConfig:

@@ -34,6 +34,7 @@ def open_instrument(config: InstrumentConfig) -> Iterator[SourceMeter]:
         timeout=config.timeout,
         termination=config.end_of_message,
         baud_rate=config.baud_rate,
+        force_model=config.force_model,
     )
     if not config.sim:
         smu = connect(backend=config.backend)

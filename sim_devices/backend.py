@@ -81,6 +81,8 @@ def build_twin(model: str, address: str, spec: Mapping[str, Any] | None = None) 
     sim_parser.update_component(model, twin, device_dict)
     twin.resource_name = address
     twin.fault = fault_from_dict(spec.get("fault"))
+    if spec.get("language"):  # the command set it was left in (Keithley 2450)
+        twin.state[(1, "language")] = str(spec["language"]).upper()
     if spec.get("hum"):
         twin.hum = (float(spec["hum"]["amplitude"]), float(spec["hum"]["frequency"]))
     return twin

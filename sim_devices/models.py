@@ -89,13 +89,23 @@ class Keithley2400Twin(SourceMeterTwin):
 
 
 class Keithley2450Twin(SourceMeterTwin):
-    """Keithley 2450: every reading goes into a reading buffer (reference manual §8)."""
+    """Keithley 2450: every reading goes into a reading buffer (reference manual §8).
+
+    In the TSP command set (``*LANG TSP``, bench entry ``language: TSP``) it takes the
+    common commands only; every SCPI command is an error, as Lua would make of it.
+    """
 
     BUFFER_SIZE = 100_000
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.buffers: dict[str, list[dict[str, float]]] = {"DEFBUFFER1": [], "DEFBUFFER2": []}
         super().__init__(*args, **kwargs)
+
+    def execute(self, message: str) -> None:
+        if self.state[(1, "language")] == "TSP" and not message.lstrip().startswith("*"):
+            self.push_error(-113)
+            return
+        super().execute(message)
 
     def _take(self, buffer: str, function: str | None = None) -> dict[str, float]:
         """``:COUNt`` readings into ``buffer`` (manual: [:SENSe[1]]:COUNt); returns the last."""
@@ -174,7 +184,9 @@ class Keithley2450Twin(SourceMeterTwin):
         self._buffer(unit.params[0] if unit.params else '"defbuffer1"').clear()
 
     def command_reset(self, unit: ProgramUnit) -> None:
+        language = self.state[(1, "language")]  # *RST keeps the command set
         super().command_reset(unit)
+        self.state[(1, "language")] = language
         for store in self.buffers.values():
             store.clear()
 
