@@ -10,10 +10,11 @@ from .errors import (
     WrongInstrument,
 )
 from .factory import MODELS, TERMINATIONS, Termination, open_sourcemeter
-from .instrument import DeviceLock, Instrument
+from .instrument import Instrument
 from .keithley2400 import Keithley2400
 from .keithley2450 import Keithley2450
 from .keysight_b2900 import KeysightB2901
+from .locks import DeviceLock, device_lock_for, lock_directory
 from .sourcemeter import Limits, Reading, SourceMeter, SourceMode
 from .visa import BAUD_RATES, BaudRate, backend_for, check_address, is_serial, list_resources, open_resource
 
@@ -41,8 +42,10 @@ __all__ = [
     "WrongInstrument",
     "backend_for",
     "check_address",
+    "device_lock_for",
     "is_serial",
     "list_resources",
+    "lock_directory",
     "open_resource",
     "open_sourcemeter",
 ]

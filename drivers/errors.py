@@ -18,7 +18,7 @@ class InstrumentError(LabrunError):
 
 
 class InstrumentTimeout(InstrumentError):
-    """No answer within the timeout; ``detail`` holds what the error queue said."""
+    """No answer within the timeout (the instrument is busy, off, or its link is down)."""
 
 
 class ConnectionFailed(LabrunError):

@@ -35,6 +35,7 @@ def open_sourcemeter(
     termination: str = "\n",
     baud_rate: int | None = None,
     force_model: bool = False,
+    keep_output: bool = False,
 ) -> SourceMeter:
     """A connected driver for ``model`` at ``address``.
 
@@ -44,7 +45,8 @@ def open_sourcemeter(
     ``termination`` ends messages both ways and must match the instrument's setting
     (``"\n"``: GPIB, USB, LAN; a 2400 on RS-232 is often set to ``"\r"``);
     ``baud_rate`` is for serial addresses. An instrument that is another model is
-    refused (:class:`WrongInstrument`) unless ``force_model=True``.
+    refused (:class:`WrongInstrument`) unless ``force_model=True``. At interpreter exit
+    an open driver is shut down (ramped down, output off) unless ``keep_output=True``.
     """
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; known models: {', '.join(sorted(MODELS))}")
@@ -55,6 +57,7 @@ def open_sourcemeter(
     resource = open_resource(address, backend_for(sim, backend), baud_rate=baud_rate)
     instrument = Instrument(resource, name=f"{model} at {address}", timeout=timeout, termination=termination)
     driver = cls(instrument)
+    driver.keep_output = keep_output
     try:
         try:
             driver.check_identity(force_model=force_model)

@@ -1,6 +1,6 @@
 """One instrument: its VISA resource, its I/O lock and its device lock.
 
-Two locks, two scopes:
+Two locks, two scopes, both belonging to the instrument's address (see ``locks.py``):
 - the **I/O lock** (re-entrant) makes a write and the read of its answer one
   transaction; without it, two threads sharing a resource read each other's answers.
 - the **device lock** is held by an experiment for its whole run, so a second
@@ -10,50 +10,17 @@ Two locks, two scopes:
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pyvisa
 from pyvisa.resources import MessageBasedResource
 
-from .errors import DeviceBusy, InstrumentError, InstrumentTimeout
+from .errors import InstrumentError, InstrumentTimeout
+from .locks import locks_for
+from .visa import in_process
 
 logger = logging.getLogger(__name__)
 
 NO_ERROR_CODES = ("0", "+0")
-
-
-class DeviceLock:
-    """Held by one experiment for a whole run; ``busy`` can be asked without blocking."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self._lock = threading.Lock()
-        self.owner: str | None = None
-
-    @property
-    def busy(self) -> bool:
-        return self._lock.locked()
-
-    def acquire(self, owner: str, *, blocking: bool = True, timeout: float | None = None) -> None:
-        """Take the lock for ``owner``; wait (default) or raise :class:`DeviceBusy` at once."""
-        got = self._lock.acquire(blocking, -1 if timeout is None or not blocking else timeout)
-        if not got:
-            raise DeviceBusy(f"{self.name} is in use by {self.owner or 'another experiment'}")
-        self.owner = owner
-
-    def release(self) -> None:
-        self.owner = None
-        self._lock.release()
-
-    @contextmanager
-    def hold(self, owner: str, *, blocking: bool = True, timeout: float | None = None) -> Iterator[None]:
-        self.acquire(owner, blocking=blocking, timeout=timeout)
-        try:
-            yield
-        finally:
-            self.release()
 
 
 class Instrument:
@@ -80,8 +47,10 @@ class Instrument:
         self.error_query = error_query
         self.error_count_query = error_count_query if error_query else None
         self.termination = termination
-        self.io_lock = threading.RLock()
-        self.device_lock = DeviceLock(self.name)
+        #: False from a timeout until the next answer: shutdowns then stop waiting for any
+        self.responsive = True
+        address = str(resource.resource_name)
+        self.io_lock, self.device_lock = locks_for(address, interprocess=not in_process(resource))
         resource.read_termination = termination
         resource.write_termination = termination
         resource.timeout = timeout * 1000.0  # pyvisa counts milliseconds
@@ -147,11 +116,27 @@ class Instrument:
         with self.io_lock:
             found: list[str] = []
             for _ in range(32):  # queues hold 10 to 30 entries; never loop forever
-                status = self._transact(self.error_query, self.error_query, explain=False)
+                status = self._transact(self.error_query, self.error_query)
                 if status.startswith(NO_ERROR_CODES):
                     break
                 found.append(status)
             return found
+
+    def lock_exclusive(self) -> bool:
+        """Take the VISA library's exclusive lock, where it offers one (vendor VISAs do;
+        pyvisa-py's sockets and the simulators do not). True if taken."""
+        try:
+            self.resource.lock_excl(timeout=0)
+        except (NotImplementedError, AttributeError, pyvisa.errors.VisaIOError) as error:
+            logger.debug("%s: no exclusive VISA lock: %r", self.name, error)
+            return False
+        return True
+
+    def unlock_exclusive(self) -> None:
+        try:
+            self.resource.unlock()
+        except (NotImplementedError, AttributeError, pyvisa.errors.Error) as error:
+            logger.debug("%s: unlock: %r", self.name, error)
 
     def close(self) -> None:
         with self.io_lock:
@@ -169,22 +154,22 @@ class Instrument:
         except pyvisa.errors.VisaIOError as error:
             raise InstrumentError(self.name, message, error.description) from error
 
-    def _transact(self, command: str, message: str, *, explain: bool = True) -> str:
+    def _transact(self, command: str, message: str) -> str:
         """Send ``message`` and read its answer; errors name ``command``.
 
-        ``explain``: on a timeout, read the error queue into the message (never while
-        reading the queue itself, which could time out in turn).
+        A timeout is not followed by an error-queue query: an instrument that did not
+        answer one query will not answer the next, and each would cost a whole timeout
+        (ten of them made a Ctrl-C take 50 s).
         """
         self._send(message)
         try:
             raw = self.resource.read_raw()
         except pyvisa.errors.VisaIOError as error:
             if error.error_code == pyvisa.constants.StatusCode.error_timeout:
-                note = self._queue_note() if explain else ""
-                raise InstrumentTimeout(
-                    self.name, command, f"no answer within {self.timeout:g} s{note}"
-                ) from error
+                self.responsive = False
+                raise InstrumentTimeout(self.name, command, f"no answer within {self.timeout:g} s") from error
             raise InstrumentError(self.name, command, error.description) from error
+        self.responsive = True
         answer = raw.decode(self.resource.encoding, errors="replace")
         logger.debug("%s <- %s", self.name, answer.rstrip())
         if not answer.endswith(self.termination):
@@ -198,7 +183,3 @@ class Instrument:
             return "; ".join(self.errors())
         except InstrumentError:
             return ""
-
-    def _queue_note(self) -> str:
-        text = self._queue_text()
-        return f"; error queue: {text}" if text else ""

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import ClassVar, Literal
 
-from .errors import InstrumentError, LimitError, WrongInstrument
+from . import at_exit
+from .errors import InstrumentError, InstrumentTimeout, LimitError, WrongInstrument
 from .instrument import Instrument
 
 logger = logging.getLogger(__name__)
@@ -114,6 +115,9 @@ class SourceMeter:
         self.voltage_limit = self.limits.voltage_limit_range[0]
         self.output_enabled = False
         self._warned_compliance = False
+        #: at interpreter exit, leave the output as it is (an experiment that must keep a bias)
+        self.keep_output = False
+        at_exit.open_drivers.add(self)
 
     # ---------------------------------------------------------------- identity
 
@@ -312,22 +316,55 @@ class SourceMeter:
         """Leave the instrument safe: ramp the level to zero in ``steps``, output off.
 
         The output is turned off even if the ramp fails; the ramp's error is raised after.
+        Bounded against an instrument that stopped answering: from its first timeout (or
+        at once, if the last query timed out already) the rest of the ramp and the
+        output-off are sent once each without waiting for confirmations, and the timeout
+        is raised saying the output state is unknown. No further timeout is waited for.
         """
+        silent: InstrumentTimeout | None = None
+        if not self.instrument.responsive:
+            silent = InstrumentTimeout(self.name, "shutdown", "the instrument stopped answering before it")
         try:
             with self.instrument.io_lock:
                 start = self.level
                 setter = self.set_voltage_level if self.mode == "voltage" else self.set_current_level
                 for k in range(steps - 1, -1, -1):
                     value = start * k / steps
-                    self.instrument.write(setter.format(value=value))
+                    try:
+                        self.instrument.write(setter.format(value=value), check=silent is None)
+                    except InstrumentTimeout as error:
+                        silent = error  # sent, unconfirmed: the rest goes unconfirmed too
                     self.level = value
                     if step_delay:
                         time.sleep(step_delay)
-        finally:
+        except InstrumentError:
+            self.output_off()  # confirmed: the instrument answers, it refused a ramp step
+            raise
+        if silent is None:
             self.output_off()
+            return
+        try:
+            self.instrument.write(self.output_off_cmd, check=False)
+            sent = "ramp and output-off sent without confirmation"
+        except InstrumentError as off_error:
+            sent = f"output-off could not be sent ({off_error.detail})"
+        self.output_enabled = False  # what the driver last sent: asking again would wait again
+        silent.add_note(f"{self.name}: {sent}: the output state is unknown")
+        raise silent
+
+    def stop_runs(self, reason: str = "its instrument was closed", timeout: float = 60.0) -> None:
+        """Stop a run in progress on this driver object and wait until it has let go."""
+        owner = self.instrument.device_lock.stop_holder(self, reason, timeout=timeout)
+        if owner is not None:
+            logger.warning("%s: stopped %s, which was still running (%s)", self.name, owner, reason)
 
     def close(self) -> None:
-        self.instrument.close()
+        """Stop a run in progress on this driver (it turns its output off), then close."""
+        try:
+            self.stop_runs()
+        finally:
+            at_exit.open_drivers.discard(self)
+            self.instrument.close()
 
     def __enter__(self) -> SourceMeter:
         return self
@@ -338,8 +375,10 @@ class SourceMeter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Shut down and close; a shutdown failure never hides the error already raised."""
+        """Stop a run in progress on it, shut down and close; a shutdown failure never
+        hides the error already raised."""
         try:
+            self.stop_runs()
             if self.output_enabled:
                 self.shutdown()
         except Exception as error:

@@ -102,6 +102,12 @@ def open_resource(address: str, backend: str = "", *, baud_rate: int | None = No
     return resource
 
 
+def in_process(resource: MessageBasedResource) -> bool:
+    """True for a simulated VISA library whose instruments live in this process
+    (``@labrun``, pyvisa-sim's ``@sim``): nothing outside the process can reach them."""
+    return type(resource.visalib).__module__.split(".")[0] in ("labrun", "pyvisa_sim")
+
+
 def list_resources(backend: str = "") -> tuple[str, ...]:
     """Every instrument the backend can see (empty if none)."""
     try:

@@ -1,8 +1,10 @@
 """Two sweeps, one instrument: the second waits for the first, never interleaves.
 
-Each experiment holds its instrument's device lock for its whole run. On one
-instrument the second run waits its turn (or, with `blocking=False`, is refused at once
-with DeviceBusy); on two instruments two runs go in parallel.
+Each experiment holds its instrument's device lock for its whole run. The lock belongs
+to the instrument's address, not to a driver object: a second driver on the same address
+(a notebook cell run twice) shares it. On one instrument the second run waits its turn
+(or, with `blocking=False`, is refused at once with DeviceBusy naming the holder); on two
+instruments two runs go in parallel.
 """
 
 import time
@@ -22,10 +24,12 @@ with open_sourcemeter("keithley2400", "GPIB0::24::INSTR", sim=True) as smu:
             print(f"second run is waiting while the first is at step {first.progress.step}")
             break
         time.sleep(0.005)
+    again = open_sourcemeter("keithley2400", "GPIB0::24::INSTR", sim=True)  # the cell, run twice
     try:
-        start(sweep(smu, 0.5), blocking=False)
+        start(sweep(again, 0.5), blocking=False)
     except DeviceBusy as error:
-        print(f"third run, blocking=False: refused: {error}")
+        print(f"third run, on a second driver object, blocking=False: refused: {error}")
+    again.close()
     first.result(), second.result()
     f, s = first.progress, second.progress
     print(f"one after another: second started {s.started - f.finished:+.3f} s after the first finished")

@@ -7,7 +7,8 @@ code in the background and returns a :class:`Run` to poll, subscribe to, stop, w
 from labrun.drivers import DeviceBusy
 
 from .data import DataFile, DataTable, LoadedData, load_data
-from .experiment import AlreadyRunning, Experiment, Point, Progress, Saving
+from .delivery import Point
+from .experiment import AlreadyRunning, Experiment, Progress, Saving
 from .iv_sweep import IVSweep
 from .runner import Run, Worker, start
 

@@ -1,13 +1,17 @@
 """The ``labrun`` command line: run or check a YAML config, list resources, one reading.
 
-Exit status: 0 done, 1 the instrument or the run failed, 2 bad input (nothing was
-touched), 130 stopped with Ctrl-C (output off, data flushed).
+Exit status: 0 done, 1 the instrument or the run failed (a busy instrument included:
+nothing was touched), 2 bad input (nothing was touched), 128 + the signal's number when
+stopped by a signal (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP, 131 SIGQUIT: output off, data
+flushed).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -15,7 +19,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from labrun.drivers import MODELS, LabrunError, list_resources, open_sourcemeter
+from labrun.drivers import MODELS, LabrunError, device_lock_for, list_resources, open_sourcemeter
 
 from . import sim_cli
 from .config import ConfigError, load_config, plan
@@ -24,7 +28,7 @@ from .live import follow, window_open
 from .runner import start
 from .spectrum import WINDOWS
 
-EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
+EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,24 +115,32 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config, out=args.out, sim=True if args.sim else None)
+    inst = config.instrument
+    # taken before anything is sent: a busy instrument is refused untouched
+    lock = device_lock_for(inst.address, simulated=inst.sim)
+    lock.acquire(f"labrun run {args.config}", blocking=False)
     window = None
-    with CtrlC() as ctrl_c, open_instrument(config.instrument) as smu:
+    with Interrupts() as interrupts, contextlib.ExitStack() as instrument:
+        try:
+            smu = instrument.enter_context(open_instrument(inst))
+        finally:
+            lock.release()  # the run takes it again at once, for its whole life
         sweep = build_experiment(config, smu)
-        run = None if ctrl_c.pressed else start(sweep)
+        run = None if interrupts.signal else start(sweep, blocking=False)
         if run is not None:
-            ctrl_c.on_press = run.stop
-            if ctrl_c.pressed:  # pressed while the run was starting
-                run.stop()
+            interrupts.on_signal = run.stop
+            if interrupts.signal:  # arrived while the run was starting
+                run.stop(interrupts.signal)
             window = follow(run, interval=args.interval, progress=not args.no_progress, live=args.live)
         if sweep.data_file is not None:
             print(f"data: {sweep.data_file.path} ({len(sweep.table)} points)")
         if config.save.plot and (png := save_plot(sweep)):
             print(f"plot: {png}")
-        if run is not None and not ctrl_c.pressed:
-            run.result()  # the sweep's own error, raised through the driver's exit: exit 1
-    if ctrl_c.pressed:
-        print("labrun: stopped by Ctrl-C; output off, data flushed", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        if run is not None:
+            run.result()  # the sweep's own error (a failed shutdown included): exit 1
+    if interrupts.signal:
+        print(f"labrun: stopped by {interrupts.signal}; output off, data flushed", file=sys.stderr)
+        return 128 + interrupts.signum
     if window is not None and window_open(window):
         import matplotlib.pyplot as plt
 
@@ -137,37 +149,43 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-class CtrlC:
-    """Within the block, Ctrl-C asks to stop instead of raising KeyboardInterrupt.
+class Interrupts:
+    """Within the block, Ctrl-C, SIGTERM, SIGHUP and SIGQUIT ask the run to stop.
 
-    The sweep's own thread then ramps down and turns the output off; later presses
-    are acknowledged but can never abandon that, nor the data file and plot.
+    The run's own thread then ramps down and turns the output off, and the data file and
+    plot are written. A second signal exits at once, saying the output state is unknown.
     """
 
-    def __init__(self) -> None:
-        self._pressed = threading.Event()
-        self.on_press: Callable[[], None] | None = None
-        self._previous: Any = None
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
-    @property
-    def pressed(self) -> bool:
-        return self._pressed.is_set()
+    def __init__(self) -> None:
+        self.signal = ""  # the name of the first signal received
+        self.signum = 0
+        self.on_signal: Callable[[str], None] | None = None
+        self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self._pressed.is_set():
-            print("\nlabrun: still stopping (output off, saving data), please wait", file=sys.stderr)
-        self._pressed.set()
-        if self.on_press is not None:
-            self.on_press()
+        name = signal.Signals(signum).name
+        if self.signal:
+            print(
+                f"\nlabrun: {name} again: exiting now; the output state of the instrument is UNKNOWN",
+                file=sys.stderr,
+                flush=True,
+            )
+            os._exit(128 + signum)
+        self.signal, self.signum = name, signum
+        print(f"\nlabrun: {name}: stopping (output ramped down and off, data kept)", file=sys.stderr)
+        if self.on_signal is not None:
+            self.on_signal(name)
 
-    def __enter__(self) -> CtrlC:
+    def __enter__(self) -> Interrupts:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:

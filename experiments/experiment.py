@@ -9,13 +9,15 @@ thread. What makes it stoppable and observable lives here:
   ``finally``: a second experiment on the same instrument waits, or gets ``DeviceBusy``;
 - ``wait(seconds)`` is an interruptible wait: ``stop()`` ends it at once;
 - each point is appended to a table any thread can snapshot, written to the data
-  file, and handed to listeners; ``progress`` is one immutable object, replaced per point.
+  file, and handed to listeners, each in a thread of its own (``delivery.py``);
+  ``progress`` is one immutable object, replaced per point.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -25,13 +27,16 @@ from typing import Any, ClassVar, Literal
 
 from labrun.drivers import DeviceBusy, DeviceLock, LabrunError, SourceMeter
 
+from . import delivery as delivery_module
 from .data import DataFile, DataTable
+from .delivery import Delivery, Listener, Point
 
 logger = logging.getLogger(__name__)
 
 State = Literal["idle", "waiting", "running", "done", "stopped", "failed"]
-Point = dict[str, float]
-Listener = Callable[[Point], None]
+
+#: seconds a run waits, at its end, for its subscribers to take the last points
+DELIVERY_GRACE = 2.0
 
 
 class AlreadyRunning(LabrunError):
@@ -92,7 +97,11 @@ class Experiment:
         self.table = DataTable(tuple(self.columns))
         self.progress = Progress()
         self._listeners: list[Listener] = []
+        self._deliveries: dict[Listener, Delivery] = {}
+        #: threads that must never wait for this run's end (they would wait for themselves)
+        self.own_threads: set[int] = set()
         self._stop = threading.Event()
+        self.stop_reason = ""
         self._flag = threading.Lock()  # the running flag: held while running
 
     # ----------------------------------------------------------- what to measure
@@ -114,6 +123,10 @@ class Experiment:
         """Parameters worth keeping in the data file."""
         return {}
 
+    def after_point(self, point: Point) -> None:
+        """Experiment logic after each recorded point, in the measuring thread (adaptive
+        steps, a decision to stop). Subscribers are for watching; this is for measuring."""
+
     # -------------------------------------------------------------- observation
 
     @property
@@ -133,16 +146,41 @@ class Experiment:
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(point)`` for each new point; returns the unsubscribe function.
 
-        Listeners run in the measuring thread: keep them short. One that raises is
-        logged and dropped; it does not stop the measurement.
+        Each listener runs in a thread of its own, never in the measuring thread: a slow
+        or blocked one cannot delay the measurement or a stop. At the end of a run it
+        gets every point (within ``DELIVERY_GRACE`` s); one that falls 10,000 points
+        behind loses the oldest, with a warning. One that raises is logged and dropped.
         """
         self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+        if self.running and listener not in self._deliveries:
+            self._deliveries[listener] = self._delivery(listener)
+        return lambda: self._unsubscribe(listener)
+
+    def _unsubscribe(self, listener: Listener) -> None:
+        delivery = self._forget(listener)
+        if delivery is not None:
+            delivery.cancel()
+
+    def _forget(self, listener: Listener) -> Delivery | None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+        return self._deliveries.pop(listener, None)
+
+    def _delivery(self, listener: Listener) -> Delivery:
+        delivery = Delivery(listener, self.name, on_failure=self._forget, capacity=delivery_module.CAPACITY)
+        self.own_threads.add(delivery.thread.ident or 0)
+        return delivery
 
     # ------------------------------------------------------------------ control
 
-    def stop(self) -> None:
-        """Ask the run to end after the transaction in flight; returns at once."""
+    def stop(self, reason: str = "") -> None:
+        """Ask the run to end after the transaction in flight; returns at once.
+
+        A ``reason`` (the instrument was closed, the program is ending) is reported, with
+        how far the run got, when it has ended.
+        """
+        if reason and not self._stop.is_set():
+            self.stop_reason = reason
         self._stop.set()
 
     @property
@@ -175,6 +213,7 @@ class Experiment:
         if not self._flag.acquire(blocking=False):
             raise AlreadyRunning(f"{self.name} is already running")
         self._stop.clear()
+        self.stop_reason = ""
         self.table = DataTable(tuple(self.columns))
         self.progress = Progress(total=self.total_steps())
 
@@ -186,14 +225,18 @@ class Experiment:
     ) -> None:
         """The run once the flag is set: take the device lock (unless ``locked``), execute."""
         device = self.device_lock
+        self.own_threads.add(threading.get_ident())
         if device is not None and not locked:
             if not self._acquire(blocking, timeout):
                 self._publish(state="stopped")  # stopped while waiting its turn
                 return
             locked = True
+        exclusive = self.instrument is not None and self.instrument.instrument.lock_exclusive()
         try:
             self.execute()
         finally:
+            if exclusive and self.instrument is not None:
+                self.instrument.instrument.unlock_exclusive()
             if device is not None and locked:
                 device.release()
 
@@ -202,27 +245,37 @@ class Experiment:
         lock = self.device_lock
         assert lock is not None
         if not blocking:
-            lock.acquire(self.name, blocking=False)
+            lock.acquire(self.owner(), blocking=False, stop=self.stop, user=self.instrument)
             return True
         self._publish(state="waiting")
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._stop.is_set():
             slice_ = 0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic()))
             try:
-                lock.acquire(self.name, timeout=slice_)
+                lock.acquire(self.owner(), timeout=slice_, stop=self.stop, user=self.instrument)
                 return True
             except DeviceBusy:
                 if deadline is not None and time.monotonic() >= deadline:
                     raise
         return False
 
+    def owner(self) -> str:
+        """How this run is named to whoever finds its instrument busy."""
+        return f"{self.name} (run started {time.strftime('%H:%M:%S')} in process {os.getpid()})"
+
     def execute(self) -> None:
-        """Setup, steps, teardown; the data file is open for exactly this span."""
+        """Data file, setup, steps, teardown; the file is open for exactly this span.
+
+        The file is made before ``setup()`` switches anything on: a bad name, an
+        unwritable directory or a full disk fail while the instrument is still off.
+        A failed teardown fails the run (the output may still be on) and says so.
+        """
         self._publish(state="running", started=time.monotonic())
+        self._deliveries = {listener: self._delivery(listener) for listener in self._listeners}
         failed: BaseException | None = None
         try:
-            self.setup()
             self.data_file = self._open_file()
+            self.setup()
             for point in self.steps():
                 self._record(point)
                 if self._stop.is_set():
@@ -237,21 +290,34 @@ class Experiment:
             error.add_note(
                 f"{self.name}: failed at step {self.progress.step + 1} of {self.progress.total}{kept}"
             )
-            raise
+        try:
+            self.teardown()
+        except BaseException as teardown_error:
+            why = "; ".join([str(teardown_error), *getattr(teardown_error, "__notes__", ())])
+            unsafe = f"{self.name}: shutting the instrument down failed ({why}): its output may still be on"
+            logger.error("%s", unsafe)
+            if failed is None:
+                failed = teardown_error
+            failed.add_note(unsafe)  # the first error stays the one raised; the teardown's rides along
         finally:
-            try:
-                self.teardown()
-            except Exception as teardown_error:
-                if failed is None:
-                    raise
-                # the original error stays the one raised; the teardown's rides along
-                failed.add_note(f"teardown also failed: {teardown_error!r}")
-                logger.error("%s: teardown failed after %r: %r", self.name, failed, teardown_error)
-            finally:
-                if self.data_file is not None:
-                    self.data_file.close()
-                state: State = "failed" if failed else "stopped" if self._stop.is_set() else "done"
-                self._publish(state=state, finished=time.monotonic())
+            if self.data_file is not None:
+                self.data_file.close()
+            for delivery in tuple(self._deliveries.values()):
+                delivery.close(DELIVERY_GRACE)
+            self._deliveries = {}
+            state: State = "failed" if failed else "stopped" if self._stop.is_set() else "done"
+            self._publish(state=state, finished=time.monotonic())
+            if state == "stopped" and self.stop_reason:
+                logger.warning("%s", self.report())
+        if failed is not None:
+            raise failed
+
+    def report(self) -> str:
+        """How far the run got and what it left, in one line (for messages at exit)."""
+        p = self.progress
+        why = f" ({self.stop_reason})" if self.stop_reason else ""
+        kept = f" in {self.data_file.path}" if self.data_file is not None else ""
+        return f"{self.name}: {p.state}{why} at step {p.step} of {p.total}; {p.step} points kept{kept}"
 
     # ------------------------------------------------------------------ private
 
@@ -280,12 +346,9 @@ class Experiment:
         point = dict(zip(self.columns, map(float, values), strict=True))
         p = self.progress  # built directly: dataclasses.replace costs ~7 us per point
         self.progress = Progress(p.state, p.step + 1, p.total, point, p.started, p.finished)
-        for listener in tuple(self._listeners):
-            try:
-                listener(point)
-            except Exception:
-                logger.exception("%s: listener %r failed and was removed", self.name, listener)
-                self._listeners.remove(listener)
+        for delivery in tuple(self._deliveries.values()):
+            delivery.put(point)
+        self.after_point(point)
 
     def _publish(self, **changes: Any) -> None:
         self.progress = dataclasses.replace(self.progress, **changes)

@@ -11,7 +11,8 @@ from concurrent.futures import Future
 import numpy as np
 
 from .analysis import AnalysisPool
-from .experiment import Experiment, Point
+from .delivery import Point
+from .experiment import Experiment
 from .spectrum import Spectrum, clock_of, sample_rate_of
 
 

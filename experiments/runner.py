@@ -14,7 +14,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .experiment import Experiment, Listener, Progress
+from . import exits
+from .delivery import Listener
+from .experiment import Experiment, Progress
 
 logger = logging.getLogger(__name__)
 
@@ -45,17 +47,36 @@ class Run:
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         return self.experiment.subscribe(listener)
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "") -> None:
         """Ask the run to end; returns at once (``wait()`` to see it ended)."""
-        self.experiment.stop()
+        self.experiment.stop(reason)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the end; True if it ended within ``timeout``."""
+        """Wait for the end; True if it ended within ``timeout``.
+
+        Interrupted (Ctrl-C, a Jupyter kernel interrupt), it stops the run, waits for the
+        output to be turned off, and lets the KeyboardInterrupt go on.
+        """
+        self._refuse_own_thread("wait")
+        try:
+            return self._done.wait(timeout)
+        except KeyboardInterrupt:
+            exits.wait_stopping(self, "interrupted")
+            raise
+
+    def wait_unguarded(self, timeout: float | None) -> bool:
         return self._done.wait(timeout)
+
+    def _refuse_own_thread(self, what: str) -> None:
+        if not self._done.is_set() and threading.get_ident() in self.experiment.own_threads:
+            raise RuntimeError(
+                f"run.result() or run.{what}() called from inside {self.experiment.name}'s own run "
+                "(a subscriber or its measuring thread) would wait for itself: poll run.progress there"
+            )
 
     def result(self, timeout: float | None = None) -> dict[str, Any]:
         """The data once the run ended; re-raises the experiment's exception here."""
-        if not self._done.wait(timeout):
+        if not self.wait(timeout):
             raise TimeoutError(f"{self.experiment.name} still running after {timeout} s")
         if self._error is not None:
             raise self._error
@@ -79,6 +100,7 @@ class Run:
         finally:
             self.experiment.release()
             self._done.set()
+            exits.live_runs.discard(self)
 
 
 def start(experiment: Experiment, *, blocking: bool = True, timeout: float | None = None) -> Run:
@@ -88,12 +110,15 @@ def start(experiment: Experiment, *, blocking: bool = True, timeout: float | Non
     instrument, the run waits its turn (``blocking=True``, at most ``timeout`` s) or
     ``DeviceBusy`` is raised here at once (``blocking=False``).
     """
+    if exits.ending.is_set():
+        raise RuntimeError(f"not starting {experiment.name}: the program is ending")
+    exits.install_signal_handlers()
     experiment.claim()
     lock = experiment.device_lock
     locked = False
     try:
         if not blocking and lock is not None:
-            lock.acquire(experiment.name, blocking=False)
+            lock.acquire(experiment.owner(), blocking=False, stop=experiment.stop, user=experiment.instrument)
             locked = True
         run = Run(experiment)
         thread = threading.Thread(
@@ -103,6 +128,7 @@ def start(experiment: Experiment, *, blocking: bool = True, timeout: float | Non
             daemon=True,
         )
         run._thread = thread
+        exits.live_runs.add(run)
         thread.start()
     except BaseException:
         if locked and lock is not None:
@@ -121,6 +147,8 @@ class Worker:
         self._closing = False
         self.current: Run | None = None
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        exits.workers.add(self)
+        exits.install_signal_handlers()
         self._thread.start()
 
     def submit(self, experiment: Experiment) -> Run:
@@ -173,6 +201,7 @@ class Worker:
                     return  # closing and nothing left
                 experiment, run = self._queue.popleft()
                 self.current = run
+                exits.live_runs.add(run)
             try:
                 experiment.claim()
             except BaseException as error:

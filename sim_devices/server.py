@@ -94,6 +94,7 @@ class ServedInstrument:
                 "load": repr(twin.load),
                 "messages": twin.received,
                 "answers": twin.answered,
+                "readings": twin.readings,
                 "clients": len(self.clients),
                 "connections": self.connections,
                 "errors_queued": len(twin.errors),
@@ -233,7 +234,8 @@ class _InstrumentServer(socketserver.TCPServer):
 
 
 class _ControlSession(socketserver.StreamRequestHandler):
-    """JSON lines: ``{"op": "status"}`` or ``{"op": "fault", "port": P, "fault": {...} | null}``."""
+    """JSON lines: ``{"op": "status"}``, ``{"op": "log", "port": P, "last": N}`` or
+    ``{"op": "fault", "port": P, "fault": {...} | null}``."""
 
     server: _ControlServer
 
@@ -346,11 +348,16 @@ class ServedBench:
         if op == "status":
             chosen = [self.instrument(int(request["port"]))] if "port" in request else self.instruments
             return {"instruments": [i.status() for i in chosen]}
+        if op == "log":  # the last messages received, oldest first (at most LOG_LIMIT)
+            instrument = self.instrument(int(request["port"]))
+            with instrument.lock:
+                log = instrument.twin.log[-int(request.get("last", 50)) :]
+            return {"messages": [m.decode("latin-1") for m in log]}
         if op == "fault":
             instrument = self.instrument(int(request["port"]))
             instrument.inject(request.get("fault"))
             return instrument.status()
-        raise ValueError(f"unknown op {op!r}; known: status, fault")
+        raise ValueError(f"unknown op {op!r}; known: status, log, fault")
 
 
 def control_request(host: str, port: int, request: Mapping[str, Any], *, timeout: float = 5.0) -> Any:

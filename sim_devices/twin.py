@@ -261,6 +261,7 @@ class SourceMeterTwin(ScpiTwin):
         self.in_compliance = False
         #: (amplitude A, frequency Hz) of a hum added to the current, or None
         self.hum: tuple[float, float] | None = None
+        self.readings = 0  # readings taken with the output on: what a data file should hold
         super().__init__(name, tree)
         self.rng = random.Random(seed)
 
@@ -269,6 +270,7 @@ class SourceMeterTwin(ScpiTwin):
         s = self.state
         if not s[(channel, "output")]:
             return self._noisy(0.0, 1e-6), self._noisy(0.0, 1e-12)
+        self.readings += 1
         mode = s[(channel, "source_function")]
         if level is None:
             level = s[(channel, self.sourced(channel))]

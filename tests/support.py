@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from labrun.drivers import SourceMeter
+from labrun.experiments import Experiment, Point
 from labrun.sim_devices import SourceMeterTwin, twin_of
 from labrun.sim_devices.server import control_request
 
@@ -41,6 +42,12 @@ def run_script(script: pathlib.Path, cwd: pathlib.Path) -> str:
     )
     assert done.returncode == 0, f"{script.name} failed\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
     return done.stdout
+
+
+def in_measuring_thread(experiment: Experiment, hook: Callable[[Point], None]) -> None:
+    """Run ``hook`` after each point in the measuring thread: a test's way to hold a run
+    at a known step (subscribers run in threads of their own and cannot)."""
+    experiment.after_point = hook  # type: ignore[method-assign,assignment]
 
 
 def run_threads(*targets: Callable[[], None], timeout: float = 10.0) -> None:
@@ -92,6 +99,13 @@ class ServedTwins:
         """The served instrument's status, asked through the control port."""
         answer = control_request("127.0.0.1", self.control_port, {"op": "status", "port": self.port(model)})
         return dict(answer["instruments"][0])
+
+    def log(self, model: str, last: int) -> list[str]:
+        """The last messages the served instrument received, oldest first."""
+        answer = control_request(
+            "127.0.0.1", self.control_port, {"op": "log", "port": self.port(model), "last": last}
+        )
+        return list(answer["messages"])
 
     def inject(self, model: str, fault: dict[str, Any] | None) -> None:
         control_request(

@@ -51,7 +51,8 @@ CHECKS: dict[str, list[str]] = {
     ],
     "05_device_lock.py": [
         r"second run is waiting while the first is at step \d",
-        r"blocking=False: refused: keithley2400 at GPIB0::24::INSTR is in use by iv_sweep",
+        r"second driver object, blocking=False: refused: GPIB0::24::INSTR is in use by "
+        r"iv_sweep \(run started \d\d:\d\d:\d\d in process \d+\)",
         r"second started \+\d\.\d+ s after the first finished",
         r"two instruments: one sweep alone \d\.\d+ s, two at once \d\.\d+ s",
     ],

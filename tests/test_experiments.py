@@ -13,7 +13,7 @@ import pytest
 from labrun.drivers import DeviceBusy, InstrumentError, Reading, SourceMeter, open_sourcemeter
 from labrun.experiments import AlreadyRunning, IVSweep, Saving, Worker, load_data, start
 
-from .support import BENCH, twin
+from .support import BENCH, in_measuring_thread, twin
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def test_start_returns_at_once_and_the_caller_polls_while_it_runs(k2400: SourceM
             proceed.wait(5)
 
     s = sweep(k2400, num_points=10)
-    s.subscribe(gate)
+    in_measuring_thread(s, gate)
     run = start(s)
     assert third_point.wait(5)
     # the sweep is held mid-way: the caller's thread is free and sees partial data
@@ -117,8 +117,10 @@ def test_sweeps_on_different_instruments_overlap() -> None:
         a, b = sweep(one, num_points=5), sweep(other, num_points=5)
         overlapped: list[bool] = []
         # a waits, inside its first point, for b's first point: only concurrency passes
-        a.subscribe(lambda p: overlapped.append(other_has_a_point.wait(5)) if p["step"] == 0 else None)
-        b.subscribe(lambda p: other_has_a_point.set())
+        in_measuring_thread(
+            a, lambda p: overlapped.append(other_has_a_point.wait(5)) if p["step"] == 0 else None
+        )
+        in_measuring_thread(b, lambda p: other_has_a_point.set())
         runs = [start(a), start(b)]
         for run in runs:
             run.result(20)
@@ -180,7 +182,7 @@ def test_a_queue_of_three_sweeps_runs_in_order(k2400: SourceMeter) -> None:
         if point["step"] == 0:
             order.append(point["source"])
 
-    sweeps[0].subscribe(hold_first)
+    in_measuring_thread(sweeps[0], hold_first)
     for s in sweeps:
         s.subscribe(note_first)
     runs = [worker.submit(s) for s in sweeps]

@@ -15,7 +15,7 @@ from labrun.experiments.cli import main
 from labrun.experiments.live import LivePlot, ProgressDisplay, follow
 from labrun.experiments.time_trace import TimeTrace
 
-from .support import BENCH
+from .support import BENCH, in_measuring_thread
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def drawn(live: LivePlot) -> tuple[np.ndarray, np.ndarray]:
 def test_the_live_plot_shows_the_data_while_the_run_is_still_running(k2400: SourceMeter) -> None:
     gates = Gates(5, 12)
     sweep = IVSweep(k2400, start=-1.0, stop=1.0, num_points=21, compliance=0.01)
-    sweep.subscribe(gates)
+    in_measuring_thread(sweep, gates)
     run = start(sweep)
     live = LivePlot(run)
     try:
@@ -90,7 +90,7 @@ def test_the_live_plot_shows_the_data_while_the_run_is_still_running(k2400: Sour
 def test_a_stopped_run_shows_its_final_state_and_every_point_kept(k2400: SourceMeter) -> None:
     gates = Gates(4)
     sweep = IVSweep(k2400, start=0.0, stop=1.0, num_points=50, compliance=0.01)
-    sweep.subscribe(gates)
+    in_measuring_thread(sweep, gates)
     run = start(sweep)
     live = LivePlot(run)
     gates.at(4)

@@ -24,7 +24,7 @@ from labrun.experiments import IVSweep, Saving, load_data, start
 from labrun.experiments.cli import main
 from labrun.sim_devices import Fault, backend
 
-from .support import BENCH, run_threads, twin
+from .support import BENCH, in_measuring_thread, run_threads, twin
 
 FAULTS = ["timeout", "garbage", "truncate", "error", "disconnect", "slow"]
 
@@ -44,7 +44,7 @@ def arm_at_step(sweep: IVSweep, smu: SourceMeter, fault: Fault, step: int) -> No
         if point["step"] == step:
             t.fault = Fault(fault.kind, after=t.answered + fault.after, delay=fault.delay, code=fault.code)
 
-    sweep.subscribe(arm)
+    in_measuring_thread(sweep, arm)
 
 
 @pytest.mark.timeout(30)
@@ -73,7 +73,7 @@ def test_a_fault_mid_sweep_stops_it_safely_and_keeps_the_data(
     state = twin(smu).state
     if kind == "disconnect":
         # nothing reaches the instrument any more: the failed shutdown rides along, unhidden
-        assert "teardown also failed" in notes
+        assert "its output may still be on" in notes
     else:
         # the ramp stops at its first failed step (each retry would cost a timeout);
         # the output-off is sent regardless and reaches the instrument
@@ -116,7 +116,9 @@ def test_the_cli_reports_a_fault_with_exit_1_and_keeps_the_data(
     err = capsys.readouterr().err
     assert "keithley2400 at GPIB0::24::INSTR: ':SOUR:VOLT:LEV" in err and "no answer within 0.2 s" in err
     assert "failed at step 8 of 20" in err
-    assert "also failed" in err  # the shutdown at a dead instrument is reported, not hiding the cause
+    # the shutdown at a dead instrument is reported, not hiding the cause
+    assert "shutting the instrument down failed" in err and "its output may still be on" in err
+    assert "the output state is unknown" in err
     (data_file,) = tmp_path.glob("*.csv")
     kept = load_data(data_file)
     assert 0 < len(kept) < 20

@@ -1,0 +1,112 @@
+"""Points handed to subscribers in threads of their own, so none can stall a run.
+
+Why: a subscriber called in the measuring thread holds the instrument hostage — one
+that blocks leaves the output on and makes ``stop()`` powerless, one that calls
+``run.result()`` deadlocks, a slow one stretches every delay. Here each subscriber
+has a thread and a bounded queue: the measurement only appends to it. A subscriber
+that falls more than ``capacity`` points behind loses the oldest (it always gets the
+newest), with one warning per run.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+Point = dict[str, float]
+Listener = Callable[[Point], None]
+
+#: points a subscriber may fall behind before the oldest are dropped
+CAPACITY = 10_000
+
+
+class Delivery:
+    """One subscriber's thread and queue for the length of one run."""
+
+    def __init__(
+        self,
+        listener: Listener,
+        run_name: str,
+        on_failure: Callable[[Listener], Any],
+        capacity: int = CAPACITY,
+    ) -> None:
+        self.listener = listener
+        self.run_name = run_name
+        self.capacity = capacity
+        self.dropped = 0
+        self._on_failure = on_failure
+        self._queue: collections.deque[Point] = collections.deque()
+        self._ready = threading.Condition()
+        self._busy = False
+        self._closed = False
+        self.thread = threading.Thread(target=self._loop, name=f"labrun-{run_name}-subscriber", daemon=True)
+        self.thread.start()
+
+    def put(self, point: Point) -> None:
+        """From the measuring thread: never waits for the subscriber."""
+        with self._ready:
+            if self._closed:
+                return
+            if len(self._queue) >= self.capacity:
+                self._queue.popleft()
+                self.dropped += 1
+                if self.dropped == 1:
+                    logger.warning(
+                        "%s: subscriber %r is %d points behind the measurement: the oldest are dropped",
+                        self.run_name,
+                        self.listener,
+                        self.capacity,
+                    )
+            self._queue.append(point)
+            self._ready.notify()
+
+    def cancel(self) -> None:
+        """Unsubscribed: nothing more is delivered (the point in hand, if any, finishes)."""
+        with self._ready:
+            self._closed = True
+            self._queue.clear()
+            self._ready.notify_all()
+
+    def close(self, timeout: float) -> bool:
+        """No more points; wait up to ``timeout`` s for the queued ones. False: still busy."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify_all()
+            drained = self._ready.wait_for(lambda: not self._queue and not self._busy, timeout)
+        if not drained:
+            logger.warning(
+                "%s: subscriber %r is still busy after the run; %d points not yet delivered",
+                self.run_name,
+                self.listener,
+                len(self._queue),
+            )
+        return drained
+
+    def _loop(self) -> None:
+        while True:
+            with self._ready:
+                self._ready.wait_for(lambda: self._queue or self._closed)
+                if not self._queue:
+                    return
+                point = self._queue.popleft()
+                self._busy = True
+            try:
+                self.listener(point)
+            except Exception:
+                logger.exception("%s: subscriber %r failed and was removed", self.run_name, self.listener)
+                self._on_failure(self.listener)
+                with self._ready:
+                    self._closed = True
+                    self._queue.clear()
+                    self._busy = False
+                    self._ready.notify_all()
+                return
+            with self._ready:
+                self._busy = False
+                if not self._queue:
+                    self._ready.notify_all()
