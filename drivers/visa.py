@@ -48,6 +48,21 @@ def check_address(address: str) -> str:
 
     Pure syntax: nothing is opened, so configs can be checked before any instrument.
     """
+    if (
+        not isinstance(address, str)
+        or len(address) > 256
+        or address != address.strip()
+        or not address.isprintable()
+    ):
+        shown = (
+            repr(address)
+            if len(repr(address)) <= 60
+            else f"{repr(address)[:60]}... ({len(address)} characters)"
+        )
+        raise ValueError(
+            f"{shown} is not a VISA resource name (printable, no surrounding spaces, at most 256 "
+            f"characters); examples: {ADDRESS_EXAMPLES}"
+        )
     try:
         return str(rname.to_canonical_name(address))
     except rname.InvalidResourceName as error:

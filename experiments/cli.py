@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"labrun: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except LabrunError as error:
+    except (LabrunError, OSError) as error:  # an instrument, a disk, a file system: said in words
         print(f"labrun: {error}", file=sys.stderr)
         for note in getattr(error, "__notes__", ()):
             print(f"labrun: {note}", file=sys.stderr)

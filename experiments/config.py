@@ -14,6 +14,8 @@ import functools
 import math
 import os
 import pathlib
+import re
+import tempfile
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -31,8 +33,13 @@ from labrun.drivers import (
 )
 
 from .iv_sweep import check_sweep_limits, units_of
+from .yaml_reader import MAX_BYTES, YamlRefused, read_yaml, shown
 
 MAX_POINTS = 1_000_000
+#: VISA libraries by name (pyvisa's own backends and labrun's simulator)
+VISA_BACKENDS = ("@ivi", "@py", "@sim", "@labrun")
+#: problems listed per file; past that, how many more there are
+MAX_MESSAGES = 20
 
 
 class ConfigError(LabrunError):
@@ -62,32 +69,55 @@ DIMENSIONS = {
 }
 
 
+#: a quantity as written: a number, then at most one unit word (no arithmetic, no '%')
+_QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-zµΩ°]{1,12})?\s*$")
+
+
+def parse_quantity(text: str) -> tuple[float, str | None]:
+    """``"100 ms"`` -> (100.0, "ms"); refuses anything but a number and one unit word.
+
+    Why not hand the string to pint: pint evaluates arithmetic (``"9**9**9 V"`` keeps a CPU
+    busy indefinitely) and reads ``"1 mV/V"`` or ``"50 %"`` as plain numbers.
+    """
+    match = _QUANTITY.match(text)
+    if match is None:
+        raise ValueError("write a number and a unit, like '10 mA' (no arithmetic, no '%')")
+    return float(match.group(1)), match.group(2)
+
+
 def to_si(value: Any, unit: str) -> float:
     """``"100 ms"`` -> 0.1 for ``unit="s"``; plain numbers are taken as SI already."""
     dimension, noun = DIMENSIONS[unit]
-    if isinstance(value, bool):
-        raise ValueError(f"expected {noun} (a number in {unit} or a string like '10 m{unit}'), got {value!r}")
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        registry = units()
+    like = f"a number in {unit} or a string like '10 m{unit}'"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"expected {noun} ({like}), got {shown(value)}")
+    if isinstance(value, str):
         try:
-            quantity = registry.Quantity(value.strip())
-        except Exception:
-            raise ValueError(f"expected {noun} like '10 m{unit}', could not read {value!r}") from None
-        if quantity.dimensionless:
-            number = float(quantity.magnitude)
-        elif not quantity.check(dimension):
-            found = next(
-                (n for d, n in DIMENSIONS.values() if quantity.check(d)), str(quantity.dimensionality)
-            )
-            raise ValueError(f"expected {noun} in {unit}, got {value!r}, which is {found}")
+            magnitude, word = parse_quantity(value)
+        except ValueError as error:
+            raise ValueError(f"expected {noun} ({like}), could not read {shown(value)}: {error}") from None
+        if word is None:
+            number = magnitude
         else:
+            registry = units()
+            try:
+                written = registry.Unit(word)
+            except Exception:
+                raise ValueError(
+                    f"expected {noun} like '10 m{unit}': unknown unit {word!r} in {shown(value)}"
+                ) from None
+            quantity = registry.Quantity(magnitude, written)
+            if not quantity.check(dimension):
+                found = next(
+                    (n for d, n in DIMENSIONS.values() if quantity.check(d)),
+                    "a plain number" if quantity.dimensionless else str(quantity.dimensionality),
+                )
+                raise ValueError(f"expected {noun} in {unit}, got {shown(value)}, which is {found}")
             number = float(quantity.to(unit).magnitude)
     else:
-        raise ValueError(f"expected {noun} (a number in {unit} or a string like '10 m{unit}'), got {value!r}")
+        number = float(value)
     if not math.isfinite(number):
-        raise ValueError(f"expected a finite {noun}, got {value!r}")
+        raise ValueError(f"expected a finite {noun}, got {shown(value)}")
     return number
 
 
@@ -101,14 +131,21 @@ def either(*choices: str) -> BeforeValidator:
     def parse(value: Any) -> tuple[float, str | None]:
         if isinstance(value, int | float) and not isinstance(value, bool):
             if not math.isfinite(value):
-                raise ValueError(f"expected a finite voltage or current, got {value!r}")
+                raise ValueError(f"expected a finite voltage or current, got {shown(value)}")
             return float(value), None  # SI number: its unit follows the mode
+        if isinstance(value, str):
+            try:
+                parse_quantity(value)
+            except ValueError as error:
+                raise ValueError(
+                    f"expected a voltage or a current, could not read {shown(value)}: {error}"
+                ) from None
         for unit in choices:
             try:
                 return to_si(value, unit), unit
             except ValueError:
                 continue
-        raise ValueError(f"expected a voltage or a current like '1 V' or '10 mA', got {value!r}")
+        raise ValueError(f"expected a voltage or a current like '1 V' or '10 mA', got {shown(value)}")
 
     return BeforeValidator(parse)
 
@@ -125,7 +162,7 @@ Level = Annotated[tuple[float, str | None], either("V", "A")]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False)
+    model_config = ConfigDict(extra="forbid", strict=True)  # true is not 1, 5 is not "5"
 
 
 class LoadConfig(Strict):
@@ -178,7 +215,9 @@ class InstrumentConfig(Strict):
     address: Annotated[str, BeforeValidator(lambda v: check_address(v) if isinstance(v, str) else v)]
     sim: bool = False
     backend: str = ""
-    timeout: Seconds = Field(5.0, gt=0, le=600)
+    #: a backend that is a path to a shared library is loaded into this process: opt in
+    allow_library_path: bool = False
+    timeout: Seconds = Field(5.0, ge=1e-3, le=600)
     load: LoadConfig = LoadConfig()
     noise: float = Field(1e-4, ge=0, le=0.5)
     limits: LimitsConfig = LimitsConfig()
@@ -189,6 +228,25 @@ class InstrumentConfig(Strict):
     baud_rate: BaudRate | None = None
     #: drive an instrument whose *IDN? names another model (it must speak the same SCPI)
     force_model: bool = False
+
+    @model_validator(mode="after")
+    def known_backend(self) -> InstrumentConfig:
+        backend = self.backend
+        named = backend in VISA_BACKENDS or (
+            backend.endswith(("@labrun", "@sim")) and backend.rpartition("@")[0].endswith((".yaml", ".yml"))
+        )
+        if backend and not named and not self.allow_library_path:
+            raise ConfigFieldError(
+                "instrument.backend",
+                f"{shown(backend)}: one of {', '.join(VISA_BACKENDS)} or a bench file "
+                "('bench.yaml@labrun'); a path to a VISA library is loaded into labrun: "
+                "allow it with instrument.allow_library_path: true",
+            )
+        if backend and any(ch in backend for ch in "\n\r\0"):
+            raise ConfigFieldError(
+                "instrument.backend", f"{shown(backend)}: a line break or NUL in a backend name"
+            )
+        return self
 
     @model_validator(mode="after")
     def only_simulated(self) -> InstrumentConfig:
@@ -309,7 +367,7 @@ class TimeTraceConfig(Strict):
 
 class SaveConfig(Strict):
     directory: str = "data"
-    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$", max_length=100)
     plot: bool = True
 
 
@@ -356,13 +414,19 @@ def load_config(path: str | os.PathLike[str], *, out: str | None = None, sim: bo
     """Read, validate and check ``path``; ``out``/``sim`` override the file's values."""
     path = pathlib.Path(path)
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise ConfigError(
+                f"{path}: {path.stat().st_size:,} bytes: a config is at most {MAX_BYTES // 1024} KB"
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read the config: {error}") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = read_yaml(text)
+    except YamlRefused as error:
+        raise ConfigError(f"{path}: {error}") from None
     except yaml.YAMLError as error:
         where = getattr(error, "problem_mark", None)
         line = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
@@ -370,7 +434,7 @@ def load_config(path: str | os.PathLike[str], *, out: str | None = None, sim: bo
         raise ConfigError(f"{path}{line}: not valid YAML (safe subset, no tags): {problem}") from None
     if not isinstance(raw, dict):
         raise ConfigError(
-            f"{path}: expected a mapping with keys instrument, experiment, save; got {raw!r:.80}"
+            f"{path}: expected a mapping with keys instrument, experiment, save; got {shown(raw)}"
         )
     if out is not None:
         raw.setdefault("save", {})
@@ -389,7 +453,8 @@ def load_config(path: str | os.PathLike[str], *, out: str | None = None, sim: bo
 def explain(path: pathlib.Path, raw: Any, error: ValidationError) -> str:
     """One line per problem: file, key path, bad value, what is allowed."""
     lines = []
-    for problem in error.errors(include_url=False):
+    problems = error.errors(include_url=False)
+    for problem in problems[:MAX_MESSAGES]:
         location = [str(p) for p in problem["loc"] if not str(p).startswith(("function-", "tuple["))]
         if location[:1] == ["experiment"] and location[1:2] and location[1] in EXPERIMENTS:
             del location[1]  # the union's tag: the user wrote experiment.type, not a key
@@ -410,8 +475,10 @@ def explain(path: pathlib.Path, raw: Any, error: ValidationError) -> str:
             message = f"unknown key; allowed here: {', '.join(allowed)}" if allowed else "unknown key"
         elif problem["type"] == "missing":
             message = "missing: this key is required"
-        shown = "" if value is _MISSING else f" = {value!r}"
-        lines.append(f"{path}: {key}{shown}: {message}")
+        value_text = "" if value is _MISSING else f" = {shown(value)}"
+        lines.append(f"{path}: {key}{value_text}: {message[:300]}")
+    if len(problems) > MAX_MESSAGES:
+        lines.append(f"{path}: ... and {len(problems) - MAX_MESSAGES} more problems")
     return "\n".join(lines)
 
 
@@ -458,6 +525,14 @@ def check_directory(path: pathlib.Path, directory: str) -> None:
         )
     if not os.access(parent, os.W_OK):
         raise ConfigError(f"{path}: save.directory = {directory!r}: not writable")
+    if target.exists():  # what access() cannot tell (/proc, a read-only mount): try it
+        try:
+            with tempfile.TemporaryFile(dir=target):
+                pass
+        except OSError as error:
+            raise ConfigError(
+                f"{path}: save.directory = {directory!r}: cannot write a file there ({error.strerror})"
+            ) from None
 
 
 def plan(config: Config) -> list[str]:
