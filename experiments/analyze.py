@@ -10,7 +10,7 @@ from .data import DataFile, load_data
 from .plot import plot_spectrum
 from .spectrum import Spectrum, clock_of, sample_rate_of
 
-NOT_SIGNALS = {"step", "time", "timestamp", "source"}
+NOT_SIGNALS = {"step", "time", "timestamp", "source", "in_compliance"}
 
 
 @dataclass(frozen=True)

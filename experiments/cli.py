@@ -133,9 +133,18 @@ def cmd_run(args: argparse.Namespace) -> int:
                 run.stop(interrupts.signal)
             window = follow(run, interval=args.interval, progress=not args.no_progress, live=args.live)
         if sweep.data_file is not None:
-            print(f"data: {sweep.data_file.path} ({len(sweep.table)} points)")
-        if config.save.plot and (png := save_plot(sweep)):
-            print(f"plot: {png}")
+            path, rows = sweep.data_file.path, sweep.data_file.rows
+            say(
+                f"data: {path} ({rows} points)"
+                if path.exists()
+                else f"data: {path} is gone ({rows} rows were written)"
+            )
+        if config.save.plot:
+            try:
+                if png := save_plot(sweep):
+                    say(f"plot: {png}")
+            except OSError as error:  # a full disk: the sweep's own error matters more
+                print(f"labrun: plot not written: {error.strerror or error}", file=sys.stderr)
         if run is not None:
             run.result()  # the sweep's own error (a failed shutdown included): exit 1
     if interrupts.signal:
@@ -147,6 +156,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("close the plot window to finish", file=sys.stderr)
         plt.show()  # the final state, instrument already closed
     return 0
+
+
+def say(line: str) -> None:
+    """Print to stdout; a reader that went away (``| head -0``) does not fail a finished sweep."""
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to it
 
 
 class Interrupts:

@@ -11,6 +11,7 @@ still parses; an existing file can never be overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
@@ -80,11 +81,27 @@ def unique_path(directory: pathlib.Path, stem: str, suffix: str = ".csv") -> tup
     raise FileExistsError(f"no free file name for {safe}_{stamp} in {directory}")
 
 
+class DataFileLost(OSError):
+    """The data file was deleted, replaced or cut short by someone else during the run."""
+
+
+def header(columns: Sequence[str], units: Mapping[str, str]) -> str:
+    """``step,source [V],voltage [V],...``: names with their units, as a person reads them."""
+    return ",".join(f"{name} [{units[name]}]" if units.get(name) else name for name in columns)
+
+
+def format_row(row: Sequence[float | int | bool]) -> str:
+    """Integers (a step, a flag) as integers, floats exactly (``repr``), comma-separated."""
+    return ",".join(str(int(v)) if isinstance(v, int | np.integer) else repr(float(v)) for v in row)
+
+
 class DataFile:
     """A CSV data file written as points arrive.
 
     Layout: ``# meta: {json}`` lines (config, instrument, start time, version, units),
-    then one header row of column names, then one row per point.
+    then one header row of column names with their units, then one row per point.
+    After each row the file is checked by identity: deleted, replaced or truncated by
+    someone else, it raises :class:`DataFileLost` instead of writing into the void.
     """
 
     def __init__(self, path: pathlib.Path, stream: TextIO, columns: Sequence[str]) -> None:
@@ -92,6 +109,8 @@ class DataFile:
         self._stream = stream
         self.columns = tuple(columns)
         self.rows = 0
+        self._fd = stream.fileno()
+        self._size = 0
 
     @classmethod
     def create(
@@ -102,21 +121,45 @@ class DataFile:
         metadata: Mapping[str, Any],
     ) -> DataFile:
         path, stream = unique_path(pathlib.Path(directory), stem)
-        for key, value in metadata.items():
-            stream.write(f"{META_PREFIX}{json.dumps({key: value}, default=str)}\n")
-        stream.write(",".join(columns) + "\n")
-        stream.flush()
-        return cls(path, stream, columns)
+        data_file = cls(path, stream, columns)
+        try:
+            for key, value in metadata.items():
+                data_file._put(f"{META_PREFIX}{json.dumps({key: value}, default=str)}\n")
+            data_file._put(header(columns, metadata.get("units", {})) + "\n")
+            data_file._check()
+        except BaseException:
+            data_file.close()
+            raise
+        return data_file
 
-    def write(self, row: Sequence[float]) -> None:
-        """Append one row and hand it to the OS at once."""
-        self._stream.write(",".join(map(repr, map(float, row))) + "\n")
-        self._stream.flush()
+    def write(self, row: Sequence[float | int | bool]) -> None:
+        """Check the file is still ours, append one row, and hand it to the OS at once."""
+        self._check()  # before: a file cut short would be written on past a hole
+        self._put(format_row(row) + "\n")
         self.rows += 1
 
+    def _put(self, text: str) -> None:
+        self._stream.write(text)
+        self._stream.flush()
+        self._size += len(text.encode("utf-8"))
+
+    def _check(self) -> None:
+        status = os.fstat(self._fd)
+        if status.st_nlink == 0:
+            raise DataFileLost(
+                f"{self.path} was deleted or replaced during the run; {self.rows} rows were in it"
+            )
+        if status.st_size < self._size:
+            raise DataFileLost(
+                f"{self.path} was cut short during the run ({status.st_size} of {self._size} bytes left); "
+                f"{self.rows} rows had been written"
+            )
+
     def close(self) -> None:
-        if not self._stream.closed:
-            self._stream.flush()
+        """Close, whatever state the file is in (a failed flush was reported already)."""
+        if self._stream.closed:
+            return
+        with contextlib.suppress(OSError):  # a full disk makes the flush raise; the fd is closed
             self._stream.close()
 
 
@@ -152,7 +195,7 @@ def load_data(path: str | os.PathLike[str]) -> LoadedData:
                 lines.append(line)
     if not lines or not lines[0].endswith("\n"):
         raise ValueError(f"{path}: no column header (yet)")
-    names = lines[0].strip().split(",")
+    names = [name.split(" [", 1)[0] for name in lines[0].strip().split(",")]  # "voltage [V]" -> voltage
     body = [ln for ln in lines[1:] if ln.endswith("\n") and ln.count(",") == len(names) - 1]
     if body:
         table = np.loadtxt(io.StringIO("".join(body)), delimiter=",", ndmin=2)

@@ -282,13 +282,8 @@ class Experiment:
                     break
         except BaseException as error:
             failed = error
-            kept = (
-                ""
-                if self.data_file is None
-                else f"; {self.progress.step} points kept in {self.data_file.path}"
-            )
             error.add_note(
-                f"{self.name}: failed at step {self.progress.step + 1} of {self.progress.total}{kept}"
+                f"{self.name}: failed at step {self.progress.step + 1} of {self.progress.total}{self._kept()}"
             )
         try:
             self.teardown()
@@ -316,8 +311,15 @@ class Experiment:
         """How far the run got and what it left, in one line (for messages at exit)."""
         p = self.progress
         why = f" ({self.stop_reason})" if self.stop_reason else ""
-        kept = f" in {self.data_file.path}" if self.data_file is not None else ""
-        return f"{self.name}: {p.state}{why} at step {p.step} of {p.total}; {p.step} points kept{kept}"
+        return f"{self.name}: {p.state}{why} at step {p.step} of {p.total}{self._kept()}"
+
+    def _kept(self) -> str:
+        """What the data file holds, honestly: its rows, not the points measured."""
+        if self.data_file is None:
+            return ""
+        measured, written = len(self.table), self.data_file.rows
+        memory = "" if written == measured else f" ({measured} measured: run.data holds them all)"
+        return f"; {written} points kept in {self.data_file.path}{memory}"
 
     # ------------------------------------------------------------------ private
 

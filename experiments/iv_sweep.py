@@ -86,7 +86,7 @@ class IVSweep(Experiment):
     name = "iv_sweep"
     plot_axes = ("voltage", "current")
     columns: Mapping[str, str] = MappingProxyType(
-        {"step": "", "source": "V", "voltage": "V", "current": "A", "timestamp": "s"}
+        {"step": "", "source": "V", "voltage": "V", "current": "A", "timestamp": "s", "in_compliance": ""}
     )
 
     def __init__(
@@ -116,7 +116,10 @@ class IVSweep(Experiment):
         self.start, self.stop_level, self.num_points = float(start), float(stop), int(num_points)
         self.delay, self.compliance, self.mode = float(delay), float(compliance), mode
         self.return_sweep = return_sweep
-        self.levels = np.linspace(self.start, self.stop_level, self.num_points)
+        # 12 significant digits: the levels as intended (0.9, not linspace's 0.8999999999999999)
+        self.levels = np.array(
+            [float(f"{x:.12g}") for x in np.linspace(self.start, self.stop_level, self.num_points)]
+        )
         if return_sweep and self.num_points > 1:
             self.levels = np.concatenate([self.levels, self.levels[-2::-1]])
         check_sweep_limits(
@@ -156,7 +159,14 @@ class IVSweep(Experiment):
                 reading = self.smu.measure()
             else:  # no settling time: level and reading in one checked round trip
                 reading = self.smu.source_and_measure(float(level))
-            yield (step, float(level), reading.voltage, reading.current, reading.timestamp)
+            yield (
+                step,
+                float(level),
+                reading.voltage,
+                reading.current,
+                reading.timestamp,
+                reading.in_compliance,
+            )
 
     def teardown(self) -> None:
         self.smu.shutdown()

@@ -23,7 +23,7 @@ class TimeTrace(Experiment):
     name = "time_trace"
     plot_axes = ("time", "current")
     columns: Mapping[str, str] = MappingProxyType(
-        {"step": "", "time": "s", "voltage": "V", "current": "A", "timestamp": "s"}
+        {"step": "", "time": "s", "voltage": "V", "current": "A", "timestamp": "s", "in_compliance": ""}
     )
 
     def __init__(
@@ -78,7 +78,14 @@ class TimeTrace(Experiment):
             if step and self.wait(self.interval):
                 return
             reading = self.smu.measure()
-            yield (step, time.monotonic() - start, reading.voltage, reading.current, reading.timestamp)
+            yield (
+                step,
+                time.monotonic() - start,
+                reading.voltage,
+                reading.current,
+                reading.timestamp,
+                reading.in_compliance,
+            )
 
     def teardown(self) -> None:
         self.smu.shutdown()
