@@ -24,6 +24,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -160,6 +161,35 @@ def unmap_kept() -> None:
         mapping.close()
 
 
+def exit_with_parent(parent: int, interval: float = 0.2) -> None:
+    """Worker initializer: end this worker when the process that made it is gone.
+
+    Why: a parent killed by SIGKILL cannot shut its pool down; its workers would live on,
+    holding the resource tracker's pipe open, so the tracker never unlinks the shared
+    memory and semaphores either. A worker watching its parent ends itself; then the
+    tracker sees every pipe closed and cleans up. (A thread, not PR_SET_PDEATHSIG: that
+    fires when the *thread* that spawned the worker ends, which may be any thread.)
+    """
+
+    spawned_by = os.getppid()  # the parent itself, or a fork server (start method 'forkserver')
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def watch() -> None:
+        while os.getppid() == spawned_by and alive(parent):
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="labrun-parent-watch", daemon=True).start()
+
+
 def call_with_shared(ref: SharedRef, fn: Callable[..., Any], *args: Any, keep_bytes: int = 0) -> Any:
     """Runs in a worker: ``fn(array, *args)`` on the array that lives in shared memory."""
     with attached(ref, keep_bytes=keep_bytes) as array:
@@ -219,7 +249,12 @@ class AnalysisPool:
         self._owned = executor is None
         if executor is None:
             context = multiprocessing.get_context(start_method)
-            executor = ProcessPoolExecutor(max_workers or os.cpu_count() or 1, mp_context=context)
+            executor = ProcessPoolExecutor(
+                max_workers or os.cpu_count() or 1,
+                mp_context=context,
+                initializer=exit_with_parent,
+                initargs=(os.getpid(),),
+            )
         self.executor = executor
         self.shares_memory = isinstance(executor, ProcessPoolExecutor)
         self.keep_bytes = keep_bytes

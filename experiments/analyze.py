@@ -5,6 +5,8 @@ from __future__ import annotations
 import pathlib
 from dataclasses import dataclass
 
+import numpy as np
+
 from .analysis import AnalysisPool
 from .data import DataFile, load_data
 from .plot import plot_spectrum
@@ -19,6 +21,7 @@ class Analysis:
     plot_file: pathlib.Path
     sample_rate: float
     spectra: dict[str, Spectrum]
+    skipped: int = 0  # malformed rows left out (skip_bad_rows)
 
 
 def analyze_file(
@@ -28,13 +31,16 @@ def analyze_file(
     window: str = "hann",
     out: str | pathlib.Path | None = None,
     pool: AnalysisPool | None = None,
+    skip_bad_rows: bool = False,
 ) -> Analysis:
     """Spectrum of each column (default: every measured one), computed in worker processes.
 
     The sample rate comes from the ``time`` column (or ``timestamp``): 1 / median spacing.
+    A malformed row is an error (``skip_bad_rows``: left out, counted in ``skipped``); a
+    NaN or infinity in a chosen column is an error naming its rows, never a wrong peak.
     """
     path = pathlib.Path(path)
-    data = load_data(path)
+    data = load_data(path, skip_bad_rows=skip_bad_rows)
     if len(data) < 2:
         raise ValueError(f"{path}: {len(data)} rows; a spectrum needs at least 2")
     clock = clock_of(data.columns, str(path))
@@ -46,6 +52,11 @@ def analyze_file(
     unknown = [c for c in chosen if c not in data.columns]
     if unknown:
         raise ValueError(f"{path}: no column {', '.join(unknown)}; columns: {', '.join(data.columns)}")
+    for column in chosen:
+        bad = np.flatnonzero(~np.isfinite(data[column]))
+        if len(bad):
+            rows = ", ".join(str(int(i) + 1) for i in bad[:5]) + (", ..." if len(bad) > 5 else "")
+            raise ValueError(f"{path}: column {column} has {len(bad)} NaN or infinite values (rows {rows})")
     own_pool = pool is None
     workers = pool or AnalysisPool(max_workers=min(len(chosen), 2))
     try:
@@ -70,4 +81,4 @@ def analyze_file(
         table.close()
     plot_file = table.path.with_suffix(".png")
     plot_spectrum(frequency, {c: s.power for c, s in spectra.items()}, plot_file, title=path.stem)
-    return Analysis(table.path, plot_file, rate, spectra)
+    return Analysis(table.path, plot_file, rate, spectra, len(data.skipped))

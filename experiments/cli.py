@@ -21,7 +21,7 @@ from typing import Any
 
 from labrun.drivers import MODELS, LabrunError, device_lock_for, list_resources, open_sourcemeter
 
-from . import sim_cli
+from . import exits, sim_cli
 from .config import ConfigError, load_config, plan
 from .launch import build_experiment, open_instrument, save_plot
 from .live import follow, window_open
@@ -75,6 +75,7 @@ def parser() -> argparse.ArgumentParser:
     ana.add_argument("--columns", help="comma-separated; default: every measured column")
     ana.add_argument("--window", default="hann", choices=WINDOWS)
     ana.add_argument("--out", help="directory for the outputs (default: beside the data file)")
+    ana.add_argument("--skip-bad-rows", action="store_true", help="leave malformed rows out (counted)")
     ana.set_defaults(handler=cmd_analyze)
 
     res = sub.add_parser("resources", help="list VISA resources")
@@ -206,18 +207,29 @@ class Interrupts:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    from concurrent.futures.process import BrokenProcessPool
+
     from .analyze import analyze_file
 
+    exits.install_signal_handlers()  # SIGTERM/SIGHUP end it through the pool's cleanup
     try:
         result = analyze_file(
             args.datafile,
             columns=args.columns.split(",") if args.columns else None,
             window=args.window,
             out=args.out,
+            skip_bad_rows=args.skip_bad_rows,
         )
+    except BrokenProcessPool:
+        print(
+            "labrun: a worker process died (killed, or out of memory); no spectrum written", file=sys.stderr
+        )
+        return EXIT_FAILED
     except (OSError, ValueError) as error:
         print(f"labrun: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if result.skipped:
+        print(f"skipped: {result.skipped} malformed rows (--skip-bad-rows)")
     print(f"sample rate: {result.sample_rate:.6g} Hz")
     for name, spectrum in result.spectra.items():
         print(f"{name}: strongest at {spectrum.peak():.6g} Hz")
