@@ -117,6 +117,8 @@ class SourceMeter:
         self._warned_compliance = False
         #: at interpreter exit, leave the output as it is (an experiment that must keep a bias)
         self.keep_output = False
+        #: how to raise the compliance, in the words of the interface in use (a YAML key, ...)
+        self.compliance_advice: str | None = None
         at_exit.open_drivers.add(self)
 
     # ---------------------------------------------------------------- identity
@@ -294,13 +296,20 @@ class SourceMeter:
             raise InstrumentError(self.name, self.measure_query, f"unreadable answer {text!r}") from error
         if self.mode == "voltage":
             clipped = abs(current) >= 0.999 * self.current_limit
-            what = f"current limit ({self.current_limit:g} A); raise it with set_current_limit()"
         else:
             clipped = abs(voltage) >= 0.999 * self.voltage_limit
-            what = f"voltage limit ({self.voltage_limit:g} V); raise it with set_voltage_limit()"
         if clipped and not self._warned_compliance:
             self._warned_compliance = True  # once per driver: a sweep into compliance is normal
-            logger.warning("%s: reading at the %s", self.name, what)
+            if self.mode == "voltage":
+                limit, how = f"current limit ({self.current_limit:g} A)", "set_current_limit()"
+            else:
+                limit, how = f"voltage limit ({self.voltage_limit:g} V)", "set_voltage_limit()"
+            logger.warning(
+                "%s: reading at the %s; %s",
+                self.name,
+                limit,
+                self.compliance_advice or f"raise it with {how}",
+            )
         return Reading(voltage, current, stamp, clipped)
 
     def parse_reading(self, text: str) -> tuple[float, float]:

@@ -35,7 +35,13 @@ def resource_manager(backend: str = "") -> pyvisa.ResourceManager:
     try:
         return pyvisa.ResourceManager(backend)
     except (OSError, ValueError) as error:
-        raise ConnectionFailed(f"cannot load the VISA library {backend or '(default)'!r}: {error}") from error
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConnectionFailed(
+            f"cannot load the VISA library {backend or '(default)'!r}: {first}. Choices: a vendor VISA "
+            "(NI-VISA, Keysight IO Libraries) for backend '@ivi'; the pure-Python one, "
+            "`pip install pyvisa-py`, for backend '@py' (LAN, USB, serial); or a simulated "
+            "instrument: sim=True in Python, 'sim: true' in a config, --sim on the command line"
+        ) from error
 
 
 ADDRESS_EXAMPLES = (

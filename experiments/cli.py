@@ -19,6 +19,8 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from tqdm.contrib.logging import logging_redirect_tqdm
+
 from labrun.drivers import MODELS, LabrunError, device_lock_for, list_resources, open_sourcemeter
 
 from . import exits, sim_cli
@@ -27,15 +29,17 @@ from .launch import build_experiment, open_instrument, save_plot
 from .live import follow, window_open
 from .runner import start
 from .spectrum import WINDOWS
+from .units import to_si
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
-    )
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    if args.verbose:  # labrun's and pyvisa's traffic; not matplotlib's font search
+        for name in ("labrun", "pyvisa"):
+            logging.getLogger(name).setLevel(logging.DEBUG)
     try:
         return int(args.handler(args))
     except ConfigError as error:
@@ -86,14 +90,27 @@ def parser() -> argparse.ArgumentParser:
     meas = sub.add_parser("measure", help="source one voltage and take one reading")
     meas.add_argument("model", choices=sorted(MODELS))
     meas.add_argument("address")
-    meas.add_argument("--voltage", type=float, default=1.0, help="volts")
-    meas.add_argument("--compliance", type=float, default=0.01, help="current limit in A")
+    meas.add_argument("--voltage", type=_in("V"), default=1.0, help="volts, or with a unit: '100 mV'")
+    meas.add_argument("--compliance", type=_in("A"), default=0.01, help="current limit in A, or '10 mA'")
     meas.add_argument("--sim", action="store_true")
     meas.add_argument("--backend", default="")
     meas.set_defaults(handler=cmd_measure)
 
     sim_cli.add_commands(sub)
     return p
+
+
+def _in(unit: str) -> Callable[[str], float]:
+    """An argparse type: a number in ``unit`` or a string with a unit, as in YAML."""
+
+    def parse(text: str) -> float:
+        try:
+            return to_si(text, unit)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parse.__name__ = f"quantity in {unit}"
+    return parse
 
 
 def _seconds(text: str) -> float:
@@ -132,7 +149,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             interrupts.on_signal = run.stop
             if interrupts.signal:  # arrived while the run was starting
                 run.stop(interrupts.signal)
-            window = follow(run, interval=args.interval, progress=not args.no_progress, live=args.live)
+            with logging_redirect_tqdm():  # log lines and warnings above the progress bar
+                window = follow(run, interval=args.interval, progress=not args.no_progress, live=args.live)
         if sweep.data_file is not None:
             path, rows = sweep.data_file.path, sweep.data_file.rows
             say(

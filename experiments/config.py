@@ -10,11 +10,9 @@ Quantities are SI numbers (``0.1``) or strings with units (``"100 ms"``,
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import pathlib
-import re
 import tempfile
 from typing import Annotated, Any, Literal
 
@@ -33,6 +31,7 @@ from labrun.drivers import (
 )
 
 from .iv_sweep import check_sweep_limits, units_of
+from .units import parse_quantity, to_si
 from .yaml_reader import MAX_BYTES, YamlRefused, read_yaml, shown
 
 MAX_POINTS = 1_000_000
@@ -47,78 +46,6 @@ class ConfigError(LabrunError):
 
 
 # ------------------------------------------------------------------- quantities
-
-
-@functools.cache
-def units() -> Any:
-    """pint's registry (built once, on first use: it takes ~0.3 s)."""
-    import pint
-
-    registry: Any = pint.UnitRegistry()
-    registry.define("@alias ohm = Ohm")  # "1 kOhm" as people write it
-    return registry
-
-
-DIMENSIONS = {
-    "V": ("[electric_potential]", "a voltage"),
-    "A": ("[current]", "a current"),
-    "s": ("[time]", "a time"),
-    "ohm": ("[resistance]", "a resistance"),
-    "K": ("[temperature]", "a temperature"),
-    "Hz": ("[frequency]", "a frequency"),
-}
-
-
-#: a quantity as written: a number, then at most one unit word (no arithmetic, no '%')
-_QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-zµΩ°]{1,12})?\s*$")
-
-
-def parse_quantity(text: str) -> tuple[float, str | None]:
-    """``"100 ms"`` -> (100.0, "ms"); refuses anything but a number and one unit word.
-
-    Why not hand the string to pint: pint evaluates arithmetic (``"9**9**9 V"`` keeps a CPU
-    busy indefinitely) and reads ``"1 mV/V"`` or ``"50 %"`` as plain numbers.
-    """
-    match = _QUANTITY.match(text)
-    if match is None:
-        raise ValueError("write a number and a unit, like '10 mA' (no arithmetic, no '%')")
-    return float(match.group(1)), match.group(2)
-
-
-def to_si(value: Any, unit: str) -> float:
-    """``"100 ms"`` -> 0.1 for ``unit="s"``; plain numbers are taken as SI already."""
-    dimension, noun = DIMENSIONS[unit]
-    like = f"a number in {unit} or a string like '10 m{unit}'"
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"expected {noun} ({like}), got {shown(value)}")
-    if isinstance(value, str):
-        try:
-            magnitude, word = parse_quantity(value)
-        except ValueError as error:
-            raise ValueError(f"expected {noun} ({like}), could not read {shown(value)}: {error}") from None
-        if word is None:
-            number = magnitude
-        else:
-            registry = units()
-            try:
-                written = registry.Unit(word)
-            except Exception:
-                raise ValueError(
-                    f"expected {noun} like '10 m{unit}': unknown unit {word!r} in {shown(value)}"
-                ) from None
-            quantity = registry.Quantity(magnitude, written)
-            if not quantity.check(dimension):
-                found = next(
-                    (n for d, n in DIMENSIONS.values() if quantity.check(d)),
-                    "a plain number" if quantity.dimensionless else str(quantity.dimensionality),
-                )
-                raise ValueError(f"expected {noun} in {unit}, got {shown(value)}, which is {found}")
-            number = float(quantity.to(unit).magnitude)
-    else:
-        number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"expected a finite {noun}, got {shown(value)}")
-    return number
 
 
 def quantity(unit: str) -> BeforeValidator:
@@ -552,7 +479,8 @@ def plan(config: Config) -> list[str]:
         wait = exp.interval
     return [
         f"instrument: {where}{inst.model} at {inst.address}, termination {inst.termination}"
-        + (f", {inst.baud_rate} baud" if inst.baud_rate else ""),
+        + (f", {inst.baud_rate} baud" if inst.baud_rate else "")
+        + (f" (a twin made from this config: {inst.load.type} load)" if inst.sim else ""),
         what,
         f"compliance: {exp.compliance[0]:g} {limit_unit}; "
         f"model range: ±{limits.max_voltage:g} V, ±{limits.max_current:g} A",

@@ -12,6 +12,7 @@ from labrun.drivers import LimitError, Limits, SourceMeter
 from labrun.drivers.sourcemeter import check_range
 
 from .experiment import Experiment, Saving
+from .units import Quantity, to_si
 
 Mode = Literal["voltage", "current"]
 
@@ -93,18 +94,21 @@ class IVSweep(Experiment):
         self,
         instrument: SourceMeter,
         *,
-        start: float,
-        stop: float,
+        start: Quantity,
+        stop: Quantity,
         num_points: int,
-        delay: float = 0.0,
-        compliance: float,
+        delay: Quantity = 0.0,
+        compliance: Quantity,
         return_sweep: bool = False,
         mode: Mode = "voltage",
         max_voltage: float | None = None,
         max_current: float | None = None,
         save: Saving | None = None,
     ) -> None:
-        self.columns = {**self.columns, "source": units_of(mode)[0]}
+        level_unit, limit_unit = units_of(mode)
+        start, stop = to_si(start, level_unit), to_si(stop, level_unit)  # "1 V" as in YAML
+        delay, compliance = to_si(delay, "s"), to_si(compliance, limit_unit)
+        self.columns = {**self.columns, "source": level_unit}
         super().__init__(instrument, save=save)
         self.smu: SourceMeter = instrument
         if int(num_points) != num_points or num_points < 1:

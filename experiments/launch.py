@@ -44,6 +44,7 @@ def open_instrument(config: InstrumentConfig) -> Iterator[SourceMeter]:
             path = pathlib.Path(folder) / "bench.yaml"
             path.write_text(yaml.safe_dump(bench), encoding="utf-8")
             smu = connect(sim=str(path))
+    smu.compliance_advice = "raise experiment.compliance in the config"
     with smu:
         yield smu
 

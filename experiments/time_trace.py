@@ -10,7 +10,8 @@ from typing import Any
 from labrun.drivers import SourceMeter
 
 from .experiment import Experiment, Saving
-from .iv_sweep import Mode, check_sweep_limits, prepare_source
+from .iv_sweep import Mode, check_sweep_limits, prepare_source, units_of
+from .units import Quantity, to_si
 
 
 class TimeTrace(Experiment):
@@ -30,15 +31,18 @@ class TimeTrace(Experiment):
         self,
         instrument: SourceMeter,
         *,
-        level: float,
+        level: Quantity,
         num_points: int,
-        compliance: float,
-        interval: float = 0.0,
+        compliance: Quantity,
+        interval: Quantity = 0.0,
         mode: Mode = "voltage",
         max_voltage: float | None = None,
         max_current: float | None = None,
         save: Saving | None = None,
     ) -> None:
+        level_unit, limit_unit = units_of(mode)
+        level, compliance = to_si(level, level_unit), to_si(compliance, limit_unit)  # "1 V" as in YAML
+        interval = to_si(interval, "s")
         super().__init__(instrument, save=save)
         self.smu: SourceMeter = instrument
         if int(num_points) != num_points or num_points < 2:
