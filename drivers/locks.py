@@ -28,6 +28,7 @@ from typing import Any
 import filelock
 
 from .errors import DeviceBusy
+from .visa import check_address
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,8 @@ def _file_stem(address: str) -> str:
     return f"{readable}-{hashlib.sha1(address.encode()).hexdigest()[:8]}"
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """True while a process with this pid exists (a zombie counts: it is not yet reaped)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -135,7 +137,7 @@ class DeviceLock:
         holder = self._read_holder()
         if holder is None:
             return "another process"
-        state = "" if _process_alive(int(holder.get("pid", 0))) else " (ended)"
+        state = "" if process_alive(int(holder.get("pid", 0))) else " (ended)"
         return _describe(holder) + state
 
     def release(self) -> None:
@@ -180,8 +182,6 @@ _registry_lock = threading.Lock()
 
 def device_lock_for(address: str, *, simulated: bool) -> DeviceLock:
     """The device lock of ``address`` before anything is opened (``labrun run`` takes it first)."""
-    from .visa import check_address
-
     return locks_for(check_address(address), interprocess=not simulated)[1]
 
 

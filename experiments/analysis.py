@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from labrun.drivers.locks import process_alive
+
 from .spectrum import Spectrum, power_spectrum
 
 logger = logging.getLogger(__name__)
@@ -173,17 +175,8 @@ def exit_with_parent(parent: int, interval: float = 0.2) -> None:
 
     spawned_by = os.getppid()  # the parent itself, or a fork server (start method 'forkserver')
 
-    def alive(pid: int) -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-
     def watch() -> None:
-        while os.getppid() == spawned_by and alive(parent):
+        while os.getppid() == spawned_by and process_alive(parent):
             time.sleep(interval)
         os._exit(1)
 

@@ -13,6 +13,7 @@ from concurrent.futures.process import BrokenProcessPool
 import numpy as np
 import pytest
 
+from labrun.drivers.locks import process_alive
 from labrun.experiments.analysis import AnalysisPool
 from labrun.experiments.cli import main
 
@@ -111,12 +112,9 @@ if __name__ == "__main__":  # spawned workers import this file
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
+    """Running, not a zombie waiting to be reaped (process_alive counts those)."""
     stat = pathlib.Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split()[2] != "Z"
+    return process_alive(pid) and stat.exists() and stat.read_text().split()[2] != "Z"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
