@@ -207,6 +207,10 @@ def test_start_and_stop_200_times_leaks_nothing(smu: SourceMeter, tmp_path: path
         run.stop()
         assert run.wait(5)
         assert not sweep.running and not smu.instrument.busy
+    # a run's thread ends just after it signals the end: wait for each, then count
+    for thread in threading.enumerate():
+        if thread.name == "labrun-iv_sweep":
+            thread.join(5)
     assert threading.active_count() == threads_before
     assert _open_fds() <= fds_before
     assert smu.instrument.io_lock.acquire(blocking=False)  # nobody kept the I/O lock
