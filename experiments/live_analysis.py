@@ -1,7 +1,7 @@
 """Analyse a running experiment: every ``every`` points, a trace goes to the pool.
 
-Why a listener: it runs in the measuring thread, so it must only copy the points and
-submit (microseconds); the FFT runs in a worker process and the sweep never waits.
+Why a listener: it runs in a thread of its own (see ``delivery.py``) and only copies the
+points and submits; the FFT runs in a worker process and the sweep never waits.
 """
 
 from __future__ import annotations
@@ -71,6 +71,9 @@ class LiveSpectra:
             )
             self.futures.append(failed)
             return
+        if not self.sample_rate:  # the FFT assumes even spacing: put late samples where they belong
+            stamps = np.asarray(times)
+            block = np.interp(stamps[0] + np.arange(len(block)) / rate, stamps, block)
         block -= block.mean()  # a DC level leaks through any window and buries small tones
         self.futures.append(self.pool.spectrum(block, rate, self.window))
 

@@ -131,3 +131,15 @@ def test_live_spectra_without_a_clock_need_a_sample_rate() -> None:
             LiveSpectra(Unclocked([]), pool, every=10)
         with pytest.raises(ValueError, match="sample_rate must be > 0 Hz, got 0"):
             LiveSpectra(Unclocked([]), pool, every=10, sample_rate=0.0)
+
+
+def test_live_spectra_put_late_samples_where_they_belong() -> None:
+    """Samples taken late (a busy machine) are resampled onto an even grid before the FFT."""
+    rng = np.random.default_rng(1)
+    times = np.cumsum(np.where(rng.random(400) < 0.1, 0.04, 0.01))  # 100 Hz, one in ten stalls 40 ms
+    with AnalysisPool(ThreadPoolExecutor(1)) as pool:
+        late = _Clocked(list(times))
+        live = LiveSpectra(late, pool, every=400, column="current")
+        late.run()
+        (spectrum,) = live.results(30)
+    assert spectrum.peak() == pytest.approx(5.0, abs=2 * spectrum.frequency[1])
