@@ -1,4 +1,4 @@
-"""The README's Python examples run as written (each in a fresh process), so the
+"""The README's (and docs/'s) Python examples run as written (each in a fresh process), so the
 first thing a newcomer tries does not fail."""
 
 from __future__ import annotations
@@ -11,10 +11,14 @@ import pytest
 
 from .support import run_script
 
-README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+#: the user's guide and the documents it links to: every Python block in them runs
+PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
 BLOCKS = [  # dedented: a block inside a list item is indented with it
     textwrap.dedent(b)
-    for b in re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+    for page in PAGES
+    for b in re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.S)
 ]
 NEEDS_HARDWARE = "ASRL/dev/ttyUSB0"  # the real-instrument example: a serial port
 
