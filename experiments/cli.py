@@ -25,6 +25,7 @@ from labrun.drivers import MODELS, LabrunError, device_lock_for, list_resources,
 
 from . import exits, sim_cli
 from .config import ConfigError, load_config, plan
+from .experiment import software_version
 from .launch import build_experiment, open_instrument, save_plot
 from .live import follow, window_open
 from .runner import start
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="labrun", description="Drive lab source-meters, real or simulated.")
     p.add_argument("-v", "--verbose", action="store_true", help="log VISA traffic (DEBUG)")
+    p.add_argument("--version", action="version", version=f"labrun {software_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run an experiment config")

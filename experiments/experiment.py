@@ -330,7 +330,7 @@ class Experiment:
             "experiment": self.name,
             "parameters": self.describe(),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "software": f"labrun {_version()}",
+            "software": f"labrun {software_version()}",
             "units": dict(self.columns),
         }
         if self.instrument is not None:
@@ -356,7 +356,8 @@ class Experiment:
         self.progress = dataclasses.replace(self.progress, **changes)
 
 
-def _version() -> str:
+def software_version() -> str:
+    """labrun's version from the package metadata (data files and ``labrun --version``)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:

@@ -120,3 +120,12 @@ def test_no_visa_library_names_the_choices() -> None:
     message = str(missing.value)
     assert "cannot load the VISA library '@ivi'" in message
     assert "pip install pyvisa-py" in message and "sim: true" in message and "--sim" in message
+
+
+def test_labrun_version_is_the_packages(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"labrun {version('labrun')}"
