@@ -5,13 +5,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import pathlib
-import tempfile
 from collections.abc import Iterator
 from typing import Any
 
-import yaml
-
 from labrun.drivers import SourceMeter, open_sourcemeter
+from labrun.sim_devices import bench_in_memory
 
 from .config import Config, InstrumentConfig, IVSweepConfig
 from .experiment import Experiment, Saving
@@ -24,8 +22,8 @@ from .time_trace import TimeTrace
 def open_instrument(config: InstrumentConfig) -> Iterator[SourceMeter]:
     """The configured instrument, closed (output off first) when the block ends.
 
-    A simulated one is described to the ``@labrun`` backend as a one-instrument bench
-    file, so any address and any load work through pyvisa's public mechanism.
+    A simulated one is described to the ``@labrun`` backend as a one-instrument bench in
+    memory, so any address and any load work through pyvisa's public mechanism.
     """
     connect = functools.partial(
         open_sourcemeter,
@@ -39,11 +37,7 @@ def open_instrument(config: InstrumentConfig) -> Iterator[SourceMeter]:
     if not config.sim:
         smu = connect(backend=config.backend)
     else:
-        bench = {"instruments": [config.bench_entry()]}
-        with tempfile.TemporaryDirectory(prefix="labrun-bench-") as folder:
-            path = pathlib.Path(folder) / "bench.yaml"
-            path.write_text(yaml.safe_dump(bench), encoding="utf-8")
-            smu = connect(sim=str(path))
+        smu = connect(sim=bench_in_memory([config.bench_entry()]))
     smu.compliance_advice = "raise experiment.compliance in the config"
     with smu:
         yield smu

@@ -4,7 +4,7 @@ Import this package only to inspect or configure twins (tests, the CLI's ``--sim
 drivers reach the twins through pyvisa like any other VISA library.
 """
 
-from .backend import DEFAULT_BENCH, LabrunVisaLibrary, build_twin, read_bench, twin_of
+from .backend import DEFAULT_BENCH, LabrunVisaLibrary, bench_in_memory, build_twin, read_bench, twin_of
 from .faults import Fault, fault_from_dict
 from .loads import Diode, Load, OpenCircuit, Resistor, load_from_dict
 from .twin import SourceMeterTwin
@@ -18,6 +18,7 @@ __all__ = [
     "OpenCircuit",
     "Resistor",
     "SourceMeterTwin",
+    "bench_in_memory",
     "build_twin",
     "fault_from_dict",
     "load_from_dict",

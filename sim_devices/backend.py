@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import pathlib
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,13 +18,12 @@ import pyvisa
 import yaml
 from pyvisa import rname
 from pyvisa.resources import MessageBasedResource
-from pyvisa_sim import parser as sim_parser
-from pyvisa_sim.highlevel import SimVisaLibrary
 
 from .faults import fault_from_dict
 from .loads import load_from_dict
 from .models import SAME_TREE, TWINS
 from .scpi import CommandTree
+from .seam import SimVisaLibrary, parse_file, update_component
 from .twin import SourceMeterTwin
 
 HERE = pathlib.Path(__file__).parent
@@ -38,7 +38,7 @@ def model_definition(model: str) -> tuple[dict[str, Any], CommandTree]:
     name = SAME_TREE.get(model, model)
     path = HERE / f"{name}.yaml"
     # pyvisa-sim reads its part (all values as text); the tree needs typed YAML
-    device_dict = sim_parser.parse_file(path)["devices"][name]
+    device_dict = parse_file(path)["devices"][name]
     with open(path, encoding="utf-8") as fp:
         tree = CommandTree.from_data(yaml.safe_load(fp)["scpi"])
     # a hook the data names but the twin lacks would crash the twin on that command
@@ -78,7 +78,7 @@ def build_twin(model: str, address: str, spec: Mapping[str, Any] | None = None) 
     end = spec.get("termination")  # as set on the instrument's front panel, if given
     for type_class, eom in device_dict.get("eom", {}).items():
         twin.add_eom(type_class, end or eom["q"], end or eom["r"])
-    sim_parser.update_component(model, twin, device_dict)
+    update_component(model, twin, device_dict)
     twin.resource_name = address
     twin.fault = fault_from_dict(spec.get("fault"))
     if spec.get("language"):  # the command set it was left in (Keithley 2450)
@@ -96,9 +96,30 @@ def read_bench(path: str | pathlib.Path) -> dict[str, dict[str, Any]]:
     entries = data.get("instruments") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         raise ValueError(f"{path}: expected a list under 'instruments'")
+    return checked_bench(entries, str(path))
+
+
+#: benches that live in memory, by library path (``memory:TOKEN``)
+_memory_benches: dict[str, dict[str, dict[str, Any]]] = {}
+MEMORY = "memory:"
+
+
+def bench_in_memory(entries: list[Mapping[str, Any]]) -> str:
+    """A bench without a file (a config's own twin): the library path for ``sim=``.
+
+    ``open_sourcemeter(model, address, sim=bench_in_memory([...]))`` or
+    ``ResourceManager(f"{path}@labrun")``; entries as in a bench file.
+    """
+    path = f"{MEMORY}{uuid.uuid4().hex}"
+    _memory_benches[path] = checked_bench(entries, "bench in memory")
+    return path
+
+
+def checked_bench(entries: list[Any], source: str) -> dict[str, dict[str, Any]]:
+    """Entries -> {canonical address: entry}; errors name the source and the entry."""
     bench: dict[str, dict[str, Any]] = {}
     for i, entry in enumerate(entries):
-        where = f"{path}: instruments[{i}]"
+        where = f"{source}: instruments[{i}]"
         if not isinstance(entry, dict) or "address" not in entry or "model" not in entry:
             raise ValueError(f"{where}: each instrument needs 'address' and 'model'")
         if entry["model"] not in TWINS:
@@ -138,8 +159,11 @@ class LabrunVisaLibrary(SimVisaLibrary):
 
     def _init(self) -> None:
         self.sessions: dict[int, Any] = {}
-        path = DEFAULT_BENCH if self.library_path == "unset" else pathlib.Path(self.library_path)
-        self.devices = Bench(read_bench(path))
+        path = str(self.library_path)
+        if path.startswith(MEMORY):
+            self.devices = Bench(_memory_benches[path])
+        else:
+            self.devices = Bench(read_bench(DEFAULT_BENCH if path == "unset" else path))
 
     def open(self, session: Any, resource_name: str, *args: Any, **kwargs: Any) -> Any:
         """As pyvisa-sim's, but an unknown address raises as a real VISA library does.

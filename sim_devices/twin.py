@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import pyvisa
-from pyvisa_sim.devices import Device
 
 from .faults import Fault
 from .loads import Load, Resistor, source_and_measure
 from .scpi import ERROR_TEXT, CommandTree, MessageParser, ProgramUnit, ScpiError
+from .seam import Device
 
 logger = logging.getLogger(__name__)
 

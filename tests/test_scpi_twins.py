@@ -554,3 +554,34 @@ def test_the_error_queue_holds_what_the_model_file_says_then_reports_overflow(
     found = errors(k)
     assert len(found) == size
     assert found[-1].endswith('"Queue overflow"') and found[0].endswith('"Undefined header"')
+
+
+def test_what_the_twins_take_from_pyvisa_sim_is_still_there() -> None:
+    """The seam (sim_devices/seam.py): a pyvisa-sim release that moves one fails here."""
+    from labrun.sim_devices import seam
+
+    device = seam.Device("probe", delimiter=b"")
+    for name in seam.DEVICE_ATTRIBUTES:
+        assert hasattr(device, name), f"pyvisa-sim's Device has no {name} any more"
+    for name in seam.DEVICE_METHODS:
+        assert callable(getattr(seam.Device, name, None)), f"pyvisa-sim's Device has no {name}() any more"
+    for name in seam.LIBRARY_METHODS:
+        assert callable(getattr(seam.SimVisaLibrary, name, None)), f"SimVisaLibrary has no {name}() any more"
+    assert callable(seam.parse_file) and callable(seam.update_component)
+
+
+def test_a_bench_in_memory_serves_like_a_bench_file() -> None:
+    import pyvisa
+
+    from labrun.sim_devices import bench_in_memory
+
+    path = bench_in_memory([{"address": "ASRL7::INSTR", "model": "keithley2400", "termination": "\r"}])
+    assert path.startswith("memory:")
+    resource = pyvisa.ResourceManager(f"{path}@labrun").open_resource(
+        "ASRL7::INSTR", read_termination="\r", write_termination="\r"
+    )
+    assert isinstance(resource, pyvisa.resources.MessageBasedResource)
+    assert "MODEL 2400" in resource.query("*IDN?")
+    resource.close()
+    with pytest.raises(ValueError, match=r"bench in memory: instruments\[0\]\.model: 'nope'"):
+        bench_in_memory([{"address": "GPIB0::1::INSTR", "model": "nope"}])
