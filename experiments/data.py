@@ -55,6 +55,11 @@ class DataTable:
         block = array[:count].copy()
         return {name: block[:, i] for i, name in enumerate(self.columns)}
 
+    def since(self, start: int) -> tuple[Array, int]:
+        """Rows ``start`` .. now (a copy) and how many rows there are: what a poller has not seen."""
+        array, count = self._published
+        return array[start:count].copy(), count
+
     def last(self) -> dict[str, float] | None:
         array, count = self._published
         if not count:

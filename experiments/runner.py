@@ -3,19 +3,23 @@
 The run executes ``experiment.run_claimed`` — the same code as ``experiment.run()`` —
 in a thread of its own; the flag is claimed in the caller's thread, so a double start
 fails where it was attempted. A :class:`Worker` runs queued experiments one after
-another on one thread.
+another on one thread. A run's end is a ``concurrent.futures.Future`` (``run.future``),
+so asyncio code and Jupyter's top-level await can ``await run`` and
+``async for point in run.points()``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Generator
+from concurrent.futures import Future
 from typing import Any
 
 from . import exits
-from .delivery import Listener
+from .delivery import Listener, Point
 from .experiment import Experiment, Progress
 
 logger = logging.getLogger(__name__)
@@ -29,6 +33,9 @@ class Run:
         self._done = threading.Event()
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        #: resolves to the data when the run ends, or to its exception (cancelled if dropped
+        #: from a worker's queue before it started)
+        self.future: Future[dict[str, Any]] = Future()
 
     # what a script, a plot or a notebook polls
     @property
@@ -86,6 +93,28 @@ class Run:
     def error(self) -> BaseException | None:
         return self._error
 
+    def __await__(self) -> Generator[Any, None, dict[str, Any]]:
+        """``data = await run``: the data, or the run's exception, without blocking the loop."""
+        return asyncio.wrap_future(self.future).__await__()
+
+    async def points(self, interval: float = 0.05) -> AsyncIterator[Point]:
+        """Every point of the run from the first, as they arrive, then the end.
+
+        Polled every ``interval`` s from the run's table (a snapshot: never a point twice,
+        never one missed); the run's exception, if any, comes from ``await run``.
+        """
+        seen = 0
+        while True:
+            ended = not self.running
+            rows, seen_now = self.experiment.table.since(seen)
+            names = self.experiment.table.columns
+            for row in rows:
+                yield dict(zip(names, map(float, row), strict=True))
+            seen = seen_now
+            if ended:
+                return
+            await asyncio.sleep(interval)
+
     def __repr__(self) -> str:
         p = self.progress
         return f"<Run {self.experiment.name} {p.state} {p.step}/{p.total}>"
@@ -101,6 +130,10 @@ class Run:
             self.experiment.release()
             self._done.set()
             exits.live_runs.discard(self)
+            if self._error is not None:
+                self.future.set_exception(self._error)
+            else:
+                self.future.set_result(self.experiment.data)
 
 
 def start(experiment: Experiment, *, blocking: bool = True, timeout: float | None = None) -> Run:
@@ -174,6 +207,7 @@ class Worker:
             self._queue.clear()
         for _, run in dropped:
             run._done.set()
+            run.future.cancel()
         return [e for e, _ in dropped]
 
     def stop(self, *, cancel_current: bool = True, timeout: float | None = None) -> bool:
@@ -207,6 +241,7 @@ class Worker:
             except BaseException as error:
                 run._error = error
                 run._done.set()
+                run.future.set_exception(error)
             else:
                 run._execute(blocking=True, timeout=None, locked=False)
             with self._wake:
