@@ -137,8 +137,15 @@ class LimitsConfig(Strict):
     max_current: Amps | None = Field(None, gt=0)
 
 
+def known_model(value: Any) -> Any:
+    """A model of the drivers' registry (``MODELS``): the one list of what labrun drives."""
+    if value not in MODELS:
+        raise ValueError(f"not a model labrun drives; allowed: {', '.join(sorted(MODELS))}")
+    return value
+
+
 class InstrumentConfig(Strict):
-    model: Literal["keithley2400", "keithley2450", "keysight_b2901", "keysight_b2902"]
+    model: Annotated[str, BeforeValidator(known_model)]
     address: Annotated[str, BeforeValidator(lambda v: check_address(v) if isinstance(v, str) else v)]
     sim: bool = False
     backend: str = ""

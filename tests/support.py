@@ -11,17 +11,24 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from labrun.drivers import SourceMeter
+from labrun.drivers import MODELS, SourceMeter
 from labrun.experiments import Experiment, Point
-from labrun.sim_devices import SourceMeterTwin, twin_of
+from labrun.sim_devices import DEFAULT_BENCH, SourceMeterTwin, read_bench, twin_of
 from labrun.sim_devices.server import control_request
 
-#: model -> address on the default simulated bench
-BENCH = {
-    "keithley2400": "GPIB0::24::INSTR",
-    "keithley2450": "GPIB0::18::INSTR",
-    "keysight_b2901": "GPIB0::23::INSTR",
-}
+
+def _first_address_per_model() -> dict[str, str]:
+    """model -> its first address on the default simulated bench, for each driver class
+    (a model that reuses another's driver, as the B2902 the B2901's, is tested through it)."""
+    bench: dict[str, str] = {}
+    for address, entry in read_bench(DEFAULT_BENCH).items():
+        bench.setdefault(entry["model"], address)
+    first_of_each_driver = {cls: model for model, cls in reversed(MODELS.items())}
+    return {model: bench[model] for model in MODELS if first_of_each_driver[MODELS[model]] == model}
+
+
+#: model -> address on the default simulated bench: derived, not listed
+BENCH = _first_address_per_model()
 
 
 def twin(driver: SourceMeter) -> SourceMeterTwin:

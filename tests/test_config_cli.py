@@ -187,3 +187,27 @@ def test_labrun_run_as_a_real_process(tmp_path: pathlib.Path) -> None:
 def test_resources_lists_the_simulated_bench(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["resources", "--sim"]) == 0
     assert "GPIB0::24::INSTR" in capsys.readouterr().out
+
+
+def test_the_models_are_declared_once_and_everything_else_derives_from_them(tmp_path: pathlib.Path) -> None:
+    """drivers.MODELS is the list: the config, the CLI, the simulator and the tests follow it."""
+    from labrun.drivers import MODELS
+    from labrun.experiments.cli import parser
+    from labrun.sim_devices.models import TWINS
+
+    from .support import BENCH
+
+    for model in MODELS:
+        assert model in TWINS, f"{model}: no twin"
+        assert load_config(write(tmp_path, changed(instrument__model=model))).instrument.model == model
+        assert parser().parse_args(["measure", model, "GPIB0::1::INSTR"]).model == model
+    # the tests run every driver class, each on a bench address of its own
+    assert {MODELS[model] for model in BENCH} == set(MODELS.values())
+    allowed = ", ".join(sorted(MODELS))
+    with pytest.raises(
+        ConfigError,
+        match=rf"instrument.model = 'keithley9999': not a model labrun drives; allowed: {allowed}",
+    ):
+        load_config(write(tmp_path, changed(instrument__model="keithley9999")))
+    with pytest.raises(SystemExit):
+        parser().parse_args(["measure", "keithley9999", "GPIB0::1::INSTR"])

@@ -24,9 +24,9 @@ from labrun.drivers import InstrumentTimeout, LabrunError, open_sourcemeter
 from labrun.experiments import load_data
 from labrun.experiments.cli import main
 
-from .support import ServedTwins, run_threads
+from .support import BENCH, ServedTwins, run_threads
 
-MODELS = ("keithley2400", "keithley2450", "keysight_b2901")
+MODELS = tuple(BENCH)
 IDN = {"keithley2400": "MODEL 2400", "keithley2450": "MODEL 2450", "keysight_b2901": "B2901A"}
 
 
