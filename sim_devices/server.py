@@ -20,7 +20,7 @@ import socketserver
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import pyvisa
@@ -98,7 +98,7 @@ class ServedInstrument:
                 "clients": len(self.clients),
                 "connections": self.connections,
                 "errors_queued": len(twin.errors),
-                "fault": None if fault is None else {**fault.__dict__, "after": fault.after - twin.answered},
+                "fault": None if fault is None else {**asdict(fault), "after": fault.after - twin.answered},
                 "channels": channels,
             }
 
@@ -107,10 +107,8 @@ class ServedInstrument:
         with self.lock:
             fault = fault_from_dict(spec)
             if fault is not None:
-                fault = type(fault)(**{**fault.__dict__, "after": fault.after + self.twin.answered})
-            self.twin.fault = fault
-            self.twin.fault_fired = False
-            self.twin._ready_at = 0.0
+                fault = replace(fault, after=fault.after + self.twin.answered)
+            self.twin.set_fault(fault)
         logger.info("%s: fault %s", self.address, fault or "cleared")
 
 

@@ -86,6 +86,12 @@ class ScpiTwin(Device):
         logger.debug("twin %s received %r", self.name, message)
         self.execute(message.decode("latin-1"))
 
+    def set_fault(self, fault: Fault | None) -> None:
+        """Misbehave from now on as ``fault`` says (None: a healthy instrument again)."""
+        self.fault = fault
+        self.fault_fired = False
+        self._ready_at = 0.0
+
     def take_answer(self) -> tuple[bytes, float]:
         """Every queued response, as bytes, and the monotonic time it may be sent.
 
