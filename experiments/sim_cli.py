@@ -20,8 +20,9 @@ from typing import Any
 import yaml
 
 from labrun.sim_devices import DEFAULT_BENCH, read_bench
+from labrun.sim_devices.control import control_request
 from labrun.sim_devices.faults import KINDS
-from labrun.sim_devices.server import ServedBench, control_request
+from labrun.sim_devices.server import ServedBench
 
 from .config import ConfigError, load_config
 

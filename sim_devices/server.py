@@ -7,13 +7,13 @@ that is still there. The protocol is what LAN source-meters serve on port 5025:
 newline-terminated program messages, one response message per message with queries.
 
 Each instrument's port is a :mod:`socketserver` server; a small control port (JSON
-lines) shows the simulated world from outside the instrument's SCPI and injects faults.
+lines, ``control.py``) shows the simulated world from outside the instrument's SCPI and
+injects faults.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import socket
 import socketserver
@@ -26,6 +26,7 @@ from typing import Any
 import pyvisa
 
 from .backend import build_twin
+from .control import CHUNK, ControlServer
 from .faults import fault_from_dict
 from .twin import SourceMeterTwin
 
@@ -33,7 +34,6 @@ logger = logging.getLogger(__name__)
 
 #: bytes a program message may hold before the input buffer overruns (SCPI -363)
 MAX_MESSAGE = 1 << 20
-CHUNK = 1 << 16
 #: a served twin keeps this many recent messages in ``twin.log`` (memory stays bounded)
 LOG_LIMIT = 1000
 INPUT_BUFFER_OVERRUN = -363
@@ -231,32 +231,6 @@ class _InstrumentServer(socketserver.TCPServer):
             self.shutdown_request(request)
 
 
-class _ControlSession(socketserver.StreamRequestHandler):
-    """JSON lines: ``{"op": "status"}``, ``{"op": "log", "port": P, "last": N}`` or
-    ``{"op": "fault", "port": P, "fault": {...} | null}``."""
-
-    server: _ControlServer
-
-    def handle(self) -> None:
-        while line := self.rfile.readline(CHUNK):
-            try:
-                reply = self.server.bench.control(json.loads(line))
-            except (ValueError, TypeError, KeyError) as error:
-                reply = {"error": str(error)}
-            self.wfile.write(json.dumps(reply).encode() + b"\n")
-
-
-class _ControlServer(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def __init__(self, bench: ServedBench, host: str, port: int) -> None:
-        self.bench = bench
-        super().__init__((host, port), _ControlSession)
-
-
 class ServedBench:
     """A bench of twins served on consecutive ports from ``port`` (0: any free ports).
 
@@ -287,7 +261,7 @@ class ServedBench:
                 self.instruments.append(instrument)
             if control_port is None:
                 control_port = port + len(self.instruments) if port else 0
-            self.control_server = _ControlServer(self, host, control_port)
+            self.control_server = ControlServer(self, host, control_port)
         except BaseException:
             self._close_all()
             raise
@@ -339,31 +313,3 @@ class ServedBench:
             if instrument.port == port:
                 return instrument
         raise KeyError(f"no instrument on port {port}; served: {[i.port for i in self.instruments]}")
-
-    def control(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        """Answer one control request (see :class:`_ControlSession`)."""
-        op = request.get("op")
-        if op == "status":
-            chosen = [self.instrument(int(request["port"]))] if "port" in request else self.instruments
-            return {"instruments": [i.status() for i in chosen]}
-        if op == "log":  # the last messages received, oldest first (at most LOG_LIMIT)
-            instrument = self.instrument(int(request["port"]))
-            with instrument.lock:
-                log = instrument.twin.log[-int(request.get("last", 50)) :]
-            return {"messages": [m.decode("latin-1") for m in log]}
-        if op == "fault":
-            instrument = self.instrument(int(request["port"]))
-            instrument.inject(request.get("fault"))
-            return instrument.status()
-        raise ValueError(f"unknown op {op!r}; known: status, log, fault")
-
-
-def control_request(host: str, port: int, request: Mapping[str, Any], *, timeout: float = 5.0) -> Any:
-    """One request to a served bench's control port; its JSON answer."""
-    with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(json.dumps(dict(request)).encode() + b"\n")
-        with sock.makefile("rb") as reply:
-            answer = json.loads(reply.readline())
-    if isinstance(answer, dict) and "error" in answer:
-        raise ValueError(answer["error"])
-    return answer

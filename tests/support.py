@@ -14,7 +14,7 @@ from typing import Any
 from labrun.drivers import MODELS, SourceMeter
 from labrun.experiments import Experiment, Point
 from labrun.sim_devices import DEFAULT_BENCH, SourceMeterTwin, read_bench, twin_of
-from labrun.sim_devices.server import control_request
+from labrun.sim_devices.control import control_request
 
 
 def _first_address_per_model() -> dict[str, str]:
