@@ -214,6 +214,7 @@ class Experiment:
             raise AlreadyRunning(f"{self.name} is already running")
         self._stop.clear()
         self.stop_reason = ""
+        self.own_threads = set()  # the last run's threads are gone; their ids may be reused
         self.table = DataTable(tuple(self.columns))
         self.progress = Progress(total=self.total_steps())
 
@@ -271,8 +272,11 @@ class Experiment:
         A failed teardown fails the run (the output may still be on) and says so.
         """
         self._publish(state="running", started=time.monotonic())
-        self._deliveries = {listener: self._delivery(listener) for listener in self._listeners}
+        for listener in self._listeners:  # one subscribed since the claim has its delivery already
+            if listener not in self._deliveries:
+                self._deliveries[listener] = self._delivery(listener)
         failed: BaseException | None = None
+        self.data_file = None  # not the last run's: a failure to open must not report it
         try:
             self.data_file = self._open_file()
             self.setup()

@@ -341,3 +341,22 @@ def test_a_subscriber_far_behind_loses_the_oldest_points_with_a_warning(
             sweep.run()
     assert seen[-5:] == [25, 26, 27, 28, 29] and len(seen) <= 6  # the newest five (and one in hand)
     assert "5 points behind the measurement: the oldest are dropped" in caplog.text
+
+
+def test_a_second_run_that_cannot_open_its_file_does_not_report_the_first_runs(
+    tmp_path: pathlib.Path,
+) -> None:
+    with open_sourcemeter("keithley2400", "GPIB0::24::INSTR", sim=True) as smu:
+        sweep = IVSweep(
+            smu, start=0.0, stop=1.0, num_points=3, compliance=0.01, save=Saving(str(tmp_path / "ok"))
+        )
+        sweep.run()
+        first = sweep.data_file
+        assert first is not None
+        blocker = tmp_path / "a_file"
+        blocker.write_text("", encoding="utf-8")
+        sweep.save = Saving(str(blocker / "data"))
+        with pytest.raises(OSError) as failed:
+            sweep.run()
+        assert sweep.data_file is None
+        assert str(first.path) not in " ".join(failed.value.__notes__)
