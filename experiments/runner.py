@@ -19,6 +19,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from . import exits
+from .data import DataTable
 from .delivery import Listener, Point
 from .experiment import Experiment, Progress
 
@@ -36,6 +37,8 @@ class Run:
         #: resolves to the data when the run ends, or to its exception (cancelled if dropped
         #: from a worker's queue before it started)
         self.future: Future[dict[str, Any]] = Future()
+        #: the table this run fills (set when the run has claimed its experiment)
+        self.table: DataTable | None = None
 
     # what a script, a plot or a notebook polls
     @property
@@ -106,8 +109,14 @@ class Run:
         seen = 0
         while True:
             ended = not self.running
-            rows, seen_now = self.experiment.table.since(seen)
-            names = self.experiment.table.columns
+            table = self.table
+            if table is None:  # still queued in a worker: its table is not made yet
+                if ended:
+                    return
+                await asyncio.sleep(interval)
+                continue
+            rows, seen_now = table.since(seen)
+            names = table.columns
             for row in rows:
                 yield dict(zip(names, map(float, row), strict=True))
             seen = seen_now
@@ -154,6 +163,7 @@ def start(experiment: Experiment, *, blocking: bool = True, timeout: float | Non
             lock.acquire(experiment.owner(), blocking=False, stop=experiment.stop, user=experiment.instrument)
             locked = True
         run = Run(experiment)
+        run.table = experiment.table
         thread = threading.Thread(
             target=run._execute,
             args=(blocking, timeout, locked),
@@ -238,6 +248,7 @@ class Worker:
                 exits.live_runs.add(run)
             try:
                 experiment.claim()
+                run.table = experiment.table
             except BaseException as error:
                 run._error = error
                 run._done.set()

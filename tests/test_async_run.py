@@ -66,3 +66,22 @@ def test_a_run_dropped_from_a_worker_queue_is_cancelled(smu: SourceMeter) -> Non
         assert first.future.result(10)["step"].size <= 3
     finally:
         assert worker.stop(timeout=10)
+
+
+def test_points_of_a_queued_run_are_its_own_not_the_last_runs(smu: SourceMeter) -> None:
+    sweep = IVSweep(smu, start=0.0, stop=1.0, num_points=3, compliance=0.01)
+    worker = Worker()
+    try:
+        first = worker.submit(sweep).future.result(10)
+        hold = worker.submit(IVSweep(smu, start=0.0, stop=1.0, num_points=3, delay=0.05, compliance=0.01))
+        again = worker.submit(sweep)  # queued behind `hold`: the sweep's table is still the first run's
+
+        async def collect() -> list[dict[str, float]]:
+            return [point async for point in again.points(interval=0.005)]
+
+        points = asyncio.run(collect())
+        hold.future.result(10)
+        assert len(points) == 3
+        assert min(p["timestamp"] for p in points) > max(first["timestamp"])
+    finally:
+        assert worker.stop(timeout=10)
