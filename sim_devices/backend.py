@@ -177,6 +177,16 @@ class LabrunVisaLibrary(SimVisaLibrary):
         return handle, status
 
 
+    def clear(self, session: Any) -> Any:
+        """viClear: a device clear of the twin (pyvisa-sim has none; QCoDeS clears at connect)."""
+        try:
+            device = self.sessions[session].device
+        except KeyError:
+            return pyvisa.constants.StatusCode.error_invalid_object
+        device.device_clear()
+        return pyvisa.constants.StatusCode.success
+
+
 def twin_of(resource: MessageBasedResource) -> SourceMeterTwin:
     """The twin behind an open simulated resource (tests inspect its log and state)."""
     session = resource.visalib.sessions[resource.session]  # type: ignore[attr-defined]

@@ -585,3 +585,47 @@ def test_a_bench_in_memory_serves_like_a_bench_file() -> None:
     resource.close()
     with pytest.raises(ValueError, match=r"bench in memory: instruments\[0\]\.model: 'nope'"):
         bench_in_memory([{"address": "GPIB0::1::INSTR", "model": "nope"}])
+
+
+@pytest.mark.parametrize("address", ["GPIB0::24::INSTR", "GPIB0::18::INSTR", "GPIB0::23::INSTR"])
+def test_the_ieee_488_2_status_model(address: str) -> None:
+    """*ESR? says which class of error happened and clears; *STB? sums the queues; *CLS clears."""
+    import pyvisa
+
+    k = pyvisa.ResourceManager("@labrun").open_resource(
+        address, read_termination="\n", write_termination="\n"
+    )
+    assert isinstance(k, pyvisa.resources.MessageBasedResource)
+    assert k.query("*ESR?") == "128"  # power on
+    assert k.query("*ESR?") == "0"  # read and cleared
+    k.write(":NO:SUCH:HEADER")  # -113: a command error
+    assert k.query("*STB?") == "4"  # an error waits in the queue
+    assert k.query("*ESR?") == "32"
+    k.write(":SOUR:VOLT 1e6")  # -222: an execution error
+    k.write("*ESE 16;*SRE 32")
+    assert k.query("*ESE?;*SRE?") == "16;32"
+    assert int(k.query("*STB?")) == 4 | 32 | 64  # queue, ESB (EXE enabled), and the summary
+    k.write("*CLS")
+    assert k.query("*STB?") == "0" and k.query("*ESR?") == "0"
+    k.write("*OPC")
+    assert k.query("*ESR?") == "1"
+    k.write("*RST")  # keeps the enables (488.2 10.32)
+    assert k.query("*ESE?") == "16"
+    k.write("*ESE 300")
+    assert k.query(":SYST:ERR?").startswith("-222")
+    k.close()
+
+
+def test_a_device_clear_drops_a_pending_answer() -> None:
+    """viClear, as QCoDeS sends when it connects: the unread answer goes, the status stays."""
+    import pyvisa
+
+    k = pyvisa.ResourceManager("@labrun").open_resource(
+        "GPIB0::24::INSTR", read_termination="\n", write_termination="\n"
+    )
+    assert isinstance(k, pyvisa.resources.MessageBasedResource)
+    k.write("*IDN?")  # asked, not read
+    k.clear()
+    assert k.query("*OPC?") == "1"  # the next answer is the next question's, no -410
+    assert k.query(":SYST:ERR?").startswith("0")
+    k.close()
