@@ -176,7 +176,6 @@ class LabrunVisaLibrary(SimVisaLibrary):
             raise pyvisa.errors.VisaIOError(status)
         return handle, status
 
-
     def clear(self, session: Any) -> Any:
         """viClear: a device clear of the twin (pyvisa-sim has none; QCoDeS clears at connect)."""
         try:

@@ -301,7 +301,6 @@ class ScpiTwin(Device):
         return "1"
 
 
-
 class SourceMeterTwin(ScpiTwin):
     """A source-meter twin: a load behind the output, noise, compliance, output state.
 
