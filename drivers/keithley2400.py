@@ -7,6 +7,7 @@ reading while the output is off (error +803 "Output disabled", no answer).
 
 from __future__ import annotations
 
+from .settings import Number, Switch
 from .sourcemeter import Limits, SourceMeter
 
 
@@ -38,3 +39,17 @@ class Keithley2400(SourceMeter):
     configure_cmds = (":FORM:ELEM VOLT,CURR",)
     measure_query = ":READ?"
     needs_output_for_reading = True
+
+    nplc = Number(
+        ":SENS:CURR:NPLC {value};:SENS:VOLT:NPLC {value}",
+        ":SENS:CURR:NPLC?",
+        low=0.01,
+        high=10.0,
+        unit="PLC",
+        doc="Integration time of each reading, in power-line cycles (manual §18, [:SENSe]:...:NPLCycles).",
+    )
+    remote_sense = Switch(
+        ":SYST:RSEN {value}",
+        ":SYST:RSEN?",
+        doc="4-wire (remote) sense: the voltage is measured at the device, not at the terminals.",
+    )

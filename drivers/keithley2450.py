@@ -9,6 +9,7 @@ goes to a buffer; ``:READ? "defbuffer1", SOUR, READ`` answers the source readbac
 from __future__ import annotations
 
 from .errors import WrongInstrument
+from .settings import Number, Switch
 from .sourcemeter import Limits, SourceMeter
 
 
@@ -37,6 +38,20 @@ class Keithley2450(SourceMeter):
     get_voltage_limit = ":SOUR:CURR:VLIM?"
     configure_cmds = (":SOUR:VOLT:READ:BACK ON", ":SOUR:CURR:READ:BACK ON")
     measure_query = ':READ? "defbuffer1", SOUR, READ'
+
+    nplc = Number(
+        ":SENS:CURR:NPLC {value};:SENS:VOLT:NPLC {value}",
+        ":SENS:CURR:NPLC?",
+        low=0.01,
+        high=10.0,
+        unit="PLC",
+        doc="Integration time of each reading, in power-line cycles ([:SENSe[1]]:<function>:NPLCycles).",
+    )
+    remote_sense = Switch(
+        ":SENS:CURR:RSEN {value};:SENS:VOLT:RSEN {value}",
+        ":SENS:CURR:RSEN?",
+        doc="4-wire (remote) sense ([:SENSe[1]]:<function>:RSENse).",
+    )
 
     def check_identity(self, *, force_model: bool = False) -> str:
         """As every driver, and the command set: a 2450 in TSP mode ignores SCPI."""

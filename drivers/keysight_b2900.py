@@ -7,6 +7,7 @@ take a channel list (``:MEAS? (@1)``) and answer the elements chosen by
 
 from __future__ import annotations
 
+from .settings import Number, Switch
 from .sourcemeter import Limits, SourceMeter
 
 
@@ -35,3 +36,17 @@ class KeysightB2901(SourceMeter):
     get_voltage_limit = ":SENS:VOLT:PROT?"
     configure_cmds = (":FORM:ELEM:SENS VOLT,CURR",)
     measure_query = ":MEAS? (@1)"
+
+    nplc = Number(
+        ":SENS:CURR:NPLC {value};:SENS:VOLT:NPLC {value}",
+        ":SENS:CURR:NPLC?",
+        low=4e-4,
+        high=100.0,
+        unit="PLC",
+        doc="Integration time of each reading, in power-line cycles (:SENSe:<function>:NPLCycles).",
+    )
+    remote_sense = Switch(
+        ":SENS:REM {value}",
+        ":SENS:REM?",
+        doc="4-wire (remote) sense (:SENSe:REMote).",
+    )

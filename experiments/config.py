@@ -162,6 +162,19 @@ class InstrumentConfig(Strict):
     baud_rate: BaudRate | None = None
     #: drive an instrument whose *IDN? names another model (it must speak the same SCPI)
     force_model: bool = False
+    #: measurement speed in power-line cycles (the model's range); None: as the instrument is
+    nplc: float | None = None
+    #: 4-wire (remote) sense or 2-wire; None: as the instrument is
+    sense: Literal["2-wire", "4-wire"] | None = None
+
+    @model_validator(mode="after")
+    def within_the_models_settings(self) -> InstrumentConfig:
+        if self.nplc is not None:
+            try:
+                MODELS[self.model].nplc.allowed(self.nplc)  # type: ignore[attr-defined]
+            except LimitError as error:
+                raise ConfigFieldError("instrument.nplc", f"{self.model}: {error}") from None
+        return self
 
     @model_validator(mode="after")
     def known_backend(self) -> InstrumentConfig:
@@ -487,7 +500,9 @@ def plan(config: Config) -> list[str]:
     return [
         f"instrument: {where}{inst.model} at {inst.address}, termination {inst.termination}"
         + (f", {inst.baud_rate} baud" if inst.baud_rate else "")
-        + (f" (a twin made from this config: {inst.load.type} load)" if inst.sim else ""),
+        + (f" (a twin made from this config: {inst.load.type} load)" if inst.sim else "")
+        + (f", NPLC {inst.nplc:g}" if inst.nplc is not None else "")
+        + (f", {inst.sense} sense" if inst.sense else ""),
         what,
         f"compliance: {exp.compliance[0]:g} {limit_unit}; "
         f"model range: ±{limits.max_voltage:g} V, ±{limits.max_current:g} A",

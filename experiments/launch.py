@@ -40,6 +40,10 @@ def open_instrument(config: InstrumentConfig) -> Iterator[SourceMeter]:
         smu = connect(sim=bench_in_memory([config.bench_entry()]))
     smu.compliance_advice = "raise experiment.compliance in the config"
     with smu:
+        if config.nplc is not None:
+            smu.nplc = config.nplc  # type: ignore[attr-defined]
+        if config.sense is not None:
+            smu.remote_sense = config.sense == "4-wire"  # type: ignore[attr-defined]
         yield smu
 
 

@@ -1,0 +1,100 @@
+"""Instrument settings as properties: one declaration each, checked before anything is written.
+
+Why properties and not plain attributes: ``smu.nplc = 10`` on an attribute silently sends
+nothing. A :class:`Setting` refuses a value outside the model's table (:class:`LimitError`,
+nothing written), writes it (confirmed through the error queue), reads it back, and
+raises if the instrument holds something else; reading the property asks the instrument.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from .errors import InstrumentError, LimitError
+
+
+class Setting:
+    """A settable instrument state on a driver (a data descriptor).
+
+    ``set_cmd`` is formatted with ``value`` (already in the instrument's words),
+    ``get_cmd`` is its query; ``to_scpi`` / ``from_scpi`` translate; ``check`` refuses.
+    """
+
+    def __init__(
+        self,
+        set_cmd: str,
+        get_cmd: str,
+        *,
+        check: Callable[[Any], Any],
+        to_scpi: Callable[[Any], str],
+        from_scpi: Callable[[str], Any],
+        doc: str,
+    ) -> None:
+        self.set_cmd, self.get_cmd = set_cmd, get_cmd
+        self.check, self.to_scpi, self.from_scpi = check, to_scpi, from_scpi
+        self.__doc__ = doc
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, driver: Any, owner: type | None = None) -> Any:
+        if driver is None:
+            return self
+        return self.from_scpi(driver.instrument.query(self.get_cmd))
+
+    def __set__(self, driver: Any, value: Any) -> None:
+        value = self.check(value)  # LimitError here: nothing was written
+        command = self.set_cmd.format(value=self.to_scpi(value))
+        with driver.instrument.io_lock:
+            driver.instrument.write(command)
+            held = self.from_scpi(driver.instrument.query(self.get_cmd))
+        if not _same(held, value):
+            raise InstrumentError(driver.name, command, f"reads back {held!r}")
+
+
+def _same(held: Any, value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isclose(float(held), value, rel_tol=1e-6)
+    return bool(held == value)
+
+
+class Number(Setting):
+    """A number within ``low .. high`` in ``unit`` (the model's table)."""
+
+    def __init__(self, set_cmd: str, get_cmd: str, *, low: float, high: float, unit: str, doc: str) -> None:
+        self.low, self.high, self.unit = low, high, unit
+        super().__init__(
+            set_cmd, get_cmd, check=self.allowed, to_scpi=lambda v: f"{v:g}", from_scpi=float, doc=doc
+        )
+
+    def allowed(self, value: Any) -> float:
+        """``value`` as a float, or :class:`LimitError` naming the allowed range."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise LimitError(f"{self.name}: expected a number in {self.unit}, got {value!r}")
+        number = float(value)
+        if not (math.isfinite(number) and self.low <= number <= self.high):
+            allowed = f"{self.low:g} .. {self.high:g} {self.unit}"
+            raise LimitError(f"{self.name} {number:g} {self.unit} is outside the allowed {allowed}")
+        return number
+
+
+class Switch(Setting):
+    """On or off (``True`` / ``False``)."""
+
+    def __init__(self, set_cmd: str, get_cmd: str, *, doc: str) -> None:
+        super().__init__(
+            set_cmd,
+            get_cmd,
+            check=self.allowed,
+            to_scpi=lambda v: "ON" if v else "OFF",
+            from_scpi=lambda text: text.strip().upper() in ("1", "ON"),
+            doc=doc,
+        )
+
+    def allowed(self, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise LimitError(f"{self.name}: expected True or False, got {value!r}")
+        return value

@@ -1,0 +1,79 @@
+"""Instrument settings are properties: written, read back, refused before writing."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+import yaml
+
+from labrun.drivers import MODELS, LimitError, SourceMeter
+from labrun.drivers.settings import Number, Switch
+from labrun.experiments.cli import main
+from labrun.experiments.config import load_config
+from labrun.experiments.launch import open_instrument
+
+from .support import BENCH, twin
+
+
+def test_every_model_declares_its_speed_and_sense() -> None:
+    for model, driver in MODELS.items():
+        assert isinstance(driver.nplc, Number), model  # type: ignore[attr-defined]
+        assert isinstance(driver.remote_sense, Switch), model  # type: ignore[attr-defined]
+
+
+def test_nplc_and_remote_sense_are_written_and_read_back(smu: SourceMeter) -> None:
+    state = twin(smu).state
+    smu.nplc = 5  # type: ignore[attr-defined]
+    assert smu.nplc == 5.0  # type: ignore[attr-defined]
+    assert state[(1, "current_nplc")] == 5.0 and state[(1, "voltage_nplc")] == 5.0
+    smu.remote_sense = True  # type: ignore[attr-defined]
+    assert smu.remote_sense is True  # type: ignore[attr-defined]
+    assert state[(1, "remote_sense")] is True
+    smu.remote_sense = False  # type: ignore[attr-defined]
+    assert state[(1, "remote_sense")] is False
+
+
+def test_a_value_outside_the_models_table_is_refused_before_anything_is_written(smu: SourceMeter) -> None:
+    log = twin(smu).log
+    before = len(log)
+    high = type(smu).nplc.high  # type: ignore[attr-defined]
+    with pytest.raises(LimitError, match=rf"nplc {high * 10:g} PLC is outside the allowed .* PLC"):
+        smu.nplc = high * 10  # type: ignore[attr-defined]
+    with pytest.raises(LimitError, match="expected a number in PLC, got True"):
+        smu.nplc = True  # type: ignore[attr-defined]
+    with pytest.raises(LimitError, match="expected True or False, got 'yes'"):
+        smu.remote_sense = "yes"  # type: ignore[attr-defined]
+    assert len(log) == before
+
+
+def config_with(tmp_path: pathlib.Path, **instrument: object) -> pathlib.Path:
+    config = {
+        "instrument": {"model": "keithley2400", "address": BENCH["keithley2400"], "sim": True, **instrument},
+        "experiment": {"type": "iv_sweep", "start": 0, "stop": 1, "num_points": 3, "compliance": 0.01},
+        "save": {"directory": str(tmp_path), "plot": False},
+    }
+    path = tmp_path / "settings.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def test_a_config_sets_nplc_and_sense(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = config_with(tmp_path, nplc=10, sense="4-wire")
+    config = load_config(path)
+    with open_instrument(config.instrument) as smu:
+        assert twin(smu).state[(1, "current_nplc")] == 10.0
+        assert twin(smu).state[(1, "remote_sense")] is True
+    assert main(["check", str(path)]) == 0
+    assert "NPLC 10, 4-wire sense" in capsys.readouterr().out
+
+
+def test_a_config_with_an_nplc_beyond_the_model_is_refused(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(config_with(tmp_path, nplc=100)), "--no-progress"]) == 2
+    assert "instrument.nplc = 100: keithley2400: nplc 100 PLC is outside the allowed 0.01 .. 10 PLC" in (
+        capsys.readouterr().err
+    )
+    assert main(["run", str(config_with(tmp_path, sense="3-wire")), "--no-progress"]) == 2
+    assert "instrument.sense = '3-wire'" in capsys.readouterr().err
