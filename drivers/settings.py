@@ -67,7 +67,7 @@ class Number(Setting):
     def __init__(self, set_cmd: str, get_cmd: str, *, low: float, high: float, unit: str, doc: str) -> None:
         self.low, self.high, self.unit = low, high, unit
         super().__init__(
-            set_cmd, get_cmd, check=self.allowed, to_scpi=lambda v: f"{v:g}", from_scpi=float, doc=doc
+            set_cmd, get_cmd, check=self.allowed, to_scpi=lambda v: f"{v:.10g}", from_scpi=float, doc=doc
         )
 
     def allowed(self, value: Any) -> float:
