@@ -8,7 +8,7 @@ reading while the output is off (error +803 "Output disabled", no answer).
 from __future__ import annotations
 
 from .settings import Number, Switch
-from .sourcemeter import Limits, SourceMeter
+from .sourcemeter import Limits, Ranges, SourceMeter
 
 
 class Keithley2400(SourceMeter):
@@ -24,6 +24,8 @@ class Keithley2400(SourceMeter):
         voltage_limit_range=(2e-4, 210.0),
         envelope=((21.0, 1.05), (210.0, 0.105)),
     )
+    # 200 mV .. 200 V (to 210 V) and 1 µA .. 1 A (to 1.05 A) ranges, source and measure
+    ranges = Ranges((0.2, 210.0), (1e-6, 1.05), (0.2, 210.0), (1e-6, 1.05))
     set_mode_voltage = ":SOUR:FUNC VOLT"
     set_mode_current = ":SOUR:FUNC CURR"
     get_mode = ":SOUR:FUNC?"

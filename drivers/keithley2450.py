@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .errors import WrongInstrument
 from .settings import Number, Switch
-from .sourcemeter import Limits, SourceMeter
+from .sourcemeter import Limits, Ranges, SourceMeter
 
 
 class Keithley2450(SourceMeter):
@@ -24,6 +24,8 @@ class Keithley2450(SourceMeter):
         voltage_limit_range=(0.02, 210.0),
         envelope=((21.0, 1.05), (210.0, 0.105)),
     )
+    # 20 mV .. 200 V (to 210 V) and 10 nA .. 1 A (to 1.05 A) ranges
+    ranges = Ranges((0.02, 210.0), (1e-8, 1.05), (0.02, 210.0), (1e-8, 1.05))
     # the sense function follows the mode: measure what is not sourced
     set_mode_voltage = ':SOUR:FUNC VOLT;:SENS:FUNC "CURR"'
     set_mode_current = ':SOUR:FUNC CURR;:SENS:FUNC "VOLT"'

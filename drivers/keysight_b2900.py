@@ -8,7 +8,7 @@ take a channel list (``:MEAS? (@1)``) and answer the elements chosen by
 from __future__ import annotations
 
 from .settings import Number, Switch
-from .sourcemeter import Limits, SourceMeter
+from .sourcemeter import Limits, Ranges, SourceMeter
 
 
 class KeysightB2901(SourceMeter):
@@ -23,6 +23,8 @@ class KeysightB2901(SourceMeter):
         voltage_limit_range=(0.02, 210.0),
         envelope=((6.0, 1.515), (21.0, 1.05), (210.0, 0.105)),
     )
+    # 200 mV .. 200 V and 10 nA .. 1.5 A (DC) ranges
+    ranges = Ranges((0.2, 200.0), (1e-8, 1.5), (0.2, 200.0), (1e-8, 1.5))
     set_mode_voltage = ":SOUR:FUNC:MODE VOLT"
     set_mode_current = ":SOUR:FUNC:MODE CURR"
     get_mode = ":SOUR:FUNC:MODE?"

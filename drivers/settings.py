@@ -46,19 +46,23 @@ class Setting:
         return self.from_scpi(driver.instrument.query(self.get_cmd))
 
     def __set__(self, driver: Any, value: Any) -> None:
-        value = self.check(value)  # LimitError here: nothing was written
+        value = self.allowed_for(type(driver), value)  # LimitError here: nothing was written
         command = self.set_cmd.format(value=self.to_scpi(value))
         with driver.instrument.io_lock:
             driver.instrument.write(command)
             held = self.from_scpi(driver.instrument.query(self.get_cmd))
-        if not _same(held, value):
+        if not self.holds(held, value):
             raise InstrumentError(driver.name, command, f"reads back {held!r}")
 
+    def allowed_for(self, model: type, value: Any) -> Any:
+        """``value`` as the instrument takes it, or :class:`LimitError` (the model's table)."""
+        return self.check(value)
 
-def _same(held: Any, value: Any) -> bool:
-    if isinstance(value, float):
-        return math.isclose(float(held), value, rel_tol=1e-6)
-    return bool(held == value)
+    def holds(self, held: Any, value: Any) -> bool:
+        """Whether what the instrument reads back is what was set."""
+        if isinstance(value, float):
+            return math.isclose(float(held), value, rel_tol=1e-6)
+        return bool(held == value)
 
 
 class Number(Setting):
@@ -72,11 +76,14 @@ class Number(Setting):
 
     def allowed(self, value: Any) -> float:
         """``value`` as a float, or :class:`LimitError` naming the allowed range."""
+        return self.within(value, self.low, self.high)
+
+    def within(self, value: Any, low: float, high: float) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise LimitError(f"{self.name}: expected a number in {self.unit}, got {value!r}")
         number = float(value)
-        if not (math.isfinite(number) and self.low <= number <= self.high):
-            allowed = f"{self.low:g} .. {self.high:g} {self.unit}"
+        if not (math.isfinite(number) and low <= number <= high):
+            allowed = f"{low:g} .. {high:g} {self.unit}"
             raise LimitError(f"{self.name} {number:g} {self.unit} is outside the allowed {allowed}")
         return number
 
@@ -98,3 +105,19 @@ class Switch(Setting):
         if not isinstance(value, bool):
             raise LimitError(f"{self.name}: expected True or False, got {value!r}")
         return value
+
+
+class Range(Number):
+    """A range: its table is the model's (``model.ranges.<table>``), and the instrument
+    may pick the range that holds the value, so it reads back at least the value."""
+
+    def __init__(self, set_cmd: str, get_cmd: str, *, table: str, unit: str, doc: str) -> None:
+        super().__init__(set_cmd, get_cmd, low=0.0, high=math.inf, unit=unit, doc=doc)
+        self.table = table
+
+    def allowed_for(self, model: type, value: Any) -> float:
+        low, high = getattr(model.ranges, self.table)  # type: ignore[attr-defined]
+        return self.within(value, low, high)
+
+    def holds(self, held: Any, value: Any) -> bool:
+        return bool(float(held) >= value * (1 - 1e-6))

@@ -18,6 +18,7 @@ from typing import ClassVar, Literal
 from . import at_exit
 from .errors import InstrumentError, InstrumentTimeout, LimitError, WrongInstrument
 from .instrument import Instrument
+from .settings import Range, Switch
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,16 @@ class Limits:
         return max(allowed, default=0.0)
 
 
+@dataclass(frozen=True)
+class Ranges:
+    """The smallest and largest range of each function (datasheet), as (low, high)."""
+
+    voltage_source: tuple[float, float]
+    current_source: tuple[float, float]
+    voltage_measure: tuple[float, float]
+    current_measure: tuple[float, float]
+
+
 def check_range(what: str, value: float, low: float, high: float, unit: str) -> float:
     """``value`` as float, or :class:`LimitError` naming the allowed range."""
     value = float(value)
@@ -80,6 +91,7 @@ class SourceMeter:
 
     model: ClassVar[str]
     limits: ClassVar[Limits]
+    ranges: ClassVar[Ranges]
     #: regular expression the ``*IDN?`` answer is expected to match, and what it means
     identity_pattern: ClassVar[str] = ""
     series: ClassVar[str] = ""
@@ -105,6 +117,49 @@ class SourceMeter:
     measure_query: ClassVar[str]
     #: the instrument answers no reading while its output is off (Keithley 2400)
     needs_output_for_reading: ClassVar[bool] = False
+
+    # ranges: the same SCPI on every model, each model's own table (``ranges``); the
+    # instrument picks the range that holds the value given
+    voltage_source_range = Range(
+        ":SOUR:VOLT:RANG {value}",
+        ":SOUR:VOLT:RANG?",
+        table="voltage_source",
+        unit="V",
+        doc="Source range, V.",
+    )
+    voltage_source_autorange = Switch(
+        ":SOUR:VOLT:RANG:AUTO {value}", ":SOUR:VOLT:RANG:AUTO?", doc="Auto source range."
+    )
+    current_source_range = Range(
+        ":SOUR:CURR:RANG {value}",
+        ":SOUR:CURR:RANG?",
+        table="current_source",
+        unit="A",
+        doc="Source range, A.",
+    )
+    current_source_autorange = Switch(
+        ":SOUR:CURR:RANG:AUTO {value}", ":SOUR:CURR:RANG:AUTO?", doc="Auto source range."
+    )
+    voltage_measure_range = Range(
+        ":SENS:VOLT:RANG {value}",
+        ":SENS:VOLT:RANG?",
+        table="voltage_measure",
+        unit="V",
+        doc="Measure range, V.",
+    )
+    voltage_measure_autorange = Switch(
+        ":SENS:VOLT:RANG:AUTO {value}", ":SENS:VOLT:RANG:AUTO?", doc="Autorange."
+    )
+    current_measure_range = Range(
+        ":SENS:CURR:RANG {value}",
+        ":SENS:CURR:RANG?",
+        table="current_measure",
+        unit="A",
+        doc="Measure range, A.",
+    )
+    current_measure_autorange = Switch(
+        ":SENS:CURR:RANG:AUTO {value}", ":SENS:CURR:RANG:AUTO?", doc="Autorange."
+    )
 
     def __init__(self, instrument: Instrument) -> None:
         self.instrument = instrument

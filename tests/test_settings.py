@@ -77,3 +77,39 @@ def test_a_config_with_an_nplc_beyond_the_model_is_refused(
     )
     assert main(["run", str(config_with(tmp_path, sense="3-wire")), "--no-progress"]) == 2
     assert "instrument.sense = '3-wire'" in capsys.readouterr().err
+
+
+RANGES = [
+    ("voltage_source_range", "voltage_range", "voltage_source_autorange", "voltage_range_auto"),
+    ("current_source_range", "current_range", "current_source_autorange", "current_range_auto"),
+    ("voltage_measure_range", "voltage_sense_range", "voltage_measure_autorange", "voltage_sense_auto"),
+    ("current_measure_range", "current_sense_range", "current_measure_autorange", "current_sense_auto"),
+]
+
+
+@pytest.mark.parametrize(("name", "key", "auto", "auto_key"), RANGES)
+def test_ranges_from_the_models_table(
+    smu: SourceMeter, name: str, key: str, auto: str, auto_key: str
+) -> None:
+    table = getattr(type(smu).ranges, name.removesuffix("_range"))
+    low, high = table
+    state = twin(smu).state
+    setattr(smu, name, high)
+    assert getattr(smu, name) == pytest.approx(high) and state[(1, key)] == pytest.approx(high)
+    setattr(smu, name, low)
+    assert state[(1, key)] == pytest.approx(low)
+    setattr(smu, auto, False)
+    assert state[(1, auto_key)] is False and getattr(smu, auto) is False
+    before = len(twin(smu).log)
+    with pytest.raises(LimitError, match=rf"{name} .* is outside the allowed {low:g} \.\. {high:g}"):
+        setattr(smu, name, high * 2)
+    assert len(twin(smu).log) == before  # refused before anything was written
+
+
+def test_a_range_reads_back_the_range_the_instrument_picked() -> None:
+    """A real instrument answers the range that holds the value (1 V -> the 2 V range)."""
+    from labrun.drivers.settings import Range
+
+    setting = Range(":X {value}", ":X?", table="voltage_source", unit="V", doc="")
+    assert setting.holds(2.0, 1.0) and setting.holds(1.0, 1.0)
+    assert not setting.holds(0.2, 1.0)
