@@ -7,7 +7,7 @@ reading while the output is off (error +803 "Output disabled", no answer).
 
 from __future__ import annotations
 
-from .settings import Number, Switch
+from .settings import Choice, Number, ReadOnly, Switch
 from .sourcemeter import Limits, Ranges, SourceMeter
 
 
@@ -54,4 +54,21 @@ class Keithley2400(SourceMeter):
         ":SYST:RSEN {value}",
         ":SYST:RSEN?",
         doc="4-wire (remote) sense: the voltage is measured at the device, not at the terminals.",
+    )
+    autozero = Switch(":SYST:AZER {value}", ":SYST:AZER?", doc="Reference and zero taken with each reading.")
+    line_frequency = ReadOnly(":SYST:LFR?", from_scpi=float, doc="Mains frequency, Hz: one PLC is 1/this.")
+    averaging = Switch(":SENS:AVER {value}", ":SENS:AVER?", doc="The averaging filter on or off.")
+    averaging_type = Choice(
+        ":SENS:AVER:TCON {value}",
+        ":SENS:AVER:TCON?",
+        words={"repeat": "REP", "moving": "MOV"},
+        doc="Repeating (a fresh set per reading) or moving average.",
+    )
+    averaging_count = Number(
+        ":SENS:AVER:COUN {value}",
+        ":SENS:AVER:COUN?",
+        low=1,
+        high=100,
+        unit="readings",
+        doc="Readings averaged.",
     )

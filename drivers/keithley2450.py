@@ -9,7 +9,7 @@ goes to a buffer; ``:READ? "defbuffer1", SOUR, READ`` answers the source readbac
 from __future__ import annotations
 
 from .errors import WrongInstrument
-from .settings import Number, Switch
+from .settings import Choice, Number, ReadOnly, Switch
 from .sourcemeter import Limits, Ranges, SourceMeter
 
 
@@ -53,6 +53,31 @@ class Keithley2450(SourceMeter):
         ":SENS:CURR:RSEN {value};:SENS:VOLT:RSEN {value}",
         ":SENS:CURR:RSEN?",
         doc="4-wire (remote) sense ([:SENSe[1]]:<function>:RSENse).",
+    )
+    autozero = Switch(
+        ":SENS:CURR:AZER {value};:SENS:VOLT:AZER {value}",
+        ":SENS:CURR:AZER?",
+        doc="Reference and zero taken with each reading.",
+    )
+    line_frequency = ReadOnly(
+        ":SYST:LFR?", from_scpi=float, doc="Mains frequency, Hz (detected at power-on)."
+    )
+    averaging = Switch(
+        ":SENS:CURR:AVER {value};:SENS:VOLT:AVER {value}", ":SENS:CURR:AVER?", doc="The averaging filter."
+    )
+    averaging_type = Choice(
+        ":SENS:CURR:AVER:TCON {value};:SENS:VOLT:AVER:TCON {value}",
+        ":SENS:CURR:AVER:TCON?",
+        words={"repeat": "REP", "moving": "MOV"},
+        doc="Repeating (a fresh set per reading) or moving average.",
+    )
+    averaging_count = Number(
+        ":SENS:CURR:AVER:COUN {value};:SENS:VOLT:AVER:COUN {value}",
+        ":SENS:CURR:AVER:COUN?",
+        low=1,
+        high=100,
+        unit="readings",
+        doc="Readings averaged.",
     )
 
     def check_identity(self, *, force_model: bool = False) -> str:

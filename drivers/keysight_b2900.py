@@ -7,7 +7,7 @@ take a channel list (``:MEAS? (@1)``) and answer the elements chosen by
 
 from __future__ import annotations
 
-from .settings import Number, Switch
+from .settings import Number, ReadOnly, Switch
 from .sourcemeter import Limits, Ranges, SourceMeter
 
 
@@ -52,3 +52,5 @@ class KeysightB2901(SourceMeter):
         ":SENS:REM?",
         doc="4-wire (remote) sense (:SENSe:REMote).",
     )
+    line_frequency = ReadOnly(":SYST:LFR?", from_scpi=float, doc="Mains frequency, Hz: one PLC is 1/this.")
+    # no averaging filter and no autozero switch: its aperture and NPLC are the speed controls

@@ -121,3 +121,36 @@ class Range(Number):
 
     def holds(self, held: Any, value: Any) -> bool:
         return bool(float(held) >= value * (1 - 1e-6))
+
+
+class Choice(Setting):
+    """One of a few named states; ``words`` maps each name to the instrument's SCPI word
+    (its short form first: that is how instruments answer)."""
+
+    def __init__(self, set_cmd: str, get_cmd: str, *, words: dict[str, str], doc: str) -> None:
+        self.words = words
+        super().__init__(
+            set_cmd, get_cmd, check=self.allowed, to_scpi=words.__getitem__, from_scpi=self.named, doc=doc
+        )
+
+    def allowed(self, value: Any) -> str:
+        if value not in self.words:
+            raise LimitError(f"{self.name}: {value!r}; allowed: {', '.join(map(repr, self.words))}")
+        return str(value)
+
+    def named(self, text: str) -> str:
+        word = text.strip().strip('"').upper()
+        for name, scpi in self.words.items():
+            if word.startswith(scpi.upper()):  # the short form, or the long one
+                return name
+        raise ValueError(f"unexpected answer {text!r} to {self.get_cmd}")
+
+
+class ReadOnly(Setting):
+    """A state the instrument reports and the driver does not set (the line frequency)."""
+
+    def __init__(self, get_cmd: str, *, from_scpi: Callable[[str], Any], doc: str) -> None:
+        super().__init__("", get_cmd, check=self.refuse, to_scpi=str, from_scpi=from_scpi, doc=doc)
+
+    def refuse(self, value: Any) -> Any:
+        raise AttributeError(f"{self.name} is read from the instrument, not set")

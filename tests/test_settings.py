@@ -113,3 +113,30 @@ def test_a_range_reads_back_the_range_the_instrument_picked() -> None:
     setting = Range(":X {value}", ":X?", table="voltage_source", unit="V", doc="")
     assert setting.holds(2.0, 1.0) and setting.holds(1.0, 1.0)
     assert not setting.holds(0.2, 1.0)
+
+
+def test_averaging_autozero_and_line_frequency_where_the_model_has_them(smu: SourceMeter) -> None:
+    state = twin(smu).state
+    assert smu.line_frequency == 50.0  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError, match="line_frequency is read from the instrument"):
+        smu.line_frequency = 60.0  # type: ignore[attr-defined]
+    if not hasattr(type(smu), "averaging"):  # the B2900 has no averaging filter nor autozero switch
+        assert smu.model.startswith("keysight") and not hasattr(type(smu), "autozero")
+        return
+    smu.averaging_type = "moving"  # type: ignore[attr-defined]
+    smu.averaging_count = 20  # type: ignore[attr-defined]
+    smu.averaging = True  # type: ignore[attr-defined]
+    assert (smu.averaging, smu.averaging_type, smu.averaging_count) == (True, "moving", 20.0)  # type: ignore[attr-defined]
+    assert (state[(1, "averaging")], state[(1, "averaging_type")], state[(1, "averaging_count")]) == (
+        True,
+        "MOV",
+        20.0,
+    )
+    smu.autozero = False  # type: ignore[attr-defined]
+    assert state[(1, "autozero")] is False
+    before = len(twin(smu).log)
+    with pytest.raises(LimitError, match="averaging_type: 'median'; allowed: 'repeat', 'moving'"):
+        smu.averaging_type = "median"  # type: ignore[attr-defined]
+    with pytest.raises(LimitError, match=r"averaging_count 500 readings is outside the allowed 1 \.\. 100"):
+        smu.averaging_count = 500  # type: ignore[attr-defined]
+    assert len(twin(smu).log) == before
