@@ -140,3 +140,41 @@ def test_averaging_autozero_and_line_frequency_where_the_model_has_them(smu: Sou
     with pytest.raises(LimitError, match=r"averaging_count 500 readings is outside the allowed 1 \.\. 100"):
         smu.averaging_count = 500  # type: ignore[attr-defined]
     assert len(twin(smu).log) == before
+
+
+PINNED = {  # model -> (property, value, the bytes it sends: the setting, confirmed, then its read-back)
+    "keithley2400": [
+        ("nplc", 5, [b":SENS:CURR:NPLC 5;:SENS:VOLT:NPLC 5;:SYST:ERR:COUN?", b":SENS:CURR:NPLC?"]),
+        ("remote_sense", True, [b":SYST:RSEN ON;:SYST:ERR:COUN?", b":SYST:RSEN?"]),
+        ("current_measure_range", 1e-3, [b":SENS:CURR:RANG 0.001;:SYST:ERR:COUN?", b":SENS:CURR:RANG?"]),
+        ("averaging_type", "moving", [b":SENS:AVER:TCON MOV;:SYST:ERR:COUN?", b":SENS:AVER:TCON?"]),
+    ],
+    "keithley2450": [
+        ("nplc", 0.1, [b":SENS:CURR:NPLC 0.1;:SENS:VOLT:NPLC 0.1;:SYST:ERR:COUN?", b":SENS:CURR:NPLC?"]),
+        (
+            "remote_sense",
+            True,
+            [b":SENS:CURR:RSEN ON;:SENS:VOLT:RSEN ON;:SYST:ERR:COUN?", b":SENS:CURR:RSEN?"],
+        ),
+        ("voltage_source_range", 20, [b":SOUR:VOLT:RANG 20;:SYST:ERR:COUN?", b":SOUR:VOLT:RANG?"]),
+        (
+            "autozero",
+            False,
+            [b":SENS:CURR:AZER OFF;:SENS:VOLT:AZER OFF;:SYST:ERR:COUN?", b":SENS:CURR:AZER?"],
+        ),
+    ],
+    "keysight_b2901": [
+        ("nplc", 10, [b":SENS:CURR:NPLC 10;:SENS:VOLT:NPLC 10;:SYST:ERR:COUN?", b":SENS:CURR:NPLC?"]),
+        ("remote_sense", True, [b":SENS:REM ON;:SYST:ERR:COUN?", b":SENS:REM?"]),
+        ("current_source_range", 0.1, [b":SOUR:CURR:RANG 0.1;:SYST:ERR:COUN?", b":SOUR:CURR:RANG?"]),
+    ],
+}
+
+
+def test_each_property_sends_exactly_its_scpi(smu: SourceMeter) -> None:
+    """Pinned bytes, as PyMeasure's expected_protocol tests pin theirs."""
+    log = twin(smu).log
+    for name, value, sent in PINNED[smu.model]:
+        before = len(log)
+        setattr(smu, name, value)
+        assert log[before:] == sent, name
