@@ -142,7 +142,8 @@ def test_averaging_autozero_and_line_frequency_where_the_model_has_them(smu: Sou
     assert len(twin(smu).log) == before
 
 
-PINNED = {  # model -> (property, value, the bytes it sends: the setting, confirmed, then its read-back)
+#: model -> (property, value, the bytes it sends: the setting, confirmed, then its read-back)
+PINNED: dict[str, list[tuple[str, object, list[bytes]]]] = {
     "keithley2400": [
         ("nplc", 5, [b":SENS:CURR:NPLC 5;:SENS:VOLT:NPLC 5;:SYST:ERR:COUN?", b":SENS:CURR:NPLC?"]),
         ("remote_sense", True, [b":SYST:RSEN ON;:SYST:ERR:COUN?", b":SYST:RSEN?"]),
