@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+#: longest rendering of a bad value in a message
+MAX_SHOWN = 60
+
+
+def shown(value: Any, limit: int = MAX_SHOWN) -> str:
+    """``repr(value)`` for a message, cut to ``limit`` characters with the full length said:
+    a 10 MB value is never echoed whole."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
 
 class LabrunError(Exception):
     """Base of every labrun error."""

@@ -14,7 +14,7 @@ import pyvisa
 from pyvisa import rname
 from pyvisa.resources import MessageBasedResource
 
-from .errors import ConnectionFailed
+from .errors import ConnectionFailed, shown
 
 logger = logging.getLogger(__name__)
 
@@ -60,13 +60,8 @@ def check_address(address: str) -> str:
         or address != address.strip()
         or not address.isprintable()
     ):
-        shown = (
-            repr(address)
-            if len(repr(address)) <= 60
-            else f"{repr(address)[:60]}... ({len(address)} characters)"
-        )
         raise ValueError(
-            f"{shown} is not a VISA resource name (printable, no surrounding spaces, at most 256 "
+            f"{shown(address)} is not a VISA resource name (printable, no surrounding spaces, at most 256 "
             f"characters); examples: {ADDRESS_EXAMPLES}"
         )
     try:

@@ -12,7 +12,7 @@ import math
 import re
 from typing import Any
 
-from .yaml_reader import shown
+from labrun.drivers.errors import shown
 
 Quantity = float | int | str
 

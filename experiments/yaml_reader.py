@@ -16,23 +16,15 @@ import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node
 
+from labrun.drivers.errors import shown
+
 #: a config is a page of text; more is a mistake or an attack
 MAX_BYTES = 64 * 1024
 MAX_DEPTH = 16
-#: longest rendering of a bad value in a message
-MAX_SHOWN = 60
 
 
 class YamlRefused(ValueError):
     """The text is not a config labrun reads; the message names the line."""
-
-
-def shown(value: Any, limit: int = MAX_SHOWN) -> str:
-    """``repr(value)``, cut to ``limit`` characters with the full length said."""
-    text = repr(value)
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _line(node_or_mark: Any) -> str:
