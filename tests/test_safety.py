@@ -331,9 +331,12 @@ def test_a_subscriber_far_behind_loses_the_oldest_points_with_a_warning(
     with open_sourcemeter("keithley2400", "GPIB0::24::INSTR", sim=True) as smu:
         sweep = IVSweep(smu, start=0.0, stop=1.0, num_points=30, compliance=0.01)
 
+        all_queued = threading.Event()  # set in the measuring thread after the last point's hand-off
+        in_measuring_thread(sweep, lambda point: all_queued.set() if point["step"] == 29 else None)
+
         def behind(point: dict[str, float]) -> None:
-            while not seen and sweep.progress.step < 30:  # the first it gets is held until the end
-                time.sleep(0.001)
+            if not seen:  # the first it gets is held until every point is queued
+                all_queued.wait(10)
             seen.append(point["step"])
 
         sweep.subscribe(behind)
