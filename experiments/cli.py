@@ -194,7 +194,7 @@ class Interrupts:
     plot are written. A second signal exits at once, saying the output state is unknown.
     """
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+    SIGNALS = (signal.SIGINT, *exits.SIGNALS)
 
     def __init__(self) -> None:
         self.signal = ""  # the name of the first signal received

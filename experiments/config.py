@@ -362,10 +362,8 @@ def load_config(path: str | os.PathLike[str], *, out: str | None = None, sim: bo
     """Read, validate and check ``path``; ``out``/``sim`` override the file's values."""
     path = pathlib.Path(path)
     try:
-        if path.stat().st_size > MAX_BYTES:
-            raise ConfigError(
-                f"{path}: {path.stat().st_size:,} bytes: a config is at most {MAX_BYTES // 1024} KB"
-            )
+        if (size := path.stat().st_size) > MAX_BYTES:
+            raise ConfigError(f"{path}: {size:,} bytes: a config is at most {MAX_BYTES // 1024} KB")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None

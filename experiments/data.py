@@ -139,13 +139,14 @@ class DataFile:
     def write(self, row: Sequence[float | int | bool]) -> None:
         """Check the file is still ours, append one row, and hand it to the OS at once."""
         self._check()  # before: a file cut short would be written on past a hole
-        self._put(format_row(row) + "\n")
+        text = format_row(row) + "\n"
+        self._put(text, len(text))  # a row is ASCII: its length is its size
         self.rows += 1
 
-    def _put(self, text: str) -> None:
+    def _put(self, text: str, size: int | None = None) -> None:
         self._stream.write(text)
         self._stream.flush()
-        self._size += len(text.encode("utf-8"))
+        self._size += len(text.encode("utf-8")) if size is None else size
 
     def _check(self) -> None:
         status = os.fstat(self._fd)
@@ -183,13 +184,12 @@ class LoadedData:
         return len(next(iter(self.columns.values()), ()))
 
 
-def _parses(fields: list[str]) -> bool:
+def _numbers(fields: list[str]) -> list[float] | None:
+    """The row's values, or None if one is not a number."""
     try:
-        for field in fields:
-            float(field)
+        return [float(field) for field in fields]
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def load_data(path: str | os.PathLike[str], *, skip_bad_rows: bool = False) -> LoadedData:
@@ -214,14 +214,15 @@ def load_data(path: str | os.PathLike[str], *, skip_bad_rows: bool = False) -> L
     if not lines or not lines[0][1].endswith("\n"):
         raise ValueError(f"{path}: no column header (yet)")
     names = [name.split(" [", 1)[0] for name in lines[0][1].strip().split(",")]  # "voltage [V]" -> voltage
-    rows: list[list[str]] = []
+    rows: list[list[float]] = []
     skipped: list[tuple[int, str]] = []
     for number, line in lines[1:]:
         if not line.endswith("\n"):
             continue  # the torn last line of a run that was cut short
         fields = line.rstrip("\n").split(",")
-        if len(fields) == len(names) and _parses(fields):
-            rows.append(fields)
+        values = _numbers(fields) if len(fields) == len(names) else None
+        if values is not None:
+            rows.append(values)
         elif skip_bad_rows:
             skipped.append((number, line.rstrip("\n")))
         else:

@@ -20,11 +20,13 @@ from typing import Any
 import yaml
 
 from labrun.sim_devices import DEFAULT_BENCH, read_bench
+from labrun.sim_devices.backend import checked_bench
 from labrun.sim_devices.control import control_request
 from labrun.sim_devices.faults import KINDS
 from labrun.sim_devices.server import ServedBench
 
 from .config import ConfigError, load_config
+from .yaml_reader import YamlRefused, read_yaml
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 
@@ -77,14 +79,15 @@ def bench_entries(config: str | None) -> list[dict[str, Any]]:
     if config is None:
         return list(read_bench(DEFAULT_BENCH).values())
     path = pathlib.Path(config)
-    try:
-        with open(path, encoding="utf-8") as fp:
-            raw = yaml.safe_load(fp)
-    except (OSError, yaml.YAMLError) as error:
+    try:  # the hardened reader of configs: no alias bombs, no megabytes
+        raw = read_yaml(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, YamlRefused, yaml.YAMLError) as error:
         raise ConfigError(f"{path}: cannot read: {error}") from None
     if isinstance(raw, dict) and "instruments" in raw:
+        if not isinstance(raw["instruments"], list):
+            raise ConfigError(f"{path}: expected a list under 'instruments'")
         try:
-            return list(read_bench(path).values())
+            return list(checked_bench(raw["instruments"], str(path)).values())
         except ValueError as error:
             raise ConfigError(str(error)) from None
     return [load_config(path, sim=True).instrument.bench_entry()]

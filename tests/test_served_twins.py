@@ -470,3 +470,12 @@ def test_in_process_bench_stops_with_a_one_session_client_connected() -> None:
     stopper.join(10)
     assert not stopper.is_alive()
     client.close()
+
+
+def test_a_bench_file_is_read_as_carefully_as_a_config(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bomb = tmp_path / "bench.yaml"
+    bomb.write_text('a: &a ["x","x"]\nb: &b [*a,*a]\ninstruments: [*b]\n', encoding="utf-8")
+    assert main(["sim", "serve", str(bomb), "--port", "0"]) == 2
+    assert "anchors and aliases" in capsys.readouterr().err
