@@ -15,6 +15,14 @@ from typing import Any
 from .errors import InstrumentError, LimitError
 
 
+def check_range(what: str, value: float, low: float, high: float, unit: str) -> float:
+    """``value`` as float, or :class:`LimitError` naming the allowed range."""
+    value = float(value)
+    if not math.isfinite(value) or not low <= value <= high:
+        raise LimitError(f"{what} {value:g} {unit} is outside the allowed {low:g} .. {high:g} {unit}")
+    return value
+
+
 class Setting:
     """A settable instrument state on a driver (a data descriptor).
 
@@ -81,11 +89,7 @@ class Number(Setting):
     def within(self, value: Any, low: float, high: float) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise LimitError(f"{self.name}: expected a number in {self.unit}, got {value!r}")
-        number = float(value)
-        if not (math.isfinite(number) and low <= number <= high):
-            allowed = f"{low:g} .. {high:g} {self.unit}"
-            raise LimitError(f"{self.name} {number:g} {self.unit} is outside the allowed {allowed}")
-        return number
+        return check_range(self.name, value, low, high, self.unit)
 
 
 class Switch(Setting):

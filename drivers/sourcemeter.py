@@ -8,7 +8,6 @@ floats: volts, amperes, seconds.
 from __future__ import annotations
 
 import logging
-import math
 import re
 import time
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from typing import ClassVar, Literal
 from . import at_exit
 from .errors import InstrumentError, InstrumentTimeout, LimitError, WrongInstrument
 from .instrument import Instrument
-from .settings import Range, Switch
+from .settings import Range, Switch, check_range
 
 logger = logging.getLogger(__name__)
 
@@ -72,14 +71,6 @@ class Ranges:
     current_source: tuple[float, float]
     voltage_measure: tuple[float, float]
     current_measure: tuple[float, float]
-
-
-def check_range(what: str, value: float, low: float, high: float, unit: str) -> float:
-    """``value`` as float, or :class:`LimitError` naming the allowed range."""
-    value = float(value)
-    if not math.isfinite(value) or not low <= value <= high:
-        raise LimitError(f"{what} {value:g} {unit} is outside the allowed {low:g} .. {high:g} {unit}")
-    return value
 
 
 class SourceMeter:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 
 from labrun.drivers import LimitError, Limits, SourceMeter
-from labrun.drivers.sourcemeter import check_range
+from labrun.drivers.settings import check_range
 
 from .experiment import Experiment, Saving
 from .units import Quantity, to_si
