@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from labrun.experiments.analysis import AnalysisPool, SharedArray, SharedRef, attached, spectrum_into
-from labrun.experiments.spectrum import power_spectrum
-from labrun.experiments.stream import BoundedStream, write_stream
+from labrun.analysis.pool import AnalysisPool, SharedArray, SharedRef, attached, spectrum_into
+from labrun.analysis.spectrum import power_spectrum
+from labrun.analysis.stream import BoundedStream, write_stream
 
 from .result import Result
 

@@ -12,13 +12,13 @@ import tempfile
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyvisa
 
 from labrun.drivers import open_sourcemeter
-from labrun.experiments import Experiment, IVSweep, Saving, start
+from labrun.experiments import Experiment, IVSweep, Point, Saving, start
 from labrun.sim_devices.backend import HERE
 
 from .result import Result
@@ -138,7 +138,7 @@ def slow_instrument_overhead(quick: bool) -> Result:
 def live_plot(quick: bool) -> list[Result]:
     """A sweep watched by a live plot (redrawn as a PNG every 0.2 s, labrun run --live's default)
     vs the same sweep unwatched: with 2 ms instrument latency, and with none (worst case)."""
-    from labrun.experiments.live import LivePlot
+    from labrun.experiments.views.live import LivePlot
 
     def sweep_time(latency: float, n: int, watched: bool) -> float:
         with open_sourcemeter("keithley2400", K2400, sim=True) as smu:
@@ -319,9 +319,9 @@ class Counter(Experiment):
     def total_steps(self) -> int:
         return self.n
 
-    def steps(self) -> Iterator[Sequence[float]]:
+    def steps(self) -> Iterator[Point]:
         for i in range(self.n):
-            yield (i, 1.0, 2.0, 3.0, 4.0)
+            yield {"step": i, "a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0}
 
 
 def scaling(quick: bool) -> list[Result]:

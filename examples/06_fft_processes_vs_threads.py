@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from labrun.experiments.analysis import AnalysisPool
-from labrun.experiments.spectrum import power_spectrum
+from labrun.analysis.pool import AnalysisPool
+from labrun.analysis.spectrum import power_spectrum
 
 
 def main() -> None:

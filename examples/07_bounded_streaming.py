@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from labrun.experiments.stream import BoundedStream, npy_shape, write_stream
+from labrun.analysis.stream import BoundedStream, npy_shape, write_stream
 
 FRAME = (256, 1024)  # 2 MiB of float64 per frame: a camera image, a digitizer record
 

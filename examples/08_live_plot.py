@@ -11,7 +11,7 @@ import tempfile
 
 from labrun.drivers import open_sourcemeter
 from labrun.experiments import IVSweep, start
-from labrun.experiments.live import LivePlot, follow, has_screen
+from labrun.experiments.views.live import LivePlot, follow, has_screen
 
 with open_sourcemeter("keithley2450", "GPIB0::18::INSTR", sim=True) as smu:
     sweep = IVSweep(smu, start=-1.0, stop=1.0, num_points=41, delay=0.02, compliance=0.01)

@@ -2,15 +2,17 @@
 
 ``experiment.run()`` runs in the caller's thread; ``start(experiment)`` runs the same
 code in the background and returns a :class:`Run` to poll, subscribe to, stop, wait on.
+The rooms: ``engine`` (how a run runs), ``storage`` (tables and data files), ``config``
+(YAML experiment files), ``views`` (live plots and images), ``cli`` (the ``labrun`` command).
 """
 
 from labrun.drivers import DeviceBusy
 
-from .data import DataFile, DataTable, LoadedData, load_data
-from .delivery import Point
-from .experiment import AlreadyRunning, Experiment, Progress, Saving
+from .engine import AlreadyRunning, Point, Progress, Run, Worker, start
+from .experiment import Experiment
 from .iv_sweep import IVSweep
-from .runner import Run, Worker, start
+from .storage import DataFile, DataTable, LoadedData, Saving, load_data
+from .time_trace import TimeTrace
 
 __all__ = [
     "AlreadyRunning",
@@ -24,6 +26,7 @@ __all__ = [
     "Progress",
     "Run",
     "Saving",
+    "TimeTrace",
     "Worker",
     "load_data",
     "start",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -10,9 +10,10 @@ import numpy as np
 
 from labrun.drivers import LimitError, Limits, SourceMeter
 from labrun.drivers.settings import check_range
-
-from .experiment import Experiment, Saving
-from .units import Quantity, to_si
+from labrun.experiments.engine import Point
+from labrun.experiments.experiment import Experiment
+from labrun.experiments.storage import Saving
+from labrun.experiments.units import Quantity, to_si
 
 Mode = Literal["voltage", "current"]
 
@@ -153,7 +154,7 @@ class IVSweep(Experiment):
     def setup(self) -> None:
         prepare_source(self.smu, self.mode, float(self.levels[0]), self.compliance)
 
-    def steps(self) -> Iterator[Sequence[float]]:
+    def steps(self) -> Iterator[Point]:
         source = self.smu.set_voltage if self.mode == "voltage" else self.smu.set_current
         for step, level in enumerate(self.levels):
             if self.delay > 0:
@@ -163,14 +164,14 @@ class IVSweep(Experiment):
                 reading = self.smu.measure()
             else:  # no settling time: level and reading in one checked round trip
                 reading = self.smu.source_and_measure(float(level))
-            yield (
-                step,
-                float(level),
-                reading.voltage,
-                reading.current,
-                reading.timestamp,
-                reading.in_compliance,
-            )
+            yield {
+                "step": step,
+                "source": float(level),
+                "voltage": reading.voltage,
+                "current": reading.current,
+                "timestamp": reading.timestamp,
+                "in_compliance": reading.in_compliance,
+            }
 
     def teardown(self) -> None:
         self.smu.shutdown()

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
 from labrun.drivers import SourceMeter
-
-from .experiment import Experiment, Saving
-from .iv_sweep import Mode, check_sweep_limits, prepare_source, units_of
-from .units import Quantity, to_si
+from labrun.experiments.engine import Point
+from labrun.experiments.experiment import Experiment
+from labrun.experiments.iv_sweep import Mode, check_sweep_limits, prepare_source, units_of
+from labrun.experiments.storage import Saving
+from labrun.experiments.units import Quantity, to_si
 
 
 class TimeTrace(Experiment):
@@ -76,20 +77,20 @@ class TimeTrace(Experiment):
     def setup(self) -> None:
         prepare_source(self.smu, self.mode, self.level, self.compliance)
 
-    def steps(self) -> Iterator[Sequence[float]]:
+    def steps(self) -> Iterator[Point]:
         start = time.monotonic()
         for step in range(self.num_points):
             if step and self.wait(self.interval):
                 return
             reading = self.smu.measure()
-            yield (
-                step,
-                time.monotonic() - start,
-                reading.voltage,
-                reading.current,
-                reading.timestamp,
-                reading.in_compliance,
-            )
+            yield {
+                "step": step,
+                "time": time.monotonic() - start,
+                "voltage": reading.voltage,
+                "current": reading.current,
+                "timestamp": reading.timestamp,
+                "in_compliance": reading.in_compliance,
+            }
 
     def teardown(self) -> None:
         self.smu.shutdown()

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from distributed import Client, LocalCluster
 
-from labrun.experiments import spectrum as spectrum_module
-from labrun.experiments.analysis import (
+from labrun.analysis import spectrum as spectrum_module
+from labrun.analysis.pool import (
     AnalysisPool,
     SharedArray,
     SharedRef,
@@ -26,8 +26,8 @@ from labrun.experiments.analysis import (
     mappings_kept,
     unmap_kept,
 )
-from labrun.experiments.spectrum import WINDOW_CACHE_BYTES, WINDOWS, power_spectrum, window
-from labrun.experiments.stream import BoundedStream, NpyWriter, npy_shape, write_stream
+from labrun.analysis.spectrum import WINDOW_CACHE_BYTES, WINDOWS, power_spectrum, window
+from labrun.analysis.stream import BoundedStream, NpyWriter, npy_shape, write_stream
 
 SPAWN = multiprocessing.get_context("spawn")
 

@@ -13,7 +13,7 @@ import yaml
 
 from labrun.drivers import ConnectionFailed, open_sourcemeter
 from labrun.experiments import IVSweep
-from labrun.experiments.cli import main
+from labrun.experiments.cli.main import main
 from labrun.experiments.time_trace import TimeTrace
 
 INTO_COMPLIANCE = {

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from labrun.experiments import load_data
-from labrun.experiments.cli import main
-from labrun.experiments.config import ConfigError, IVSweepConfig, load_config
+from labrun.experiments.cli.main import main
+from labrun.experiments.config.schema import ConfigError, IVSweepConfig, load_config
 from labrun.sim_devices import backend
 
 CONFIGS = pathlib.Path(__file__).parent.parent / "experiments" / "configs"
@@ -198,7 +198,7 @@ def test_resources_lists_the_simulated_bench(capsys: pytest.CaptureFixture[str])
 def test_the_models_are_declared_once_and_everything_else_derives_from_them(tmp_path: pathlib.Path) -> None:
     """drivers.MODELS is the list: the config, the CLI, the simulator and the tests follow it."""
     from labrun.drivers import MODELS
-    from labrun.experiments.cli import parser
+    from labrun.experiments.cli.main import parser
     from labrun.sim_devices.models import TWINS
 
     from .support import BENCH

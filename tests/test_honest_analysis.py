@@ -13,9 +13,9 @@ from concurrent.futures.process import BrokenProcessPool
 import numpy as np
 import pytest
 
+from labrun.analysis.pool import AnalysisPool
 from labrun.drivers.locks import process_alive
-from labrun.experiments.analysis import AnalysisPool
-from labrun.experiments.cli import main
+from labrun.experiments.cli.main import main
 
 
 def hum_file(path: pathlib.Path, rows: int = 400, rate: float = 1000.0) -> pathlib.Path:
@@ -79,7 +79,7 @@ def test_a_dead_worker_is_a_message_not_a_traceback(
     finally:
         pool.close()
 
-    from labrun.experiments import analyze
+    from labrun.experiments.cli import analyze
 
     def dies(*args: object, **kwargs: object) -> None:
         raise BrokenProcessPool("A child process terminated abruptly")
@@ -93,8 +93,8 @@ def test_a_dead_worker_is_a_message_not_a_traceback(
 HOLDER = """
 import sys, time
 import numpy as np
-from labrun.experiments import exits
-from labrun.experiments.analysis import AnalysisPool
+from labrun.experiments.engine import exits
+from labrun.analysis.pool import AnalysisPool
 
 if __name__ == "__main__":  # spawned workers import this file
     exits.install_signal_handlers()

@@ -14,8 +14,8 @@ import yaml
 
 from labrun.drivers import open_sourcemeter
 from labrun.experiments import IVSweep, Saving, load_data, start
-from labrun.experiments.cli import main
-from labrun.experiments.data import DataFileLost
+from labrun.experiments.cli.main import main
+from labrun.experiments.storage import DataFileLost
 
 from .support import in_measuring_thread, twin
 

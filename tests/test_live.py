@@ -11,9 +11,9 @@ import pytest
 
 from labrun.drivers import SourceMeter, open_sourcemeter
 from labrun.experiments import IVSweep, start
-from labrun.experiments.cli import main
-from labrun.experiments.live import LivePlot, ProgressDisplay, follow
+from labrun.experiments.cli.main import main
 from labrun.experiments.time_trace import TimeTrace
+from labrun.experiments.views.live import LivePlot, ProgressDisplay, follow
 
 from .support import BENCH, in_measuring_thread
 

@@ -43,7 +43,7 @@ CONFIGS = [b for b in re.findall(r"```yaml\n(.*?)```", README.read_text(encoding
 
 
 def test_the_readme_config_is_valid(tmp_path: pathlib.Path) -> None:
-    from labrun.experiments.cli import main
+    from labrun.experiments.cli.main import main
 
     full = [c for c in CONFIGS if "experiment:" in c and "instrument:" in c]
     assert full, "README shows a whole config"

@@ -21,7 +21,7 @@ import yaml
 
 from labrun.drivers import InstrumentError, SourceMeter, open_sourcemeter
 from labrun.experiments import IVSweep, Saving, load_data, start
-from labrun.experiments.cli import main
+from labrun.experiments.cli.main import main
 from labrun.sim_devices import Fault, backend
 
 from .support import BENCH, in_measuring_thread, run_threads, twin

@@ -22,8 +22,9 @@ from labrun.drivers import (
     open_resource,
     open_sourcemeter,
 )
-from labrun.experiments import IVSweep, Run, Saving, delivery, start
-from labrun.experiments.cli import main
+from labrun.experiments import IVSweep, Run, Saving, start
+from labrun.experiments.cli.main import main
+from labrun.experiments.engine import delivery
 from labrun.sim_devices import Fault
 from labrun.sim_devices.server import ServedBench
 

@@ -22,7 +22,7 @@ import yaml
 
 from labrun.drivers import InstrumentTimeout, LabrunError, open_sourcemeter
 from labrun.experiments import load_data
-from labrun.experiments.cli import main
+from labrun.experiments.cli.main import main
 
 from .support import BENCH, ServedTwins, run_threads
 

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import pathlib
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from types import MappingProxyType
 
 import numpy as np
 import pytest
 
+from labrun.analysis.pool import AnalysisPool
 from labrun.drivers import open_sourcemeter
-from labrun.experiments import Experiment, Saving, start
-from labrun.experiments.analysis import AnalysisPool
-from labrun.experiments.cli import main
-from labrun.experiments.live_analysis import LiveSpectra
+from labrun.experiments import Experiment, Point, Saving, start
+from labrun.experiments.cli.main import main
 from labrun.experiments.time_trace import TimeTrace
+from labrun.experiments.views.live_analysis import LiveSpectra
 
 from .support import BENCH, twin
 
@@ -97,9 +97,9 @@ class _Clocked(Experiment):
     def total_steps(self) -> int:
         return len(self.times)
 
-    def steps(self) -> Iterator[Sequence[float]]:
+    def steps(self) -> Iterator[Point]:
         for t in self.times:
-            yield (t, float(np.sin(2 * np.pi * 5.0 * t)))
+            yield {"time": t, "current": float(np.sin(2 * np.pi * 5.0 * t))}
 
 
 def test_live_spectra_take_the_rate_from_the_clock_and_refuse_one_that_stands_still() -> None:

@@ -16,9 +16,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from .progress import Point
+
 logger = logging.getLogger(__name__)
 
-Point = dict[str, float]
 Listener = Callable[[Point], None]
 
 #: points a subscriber may fall behind before the oldest are dropped

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 from labrun.drivers.at_exit import before_exit
 
 if TYPE_CHECKING:
-    from .runner import Run, Worker
+    from .queue import Worker
+    from .run import Run
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def stop_all_runs(reason: str = "the program is ending") -> None:
     for worker in list(workers):
         worker.clear()
     for run in [r for r in list(live_runs) if r.running]:
-        logger.warning("labrun: %s: stopping %s", reason, run.experiment.report())
+        logger.warning("labrun: %s: stopping %s", reason, run.report())
         try:
             wait_stopping(run, reason)
         except KeyboardInterrupt:

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from .plot import agg_figure, label_axes
-from .runner import Run
+from labrun.experiments.engine import Run
+from labrun.experiments.views.plot import agg_figure, label_axes
 
 if TYPE_CHECKING:
     from IPython.display import DisplayHandle

@@ -19,14 +19,13 @@ from typing import Any
 
 import yaml
 
+from labrun.experiments.config.schema import ConfigError, load_config
+from labrun.experiments.config.yaml_reader import YamlRefused, read_yaml
 from labrun.sim_devices import DEFAULT_BENCH, read_bench
 from labrun.sim_devices.backend import checked_bench
 from labrun.sim_devices.control import control_request
 from labrun.sim_devices.faults import KINDS
 from labrun.sim_devices.server import ServedBench
-
-from .config import ConfigError, load_config
-from .yaml_reader import YamlRefused, read_yaml
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .analysis import AnalysisPool
-from .data import DataFile, load_data
-from .plot import plot_spectrum
-from .spectrum import Spectrum, clock_of, sample_rate_of
+from labrun.analysis.pool import AnalysisPool
+from labrun.analysis.spectrum import Spectrum, clock_of, sample_rate_of
+from labrun.experiments.storage import DataFile, load_data
+from labrun.experiments.views.plot import plot_spectrum
 
 NOT_SIGNALS = {"step", "time", "timestamp", "source", "in_compliance"}
 

@@ -21,16 +21,15 @@ from typing import Any
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from labrun import __version__
+from labrun.analysis.spectrum import WINDOWS
 from labrun.drivers import MODELS, LabrunError, device_lock_for, list_resources, open_sourcemeter
-
-from . import exits, sim_cli
-from .config import ConfigError, load_config, plan
-from .experiment import software_version
-from .launch import build_experiment, open_instrument, save_plot
-from .live import follow, window_open
-from .runner import start
-from .spectrum import WINDOWS
-from .units import to_si
+from labrun.experiments.cli import sim as sim_cli
+from labrun.experiments.config.launch import build_experiment, open_instrument, save_plot
+from labrun.experiments.config.schema import ConfigError, load_config, plan
+from labrun.experiments.engine import exits, start
+from labrun.experiments.units import to_si
+from labrun.experiments.views.live import follow, window_open
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 
@@ -56,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="labrun", description="Drive lab source-meters, real or simulated.")
     p.add_argument("-v", "--verbose", action="store_true", help="log VISA traffic (DEBUG)")
-    p.add_argument("--version", action="version", version=f"labrun {software_version()}")
+    p.add_argument("--version", action="version", version=f"labrun {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run an experiment config")
@@ -229,7 +228,7 @@ class Interrupts:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from concurrent.futures.process import BrokenProcessPool
 
-    from .analyze import analyze_file
+    from labrun.experiments.cli.analyze import analyze_file
 
     exits.install_signal_handlers()  # SIGTERM/SIGHUP end it through the pool's cleanup
     try:

@@ -30,10 +30,9 @@ from labrun.drivers import (
     is_serial,
 )
 from labrun.drivers.errors import shown
-
-from .iv_sweep import check_sweep_limits, units_of
-from .units import parse_quantity, to_si
-from .yaml_reader import MAX_BYTES, YamlRefused, read_yaml
+from labrun.experiments.config.yaml_reader import MAX_BYTES, YamlRefused, read_yaml
+from labrun.experiments.iv_sweep import check_sweep_limits, units_of
+from labrun.experiments.units import parse_quantity, to_si
 
 MAX_POINTS = 1_000_000
 #: VISA libraries by name (pyvisa's own backends and labrun's simulator)

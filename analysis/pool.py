@@ -37,9 +37,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from labrun.analysis.spectrum import Spectrum, power_spectrum
 from labrun.drivers.locks import process_alive
-
-from .spectrum import Spectrum, power_spectrum
 
 logger = logging.getLogger(__name__)
 

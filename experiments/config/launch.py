@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from labrun.drivers import SourceMeter, open_sourcemeter
+from labrun.experiments.config.schema import Config, InstrumentConfig, IVSweepConfig
+from labrun.experiments.experiment import Experiment
+from labrun.experiments.iv_sweep import IVSweep
+from labrun.experiments.storage import Saving
+from labrun.experiments.time_trace import TimeTrace
+from labrun.experiments.views.plot import plot_columns
 from labrun.sim_devices import bench_in_memory
-
-from .config import Config, InstrumentConfig, IVSweepConfig
-from .experiment import Experiment, Saving
-from .iv_sweep import IVSweep
-from .plot import plot_columns
-from .time_trace import TimeTrace
 
 
 @contextlib.contextmanager

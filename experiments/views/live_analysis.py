@@ -10,10 +10,10 @@ from concurrent.futures import Future
 
 import numpy as np
 
-from .analysis import AnalysisPool
-from .delivery import Point
-from .experiment import Experiment
-from .spectrum import Spectrum, clock_of, sample_rate_of
+from labrun.analysis.pool import AnalysisPool
+from labrun.analysis.spectrum import Spectrum, clock_of, sample_rate_of
+from labrun.experiments.engine import Point
+from labrun.experiments.experiment import Experiment
 
 
 class LiveSpectra:

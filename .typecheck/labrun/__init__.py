@@ -1,0 +1,1 @@
+../../labrun/__init__.py

@@ -1,0 +1,1 @@
+"""YAML experiment configs: read safely, validated into typed objects, turned into runs."""

@@ -1,0 +1,426 @@
+"""One run of an experiment: its whole lifecycle in one object.
+
+A :class:`Run` claims the experiment's running flag (a second run raises
+:class:`AlreadyRunning`), takes its instrument's device lock (waiting stays stoppable),
+opens the data file before anything is switched on, executes setup, steps and teardown,
+records each point (table, data file, then subscribers in threads of their own) and
+ends in a ``concurrent.futures.Future``: ``run.result()``, ``await run`` and
+``async for point in run.points()`` all read that one end.
+
+The engine runs anything shaped like :class:`Procedure`; it never imports the
+experiments that use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
+from concurrent.futures import Future
+from typing import Any, Protocol
+
+from labrun import __version__
+from labrun.drivers import DeviceBusy, DeviceLock, LabrunError, SourceMeter
+
+from ..storage import DataFile, DataTable, Saving
+from . import delivery as delivery_module
+from . import exits
+from .delivery import Delivery, Listener
+from .progress import Point, Progress, State
+
+logger = logging.getLogger(__name__)
+
+#: seconds a run waits, at its end, for its subscribers to take the last points
+DELIVERY_GRACE = 2.0
+
+_claims = threading.Lock()  # makes "is it running? then it is mine" one step
+
+
+class AlreadyRunning(LabrunError):
+    """The experiment is running already; it cannot be started twice."""
+
+
+class Procedure(Protocol):
+    """What the engine runs: measurement logic and where its points go."""
+
+    name: str
+    columns: Mapping[str, str]
+    plot_axes: tuple[str, str]  # the two columns a view draws by default, x then y
+    instrument: SourceMeter | None
+    save: Saving | None
+    listeners: list[Listener]  # subscribed to every run of it
+    last_run: Run | None  # set by the engine when a run claims it
+
+    def total_steps(self) -> int: ...
+    def setup(self) -> None: ...
+    def steps(self) -> Iterator[Mapping[str, Any]]: ...
+    def teardown(self) -> None: ...
+    def describe(self) -> dict[str, Any]: ...
+    def after_point(self, point: Point) -> None: ...
+
+
+class Run:
+    """A handle on one run of an experiment, in the background or in the caller's thread."""
+
+    def __init__(self, experiment: Procedure) -> None:
+        self.experiment = experiment
+        #: resolves to the data when the run ends, or to its exception (cancelled if dropped
+        #: from a worker's queue before it started)
+        self.future: Future[dict[str, Any]] = Future()
+        self.table = DataTable(tuple(experiment.columns))
+        self.progress = Progress(state="waiting")
+        self.data_file: DataFile | None = None
+        self.stop_reason = ""
+        #: threads that must never wait for this run's end (they would wait for themselves)
+        self.own_threads: set[int] = set()
+        self._names = tuple(experiment.columns)
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._claimed = False
+        self._error: BaseException | None = None
+        self._listeners: list[Listener] = []
+        self._deliveries: dict[Listener, Delivery] = {}
+        self._deliveries_open = False
+        self._subscribing = threading.Lock()
+
+    # ------------------------------------------------------ what is polled
+
+    @property
+    def running(self) -> bool:
+        """True until the run has ended (flag cleared, device lock released)."""
+        return not self._done.is_set()
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """Everything measured so far, as numpy arrays (a consistent snapshot)."""
+        return self.table.snapshot()
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._error
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def device_lock(self) -> DeviceLock | None:
+        instrument = self.experiment.instrument
+        return instrument.instrument.device_lock if instrument is not None else None
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(point)`` for each point of this run; returns the unsubscribe function.
+
+        Each listener runs in a thread of its own, never in the measuring thread: a slow
+        or blocked one cannot delay the measurement or a stop. At the end of the run it
+        gets every point (within ``DELIVERY_GRACE`` s); one that falls 10,000 points
+        behind loses the oldest, with a warning. One that raises is logged and dropped.
+        """
+        with self._subscribing:
+            if listener not in self._listeners:
+                self._listeners.append(listener)
+            if self._deliveries_open and listener not in self._deliveries:
+                self._deliveries[listener] = self._delivery(listener)
+        return lambda: self.unsubscribe(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        delivery = self._forget(listener)
+        if delivery is not None:
+            delivery.cancel()
+
+    # ------------------------------------------------------------- control
+
+    def stop(self, reason: str = "") -> None:
+        """Ask the run to end after the transaction in flight; returns at once.
+
+        A ``reason`` (the instrument was closed, the program is ending) is reported, with
+        how far the run got, when it has ended.
+        """
+        if reason and not self._stop.is_set():
+            self.stop_reason = reason
+        self._stop.set()
+
+    def wait_stop(self, seconds: float) -> bool:
+        """The experiment's interruptible wait: True if a stop was requested."""
+        if seconds <= 0:
+            return self._stop.is_set()
+        return self._stop.wait(seconds)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the end; True if it ended within ``timeout``.
+
+        Interrupted (Ctrl-C, a Jupyter kernel interrupt), it stops the run, waits for the
+        output to be turned off, and lets the KeyboardInterrupt go on.
+        """
+        self._refuse_own_thread("wait")
+        try:
+            return self._done.wait(timeout)
+        except KeyboardInterrupt:
+            exits.wait_stopping(self, "interrupted")
+            raise
+
+    def wait_unguarded(self, timeout: float | None) -> bool:
+        return self._done.wait(timeout)
+
+    def result(self, timeout: float | None = None) -> dict[str, Any]:
+        """The data once the run ended; re-raises the experiment's exception here."""
+        if not self.wait(timeout):
+            raise TimeoutError(f"{self.experiment.name} still running after {timeout} s")
+        if self._error is not None:
+            raise self._error
+        return self.data
+
+    def __await__(self) -> Generator[Any, None, dict[str, Any]]:
+        """``data = await run``: the data, or the run's exception, without blocking the loop."""
+        return asyncio.wrap_future(self.future).__await__()
+
+    async def points(self, interval: float = 0.05) -> AsyncIterator[Point]:
+        """Every point of the run from the first, as they arrive, then the end.
+
+        Polled every ``interval`` s from the run's table (a snapshot: never a point twice,
+        never one missed); the run's exception, if any, comes from ``await run``.
+        """
+        seen = 0
+        while True:
+            ended = not self.running
+            rows, seen = self.table.since(seen)
+            for row in rows:
+                yield dict(zip(self._names, map(float, row), strict=True))
+            if ended:
+                return
+            await asyncio.sleep(interval)
+
+    def report(self) -> str:
+        """How far the run got and what it left, in one line (for messages at exit)."""
+        p = self.progress
+        why = f" ({self.stop_reason})" if self.stop_reason else ""
+        return f"{self.experiment.name}: {p.state}{why} at step {p.step} of {p.total}{self._kept()}"
+
+    def owner(self) -> str:
+        """How this run is named to whoever finds its instrument busy."""
+        return f"{self.experiment.name} (run started {time.strftime('%H:%M:%S')} in process {os.getpid()})"
+
+    def __repr__(self) -> str:
+        p = self.progress
+        return f"<Run {self.experiment.name} {p.state} {p.step}/{p.total}>"
+
+    # ------------------------------------------------- the lifecycle, in order
+
+    def claim(self) -> None:
+        """Set the experiment's running flag for this run, or raise :class:`AlreadyRunning`."""
+        with _claims:
+            current = self.experiment.last_run
+            busy = current is not None and current._claimed and current.running
+            if not busy:
+                self.experiment.last_run = self
+                self._claimed = True
+        if busy:
+            refused = AlreadyRunning(f"{self.experiment.name} is already running")
+            self._end(refused)
+            raise refused
+        try:
+            self.progress = Progress(state="waiting", total=self.experiment.total_steps())
+        except BaseException as error:
+            self._end(error)
+            raise
+
+    def take_device(self, blocking: bool, timeout: float | None) -> bool:
+        """Take the device lock; waiting stays stoppable. False if stopped first."""
+        lock = self.device_lock
+        if lock is None:
+            return True
+        user = self.experiment.instrument
+        if not blocking:
+            lock.acquire(self.owner(), blocking=False, stop=self.stop, user=user)
+            return True
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._stop.is_set():
+            slice_ = 0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic()))
+            try:
+                lock.acquire(self.owner(), timeout=slice_, stop=self.stop, user=user)
+                return True
+            except DeviceBusy:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+        return False
+
+    def body(self, *, blocking: bool = True, timeout: float | None = None, locked: bool = False) -> None:
+        """Everything after the claim, in the calling thread; ends the run (never raises)."""
+        try:
+            self._locked_execute(blocking, timeout, locked)
+        except BaseException as error:
+            logger.debug("%s ended with %r", self.experiment.name, error)
+            self._end(error)
+        else:
+            self._end(None)
+
+    def _locked_execute(self, blocking: bool, timeout: float | None, locked: bool) -> None:
+        self.own_threads.add(threading.get_ident())
+        device = self.device_lock
+        if device is not None and not locked:
+            if not self.take_device(blocking, timeout):
+                self._publish(state="stopped")  # stopped while waiting its turn
+                return
+            locked = True
+        instrument = self.experiment.instrument
+        exclusive = instrument is not None and instrument.instrument.lock_exclusive()
+        try:
+            self._execute()
+        finally:
+            if exclusive and instrument is not None:
+                instrument.instrument.unlock_exclusive()
+            if device is not None and locked:
+                device.release()
+
+    def _execute(self) -> None:
+        """Data file, setup, steps, teardown; the file is open for exactly this span.
+
+        The file is made before ``setup()`` switches anything on: a bad name, an
+        unwritable directory or a full disk fail while the instrument is still off.
+        A failed teardown fails the run (the output may still be on) and says so.
+        """
+        experiment = self.experiment
+        self._publish(state="running", started=time.monotonic())
+        self._open_deliveries()
+        failed: BaseException | None = None
+        try:
+            self.data_file = self._open_file()
+            experiment.setup()
+            for point in experiment.steps():
+                self._record(point)
+                if self._stop.is_set():
+                    break
+        except BaseException as error:
+            failed = error
+            p = self.progress
+            error.add_note(f"{experiment.name}: failed at step {p.step + 1} of {p.total}{self._kept()}")
+        try:
+            experiment.teardown()
+        except BaseException as teardown_error:
+            why = "; ".join([str(teardown_error), *getattr(teardown_error, "__notes__", ())])
+            unsafe = (
+                f"{experiment.name}: shutting the instrument down failed ({why}): its output may still be on"
+            )
+            logger.error("%s", unsafe)
+            if failed is None:
+                failed = teardown_error
+            failed.add_note(unsafe)  # the first error stays the one raised; the teardown's rides along
+        finally:
+            if self.data_file is not None:
+                self.data_file.close()
+            self._close_deliveries()
+            state: State = "failed" if failed else "stopped" if self._stop.is_set() else "done"
+            self._publish(state=state, finished=time.monotonic())
+            if state == "stopped" and self.stop_reason:
+                logger.warning("%s", self.report())
+        if failed is not None:
+            raise failed
+
+    def _record(self, point: Mapping[str, Any]) -> None:
+        """One point: into the table, onto disk (saving sees it first, in this thread:
+        a point is kept before anyone is told of it), then to the subscribers."""
+        try:
+            row = [point[name] for name in self._names]
+        except KeyError as missing:
+            columns = ", ".join(self._names)
+            raise ValueError(
+                f"{self.experiment.name} gave a point without {missing} (its columns: {columns})"
+            ) from None
+        if len(point) != len(row):
+            extra = sorted(set(point) - set(self._names))
+            raise ValueError(f"{self.experiment.name} gave a point with unknown fields {extra}")
+        self.table.append(row)
+        if self.data_file is not None:
+            self.data_file.write(row)
+        record = dict(zip(self._names, map(float, row), strict=True))
+        p = self.progress  # built directly: dataclasses.replace costs ~7 us per point
+        self.progress = Progress(p.state, p.step + 1, p.total, record, p.started, p.finished)
+        for delivery in tuple(self._deliveries.values()):
+            delivery.put(record)
+        self.experiment.after_point(record)
+
+    def _end(self, error: BaseException | None) -> None:
+        """Clear the flag (the run is over for everyone), then settle the future."""
+        self._error = error
+        self._done.set()
+        exits.live_runs.discard(self)
+        if error is not None:
+            self.future.set_exception(error)
+        else:
+            self.future.set_result(self.data)
+
+    def cancel(self) -> None:
+        """Dropped from a queue before it started: ends as stopped, its future cancelled."""
+        self._publish(state="stopped")
+        self._done.set()
+        self.future.cancel()
+
+    # ------------------------------------------------------------- private
+
+    def _open_file(self) -> DataFile | None:
+        experiment = self.experiment
+        if experiment.save is None:
+            return None
+        metadata: dict[str, Any] = {
+            "experiment": experiment.name,
+            "parameters": experiment.describe(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "software": f"labrun {__version__}",
+            "units": dict(experiment.columns),
+        }
+        if experiment.instrument is not None:
+            metadata["instrument"] = {
+                "model": experiment.instrument.model,
+                "name": experiment.instrument.name,
+            }
+            metadata["identity"] = experiment.instrument.identify()
+        return experiment.save.open(experiment.name, experiment.columns, metadata)
+
+    def _kept(self) -> str:
+        """What the data file holds, honestly: its rows, not the points measured."""
+        if self.data_file is None:
+            return ""
+        measured, written = len(self.table), self.data_file.rows
+        memory = "" if written == measured else f" ({measured} measured: run.data holds them all)"
+        return f"; {written} points kept in {self.data_file.path}{memory}"
+
+    def _open_deliveries(self) -> None:
+        with self._subscribing:
+            self._deliveries_open = True
+            for listener in [*self.experiment.listeners, *self._listeners]:
+                if listener not in self._deliveries:
+                    self._deliveries[listener] = self._delivery(listener)
+
+    def _close_deliveries(self) -> None:
+        with self._subscribing:
+            self._deliveries_open = False
+            deliveries, self._deliveries = tuple(self._deliveries.values()), {}
+        for delivery in deliveries:
+            delivery.close(DELIVERY_GRACE)
+
+    def _delivery(self, listener: Listener) -> Delivery:
+        name = self.experiment.name
+        delivery = Delivery(listener, name, on_failure=self._forget, capacity=delivery_module.CAPACITY)
+        self.own_threads.add(delivery.thread.ident or 0)
+        return delivery
+
+    def _forget(self, listener: Listener) -> Delivery | None:
+        with self._subscribing:
+            for listeners in (self._listeners, self.experiment.listeners):
+                if listener in listeners:
+                    listeners.remove(listener)
+            return self._deliveries.pop(listener, None)
+
+    def _refuse_own_thread(self, what: str) -> None:
+        if not self._done.is_set() and threading.get_ident() in self.own_threads:
+            raise RuntimeError(
+                f"run.result() or run.{what}() called from inside {self.experiment.name}'s own run "
+                "(a subscriber or its measuring thread) would wait for itself: poll run.progress there"
+            )
+
+    def _publish(self, **changes: Any) -> None:
+        self.progress = dataclasses.replace(self.progress, **changes)
