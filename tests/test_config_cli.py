@@ -14,7 +14,7 @@ import yaml
 
 from labrun.experiments import load_data
 from labrun.experiments.cli.main import main
-from labrun.experiments.config.schema import ConfigError, IVSweepConfig, load_config
+from labrun.experiments.config import ConfigError, IVSweepConfig, load_config
 from labrun.sim_devices import backend
 
 CONFIGS = pathlib.Path(__file__).parent.parent / "experiments" / "configs"

@@ -10,8 +10,8 @@ import yaml
 from labrun.drivers import MODELS, LimitError, SourceMeter
 from labrun.drivers.settings import Number, Switch
 from labrun.experiments.cli.main import main
+from labrun.experiments.config import load_config
 from labrun.experiments.config.launch import open_instrument
-from labrun.experiments.config.schema import load_config
 
 from .support import BENCH, twin
 

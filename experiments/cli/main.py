@@ -25,8 +25,8 @@ from labrun import __version__
 from labrun.analysis.spectrum import WINDOWS
 from labrun.drivers import MODELS, LabrunError, device_lock_for, list_resources, open_sourcemeter
 from labrun.experiments.cli import sim as sim_cli
+from labrun.experiments.config import ConfigError, load_config, plan
 from labrun.experiments.config.launch import build_experiment, open_instrument, save_plot
-from labrun.experiments.config.schema import ConfigError, load_config, plan
 from labrun.experiments.engine import exits, start
 from labrun.experiments.units import to_si
 from labrun.experiments.views.live import follow, window_open

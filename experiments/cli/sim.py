@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from labrun.experiments.config.schema import ConfigError, load_config
+from labrun.experiments.config import ConfigError, load_config
 from labrun.experiments.config.yaml_reader import YamlRefused, read_yaml
 from labrun.sim_devices import DEFAULT_BENCH, read_bench
 from labrun.sim_devices.backend import checked_bench

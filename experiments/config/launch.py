@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from labrun.drivers import SourceMeter, open_sourcemeter
-from labrun.experiments.config.schema import Config, InstrumentConfig, IVSweepConfig
+from labrun.experiments.config import Config, InstrumentConfig, IVSweepConfig
 from labrun.experiments.experiment import Experiment
 from labrun.experiments.iv_sweep import IVSweep
 from labrun.experiments.storage import Saving

@@ -1,0 +1,139 @@
+"""Reading a config file: every problem becomes one ConfigError naming file, key, value, what is allowed."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import tempfile
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from labrun.drivers.errors import shown
+from labrun.experiments.config.fields import MAX_MESSAGES, ConfigError, ConfigFieldError
+from labrun.experiments.config.schema import EXPERIMENTS, Config, IVSweepConfig
+from labrun.experiments.config.yaml_reader import MAX_BYTES, YamlRefused, read_yaml
+
+
+def load_config(path: str | os.PathLike[str], *, out: str | None = None, sim: bool | None = None) -> Config:
+    """Read, validate and check ``path``; ``out``/``sim`` override the file's values."""
+    path = pathlib.Path(path)
+    try:
+        if (size := path.stat().st_size) > MAX_BYTES:
+            raise ConfigError(f"{path}: {size:,} bytes: a config is at most {MAX_BYTES // 1024} KB")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read the config: {error}") from None
+    try:
+        raw = read_yaml(text)
+    except YamlRefused as error:
+        raise ConfigError(f"{path}: {error}") from None
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{path}{line}: not valid YAML (safe subset, no tags): {problem}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{path}: expected a mapping with keys instrument, experiment, save; got {shown(raw)}"
+        )
+    if out is not None:
+        raw.setdefault("save", {})
+        if isinstance(raw["save"], dict):
+            raw["save"]["directory"] = out
+    if sim is not None and isinstance(raw.get("instrument"), dict):
+        raw["instrument"]["sim"] = sim
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(explain(path, raw, error)) from None
+    check_directory(path, config.save.directory)
+    return config
+
+
+def explain(path: pathlib.Path, raw: Any, error: ValidationError) -> str:
+    """One line per problem: file, key path, bad value, what is allowed."""
+    lines = []
+    problems = error.errors(include_url=False)
+    for problem in problems[:MAX_MESSAGES]:
+        location = [str(p) for p in problem["loc"] if not str(p).startswith(("function-", "tuple["))]
+        if location[:1] == ["experiment"] and location[1:2] and location[1] in EXPERIMENTS:
+            del location[1]  # the union's tag: the user wrote experiment.type, not a key
+        message = problem["msg"].removeprefix("Value error, ")
+        context = problem.get("ctx", {}).get("error")
+        if isinstance(context, ConfigFieldError):
+            location = context.key.split(".")
+        if problem["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            location = [*location, "type"]
+            missing = problem["type"] == "union_tag_not_found"
+            message = (
+                "missing: this key is required; " if missing else ""
+            ) + f"one of {', '.join(EXPERIMENTS)}"
+        key = ".".join(location) or "(top level)"
+        value = _lookup(raw, location)
+        if problem["type"] == "extra_forbidden":
+            allowed = _allowed_keys(location[:-1], raw)
+            message = f"unknown key; allowed here: {', '.join(allowed)}" if allowed else "unknown key"
+        elif problem["type"] == "missing":
+            message = "missing: this key is required"
+        value_text = "" if value is _MISSING else f" = {shown(value)}"
+        lines.append(f"{path}: {key}{value_text}: {message[:300]}")
+    if len(problems) > MAX_MESSAGES:
+        lines.append(f"{path}: ... and {len(problems) - MAX_MESSAGES} more problems")
+    return "\n".join(lines)
+
+
+_MISSING = object()
+
+
+def _lookup(raw: Any, location: list[str]) -> Any:
+    node = raw
+    for part in location:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return _MISSING
+    return node
+
+
+def _allowed_keys(location: list[str], raw: Any) -> list[str]:
+    model: type[BaseModel] = Config
+    if location[:1] == ["experiment"]:
+        kind = _lookup(raw, ["experiment", "type"])
+        model = EXPERIMENTS.get(kind, IVSweepConfig) if isinstance(kind, str) else IVSweepConfig
+        location = location[1:]
+    for part in location:
+        field = model.model_fields.get(part)
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def check_directory(path: pathlib.Path, directory: str) -> None:
+    """The output directory must exist or be creatable in an existing, writable parent."""
+    target = pathlib.Path(directory)
+    parent = target if target.exists() else target.parent
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"{path}: save.directory = {directory!r}: exists and is not a directory")
+    if not parent.exists():
+        raise ConfigError(
+            f"{path}: save.directory = {directory!r}: its parent {str(parent)!r} does not exist "
+            "(labrun creates the last folder only)"
+        )
+    if not os.access(parent, os.W_OK):
+        raise ConfigError(f"{path}: save.directory = {directory!r}: not writable")
+    if target.exists():  # what access() cannot tell (/proc, a read-only mount): try it
+        try:
+            with tempfile.TemporaryFile(dir=target):
+                pass
+        except OSError as error:
+            raise ConfigError(
+                f"{path}: save.directory = {directory!r}: cannot write a file there ({error.strerror})"
+            ) from None
