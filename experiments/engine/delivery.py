@@ -111,3 +111,64 @@ class Delivery:
                 self._busy = False
                 if not self._queue:
                     self._ready.notify_all()
+
+
+class Subscribers:
+    """The subscribers of one run: the ones it was given, the experiment's standing ones,
+    and while the run measures, a :class:`Delivery` (thread and queue) for each."""
+
+    def __init__(self, run_name: str, standing: list[Listener]) -> None:
+        self.run_name = run_name
+        self.standing = standing  # the experiment's, for every run of it
+        self.listeners: list[Listener] = []
+        #: the delivery threads: none of them may wait for the run's end
+        self.threads: set[int] = set()
+        self._deliveries: dict[Listener, Delivery] = {}
+        self._open = False
+        self._lock = threading.Lock()
+
+    def add(self, listener: Listener) -> None:
+        with self._lock:
+            if listener not in self.listeners:
+                self.listeners.append(listener)
+            if self._open and listener not in self._deliveries:
+                self._deliveries[listener] = self._delivery(listener)
+
+    def remove(self, listener: Listener) -> None:
+        """Unsubscribed: nothing more is delivered (the point in hand, if any, finishes)."""
+        delivery = self._forget(listener)
+        if delivery is not None:
+            delivery.cancel()
+
+    def open(self) -> None:
+        """The run starts measuring: a delivery for every subscriber so far."""
+        with self._lock:
+            self._open = True
+            for listener in [*self.standing, *self.listeners]:
+                if listener not in self._deliveries:
+                    self._deliveries[listener] = self._delivery(listener)
+
+    def put(self, point: Point) -> None:
+        for delivery in tuple(self._deliveries.values()):
+            delivery.put(point)
+
+    def close(self, grace: float) -> None:
+        """The run has ended: each subscriber gets its queued points, within ``grace`` s."""
+        with self._lock:
+            self._open = False
+            deliveries, self._deliveries = tuple(self._deliveries.values()), {}
+        for delivery in deliveries:
+            delivery.close(grace)
+
+    def _delivery(self, listener: Listener) -> Delivery:
+        delivery = Delivery(listener, self.run_name, on_failure=self._forget, capacity=CAPACITY)
+        self.threads.add(delivery.thread.ident or 0)
+        return delivery
+
+    def _forget(self, listener: Listener) -> Delivery | None:
+        """Dropped (unsubscribed, or it raised): from this run and from every later one."""
+        with self._lock:
+            for listeners in (self.listeners, self.standing):
+                if listener in listeners:
+                    listeners.remove(listener)
+            return self._deliveries.pop(listener, None)

@@ -27,9 +27,8 @@ from labrun import __version__
 from labrun.drivers import DeviceBusy, DeviceLock, LabrunError, SourceMeter
 
 from ..storage import DataFile, DataTable, Saving
-from . import delivery as delivery_module
 from . import exits
-from .delivery import Delivery, Listener
+from .delivery import Listener, Subscribers
 from .progress import Point, Progress, State
 
 logger = logging.getLogger(__name__)
@@ -82,10 +81,7 @@ class Run:
         self._done = threading.Event()
         self._claimed = False
         self._error: BaseException | None = None
-        self._listeners: list[Listener] = []
-        self._deliveries: dict[Listener, Delivery] = {}
-        self._deliveries_open = False
-        self._subscribing = threading.Lock()
+        self._subscribers = Subscribers(experiment.name, standing=experiment.listeners)
 
     # ------------------------------------------------------ what is polled
 
@@ -120,17 +116,11 @@ class Run:
         gets every point (within ``DELIVERY_GRACE`` s); one that falls 10,000 points
         behind loses the oldest, with a warning. One that raises is logged and dropped.
         """
-        with self._subscribing:
-            if listener not in self._listeners:
-                self._listeners.append(listener)
-            if self._deliveries_open and listener not in self._deliveries:
-                self._deliveries[listener] = self._delivery(listener)
+        self._subscribers.add(listener)
         return lambda: self.unsubscribe(listener)
 
     def unsubscribe(self, listener: Listener) -> None:
-        delivery = self._forget(listener)
-        if delivery is not None:
-            delivery.cancel()
+        self._subscribers.remove(listener)
 
     # ------------------------------------------------------------- control
 
@@ -285,7 +275,7 @@ class Run:
         """
         experiment = self.experiment
         self._publish(state="running", started=time.monotonic())
-        self._open_deliveries()
+        self._subscribers.open()
         failed: BaseException | None = None
         try:
             self.data_file = self._open_file()
@@ -312,7 +302,7 @@ class Run:
         finally:
             if self.data_file is not None:
                 self.data_file.close()
-            self._close_deliveries()
+            self._subscribers.close(DELIVERY_GRACE)
             state: State = "failed" if failed else "stopped" if self._stop.is_set() else "done"
             self._publish(state=state, finished=time.monotonic())
             if state == "stopped" and self.stop_reason:
@@ -339,8 +329,7 @@ class Run:
         record = dict(zip(self._names, map(float, row), strict=True))
         p = self.progress  # built directly: dataclasses.replace costs ~7 us per point
         self.progress = Progress(p.state, p.step + 1, p.total, record, p.started, p.finished)
-        for delivery in tuple(self._deliveries.values()):
-            delivery.put(record)
+        self._subscribers.put(record)
         self.experiment.after_point(record)
 
     def _end(self, error: BaseException | None) -> None:
@@ -388,35 +377,8 @@ class Run:
         memory = "" if written == measured else f" ({measured} measured: run.data holds them all)"
         return f"; {written} points kept in {self.data_file.path}{memory}"
 
-    def _open_deliveries(self) -> None:
-        with self._subscribing:
-            self._deliveries_open = True
-            for listener in [*self.experiment.listeners, *self._listeners]:
-                if listener not in self._deliveries:
-                    self._deliveries[listener] = self._delivery(listener)
-
-    def _close_deliveries(self) -> None:
-        with self._subscribing:
-            self._deliveries_open = False
-            deliveries, self._deliveries = tuple(self._deliveries.values()), {}
-        for delivery in deliveries:
-            delivery.close(DELIVERY_GRACE)
-
-    def _delivery(self, listener: Listener) -> Delivery:
-        name = self.experiment.name
-        delivery = Delivery(listener, name, on_failure=self._forget, capacity=delivery_module.CAPACITY)
-        self.own_threads.add(delivery.thread.ident or 0)
-        return delivery
-
-    def _forget(self, listener: Listener) -> Delivery | None:
-        with self._subscribing:
-            for listeners in (self._listeners, self.experiment.listeners):
-                if listener in listeners:
-                    listeners.remove(listener)
-            return self._deliveries.pop(listener, None)
-
     def _refuse_own_thread(self, what: str) -> None:
-        if not self._done.is_set() and threading.get_ident() in self.own_threads:
+        if not self._done.is_set() and threading.get_ident() in self.own_threads | self._subscribers.threads:
             raise RuntimeError(
                 f"run.result() or run.{what}() called from inside {self.experiment.name}'s own run "
                 "(a subscriber or its measuring thread) would wait for itself: poll run.progress there"
