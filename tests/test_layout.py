@@ -94,7 +94,7 @@ def test_the_checker_sees_an_upward_import(tmp_path: pathlib.Path) -> None:
     bad = ROOT / "experiments" / "engine" / "_upward_probe.py"
     bad.write_text("from labrun.experiments.iv_sweep import IVSweep\n")
     try:
-        with pytest.raises(AssertionError, match="_upward_probe.py:1 \\(engine\\) imports"):
+        with pytest.raises(AssertionError, match=r"_upward_probe.py:1 \(engine\) imports"):
             test_every_room_imports_only_downward()
     finally:
         bad.unlink()
@@ -131,7 +131,10 @@ def test_a_point_is_a_named_record_in_any_field_order(tmp_path: pathlib.Path) ->
 
 @pytest.mark.parametrize(
     ("point", "message"),
-    [({"step": 1}, "without 'current'"), ({"step": 1, "current": 0.0, "volts": 2.0}, "unknown fields \\['volts'\\]")],
+    [
+        ({"step": 1}, "without 'current'"),
+        ({"step": 1, "current": 0.0, "volts": 2.0}, r"unknown fields \['volts'\]"),
+    ],
 )
 def test_a_point_with_a_missing_or_unknown_field_fails_the_run_and_keeps_the_rest(
     tmp_path: pathlib.Path, point: dict[str, Any], message: str
