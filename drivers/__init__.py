@@ -9,18 +9,20 @@ from .errors import (
     LimitError,
     WrongInstrument,
 )
-from .factory import MODELS, TERMINATIONS, Termination, open_sourcemeter
+from .factory import TERMINATIONS, Termination, open_sourcemeter
 from .instrument import Instrument
 from .keithley2400 import Keithley2400
 from .keithley2450 import Keithley2450
 from .keysight_b2900 import KeysightB2901
 from .locks import DeviceLock, device_lock_for, lock_directory
+from .registry import MODELS, REGISTRY, Model, model_named, register, unregister
 from .sourcemeter import Limits, Reading, SourceMeter, SourceMode
 from .visa import BAUD_RATES, BaudRate, backend_for, check_address, is_serial, list_resources, open_resource
 
 __all__ = [
     "BAUD_RATES",
     "MODELS",
+    "REGISTRY",
     "TERMINATIONS",
     "BaudRate",
     "ConnectionFailed",
@@ -35,6 +37,7 @@ __all__ = [
     "LabrunError",
     "LimitError",
     "Limits",
+    "Model",
     "Reading",
     "SourceMeter",
     "SourceMode",
@@ -46,6 +49,9 @@ __all__ = [
     "is_serial",
     "list_resources",
     "lock_directory",
+    "model_named",
     "open_resource",
     "open_sourcemeter",
+    "register",
+    "unregister",
 ]

@@ -6,22 +6,13 @@ from typing import Literal
 
 from .errors import InstrumentTimeout
 from .instrument import Instrument
-from .keithley2400 import Keithley2400
-from .keithley2450 import Keithley2450
-from .keysight_b2900 import KeysightB2901
+from .registry import MODELS
 from .sourcemeter import SourceMeter
 from .visa import backend_for, open_resource
 
 Termination = Literal["LF", "CR", "CRLF"]
 #: message terminations an instrument can be set to, by the names its menus give them
 TERMINATIONS: dict[Termination, str] = {"LF": "\n", "CR": "\r", "CRLF": "\r\n"}
-
-MODELS: dict[str, type[SourceMeter]] = {
-    "keithley2400": Keithley2400,
-    "keithley2450": Keithley2450,
-    "keysight_b2901": KeysightB2901,
-    "keysight_b2902": KeysightB2901,  # channel 1 of the two-channel model
-}
 
 
 def open_sourcemeter(

@@ -4,13 +4,12 @@ Import this package only to inspect or configure twins (tests, the CLI's ``--sim
 drivers reach the twins through pyvisa like any other VISA library.
 """
 
-from .backend import DEFAULT_BENCH, LabrunVisaLibrary, bench_in_memory, build_twin, read_bench, twin_of
+from .backend import LabrunVisaLibrary, bench_in_memory, build_twin, default_bench, read_bench, twin_of
 from .faults import Fault, fault_from_dict
 from .loads import Diode, Load, OpenCircuit, Resistor, load_from_dict
 from .twin import SourceMeterTwin
 
 __all__ = [
-    "DEFAULT_BENCH",
     "Diode",
     "Fault",
     "LabrunVisaLibrary",
@@ -20,6 +19,7 @@ __all__ = [
     "SourceMeterTwin",
     "bench_in_memory",
     "build_twin",
+    "default_bench",
     "fault_from_dict",
     "load_from_dict",
     "read_bench",

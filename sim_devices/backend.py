@@ -19,38 +19,57 @@ import yaml
 from pyvisa import rname
 from pyvisa.resources import MessageBasedResource
 
+from labrun.drivers.registry import MODELS, REGISTRY, model_named
+
 from .faults import fault_from_dict
 from .loads import load_from_dict
-from .models import SAME_TREE, TWINS
+from .models import BEHAVIOURS
 from .scpi import CommandTree
 from .seam import SimVisaLibrary, parse_file, update_component
 from .twin import SourceMeterTwin
 
 HERE = pathlib.Path(__file__).parent
-DEFAULT_BENCH = HERE / "bench.yaml"
+#: the load behind every twin of the default bench
+DEFAULT_LOAD = {"type": "resistor", "resistance": 1000}
+
+
+def default_bench() -> dict[str, dict[str, Any]]:
+    """The bench of ``ResourceManager("@labrun")``: every model of the registry at its
+    addresses, each with a 1 kOhm resistor behind its output."""
+    entries = [
+        {"address": address, "model": model.name, "load": dict(DEFAULT_LOAD)}
+        for model in REGISTRY
+        for address in model.addresses
+    ]
+    return checked_bench(entries, "the default bench")
 
 
 @functools.cache
-def model_definition(model: str) -> tuple[dict[str, Any], CommandTree]:
-    """The model's pyvisa-sim device dict and compiled command tree (parsed once)."""
-    if model not in TWINS:
-        raise ValueError(f"no simulated model {model!r}; available: {sorted(TWINS)}")
-    name = SAME_TREE.get(model, model)
+def model_definition(model: str) -> tuple[dict[str, Any], CommandTree, type[SourceMeterTwin]]:
+    """The model's pyvisa-sim device dict, compiled command tree and twin behaviour (parsed once)."""
+    try:
+        name = model_named(model).twin
+    except ValueError:
+        raise ValueError(f"no simulated model {model!r}; available: {', '.join(MODELS)}") from None
     path = HERE / f"{name}.yaml"
     # pyvisa-sim reads its part (all values as text); the tree needs typed YAML
     device_dict = parse_file(path)["devices"][name]
     with open(path, encoding="utf-8") as fp:
-        tree = CommandTree.from_data(yaml.safe_load(fp)["scpi"])
+        scpi = yaml.safe_load(fp)["scpi"]
+    tree = CommandTree.from_data(scpi)
+    if scpi.get("twin") not in BEHAVIOURS:
+        raise ValueError(f"{path}: scpi.twin {scpi.get('twin')!r}; twin behaviours: {', '.join(BEHAVIOURS)}")
+    behaviour = BEHAVIOURS[scpi["twin"]]
     # a hook the data names but the twin lacks would crash the twin on that command
     missing = [
         f"{kind}_{hook}"
         for command in tree.commands
         for kind, hook in (("query", command.on_query), ("command", command.on_command))
-        if hook and not hasattr(TWINS[model], f"{kind}_{hook}")
+        if hook and not hasattr(behaviour, f"{kind}_{hook}")
     ]
     if missing:
-        raise ValueError(f"{path}: hooks missing from {TWINS[model].__name__}: {', '.join(missing)}")
-    return device_dict, tree
+        raise ValueError(f"{path}: hooks missing from {behaviour.__name__}: {', '.join(missing)}")
+    return device_dict, tree, behaviour
 
 
 #: how many twins this process has built: a test of "nothing was opened" reads it
@@ -65,8 +84,8 @@ def build_twin(model: str, address: str, spec: Mapping[str, Any] | None = None) 
     global twins_built
     twins_built += 1
     spec = spec or {}
-    device_dict, tree = model_definition(model)
-    twin = TWINS[model](
+    device_dict, tree, behaviour = model_definition(model)
+    twin = behaviour(
         model,
         tree,
         load=load_from_dict(spec.get("load")),
@@ -122,8 +141,8 @@ def checked_bench(entries: list[Any], source: str) -> dict[str, dict[str, Any]]:
         where = f"{source}: instruments[{i}]"
         if not isinstance(entry, dict) or "address" not in entry or "model" not in entry:
             raise ValueError(f"{where}: each instrument needs 'address' and 'model'")
-        if entry["model"] not in TWINS:
-            raise ValueError(f"{where}.model: {entry['model']!r}; allowed: {sorted(TWINS)}")
+        if entry["model"] not in MODELS:
+            raise ValueError(f"{where}.model: {entry['model']!r}; allowed: {sorted(MODELS)}")
         try:
             address = rname.to_canonical_name(str(entry["address"]))
             load_from_dict(entry.get("load"))
@@ -140,7 +159,11 @@ class Bench:
     """The library's device table: builds a new twin each time an address is opened."""
 
     def __init__(self, entries: dict[str, dict[str, Any]]) -> None:
-        self.entries = entries
+        self._entries = entries
+
+    @property
+    def entries(self) -> dict[str, dict[str, Any]]:
+        return self._entries
 
     def __getitem__(self, address: str) -> SourceMeterTwin:
         entry = self.entries[address]
@@ -150,12 +173,24 @@ class Bench:
         return tuple(self.entries)
 
 
+class DefaultBench(Bench):
+    """The default bench follows the registry: a model registered after pyvisa made
+    this library (it keeps one per process) is on it all the same."""
+
+    def __init__(self) -> None:
+        super().__init__({})
+
+    @property
+    def entries(self) -> dict[str, dict[str, Any]]:
+        return default_bench()
+
+
 class LabrunVisaLibrary(SimVisaLibrary):
     """pyvisa-sim's library with a bench of SCPI-parsing twins as its devices."""
 
     @staticmethod
     def get_debug_info() -> dict[str, str]:
-        return {"Backend": "labrun simulated source-meters", "Default bench": str(DEFAULT_BENCH)}
+        return {"Backend": "labrun simulated source-meters", "Default bench": ", ".join(default_bench())}
 
     def _init(self) -> None:
         self.sessions: dict[int, Any] = {}
@@ -163,7 +198,7 @@ class LabrunVisaLibrary(SimVisaLibrary):
         if path.startswith(MEMORY):
             self.devices = Bench(_memory_benches[path])
         else:
-            self.devices = Bench(read_bench(DEFAULT_BENCH if path == "unset" else path))
+            self.devices = DefaultBench() if path == "unset" else Bench(read_bench(path))
 
     def open(self, session: Any, resource_name: str, *args: Any, **kwargs: Any) -> Any:
         """As pyvisa-sim's, but an unknown address raises as a real VISA library does.

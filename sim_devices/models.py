@@ -247,13 +247,9 @@ class KeysightB2900Twin(SourceMeterTwin):
         return number(self._measure(channel_list(unit.params, unit.channel, self.tree.channels))[0])
 
 
-#: model name (as in the factory and the bench file) -> twin class
-TWINS: dict[str, type[SourceMeterTwin]] = {
+#: twin behaviours, by the name a twin data file gives under ``scpi.twin``
+BEHAVIOURS: dict[str, type[SourceMeterTwin]] = {
     "keithley2400": Keithley2400Twin,
     "keithley2450": Keithley2450Twin,
-    "keysight_b2901": KeysightB2900Twin,
-    "keysight_b2902": KeysightB2900Twin,  # channel 1 of the two-channel model
+    "keysight_b2900": KeysightB2900Twin,
 }
-
-#: models whose command tree is another model's file
-SAME_TREE = {"keysight_b2902": "keysight_b2901"}

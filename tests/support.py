@@ -11,20 +11,19 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from labrun.drivers import MODELS, SourceMeter
+from labrun.drivers import REGISTRY, SourceMeter
 from labrun.experiments import Experiment, Point
-from labrun.sim_devices import DEFAULT_BENCH, SourceMeterTwin, read_bench, twin_of
+from labrun.sim_devices import SourceMeterTwin, twin_of
 from labrun.sim_devices.control import control_request
 
 
 def _first_address_per_model() -> dict[str, str]:
     """model -> its first address on the default simulated bench, for each driver class
     (a model that reuses another's driver, as the B2902 the B2901's, is tested through it)."""
-    bench: dict[str, str] = {}
-    for address, entry in read_bench(DEFAULT_BENCH).items():
-        bench.setdefault(entry["model"], address)
-    first_of_each_driver = {cls: model for model, cls in reversed(MODELS.items())}
-    return {model: bench[model] for model in MODELS if first_of_each_driver[MODELS[model]] == model}
+    first: dict[type[SourceMeter], str] = {}
+    for model in REGISTRY:
+        first.setdefault(model.driver, model.name)
+    return {model.name: model.addresses[0] for model in REGISTRY if first[model.driver] == model.name}
 
 
 #: model -> address on the default simulated bench: derived, not listed

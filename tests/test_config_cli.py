@@ -196,15 +196,16 @@ def test_resources_lists_the_simulated_bench(capsys: pytest.CaptureFixture[str])
 
 
 def test_the_models_are_declared_once_and_everything_else_derives_from_them(tmp_path: pathlib.Path) -> None:
-    """drivers.MODELS is the list: the config, the CLI, the simulator and the tests follow it."""
+    """drivers.REGISTRY is the list: the config, the CLI, the simulator and the tests follow it."""
     from labrun.drivers import MODELS
     from labrun.experiments.cli.main import parser
-    from labrun.sim_devices.models import TWINS
+    from labrun.sim_devices import default_bench
 
     from .support import BENCH
 
+    bench_models = {entry["model"] for entry in default_bench().values()}
     for model in MODELS:
-        assert model in TWINS, f"{model}: no twin"
+        assert model in bench_models, f"{model}: not on the default simulated bench"
         assert load_config(write(tmp_path, changed(instrument__model=model))).instrument.model == model
         assert parser().parse_args(["measure", model, "GPIB0::1::INSTR"]).model == model
     # the tests run every driver class, each on a bench address of its own
@@ -217,3 +218,37 @@ def test_the_models_are_declared_once_and_everything_else_derives_from_them(tmp_
         load_config(write(tmp_path, changed(instrument__model="keithley9999")))
     with pytest.raises(SystemExit):
         parser().parse_args(["measure", "keithley9999", "GPIB0::1::INSTR"])
+
+
+def test_adding_a_model_is_a_driver_a_twin_file_and_one_registration_line(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Keithley 2401 (the 2400's 20 W sibling): one class, the 2400's twin file, one line;
+    the config, the CLI, the default bench and the driver factory know it at once."""
+    from labrun.drivers import Keithley2400, Model, open_sourcemeter, register, unregister
+    from labrun.experiments.cli.main import main, parser
+    from labrun.sim_devices import default_bench
+
+    class Keithley2401(Keithley2400):
+        model = "keithley2401"
+
+    register(Model("keithley2401", Keithley2401, "keithley2400", ("GPIB0::25::INSTR",)))
+    try:
+        assert load_config(write(tmp_path, changed(instrument__model="keithley2401"))).instrument.model == (
+            "keithley2401"
+        )
+        assert parser().parse_args(["measure", "keithley2401", "GPIB0::25::INSTR"]).model == "keithley2401"
+        assert default_bench()["GPIB0::25::INSTR"]["model"] == "keithley2401"
+        with open_sourcemeter("keithley2401", "GPIB0::25::INSTR", sim=True) as smu:
+            assert isinstance(smu, Keithley2401)
+            smu.set_current_limit(0.01)
+            smu.set_voltage(1.0)
+            smu.output_on()
+            assert smu.measure().current == pytest.approx(1e-3, rel=0.01)  # the bench's 1 kOhm
+            smu.shutdown()
+        assert main(["measure", "keithley2401", "GPIB0::25::INSTR", "--sim", "--voltage", "0.5"]) == 0
+        volts = float(capsys.readouterr().out.split("V = ")[1].split()[0])
+        assert volts == pytest.approx(0.5, rel=1e-3)
+    finally:
+        unregister("keithley2401")
+    assert all(entry["model"] != "keithley2401" for entry in default_bench().values())

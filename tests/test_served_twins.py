@@ -27,7 +27,13 @@ from labrun.experiments.cli.main import main
 from .support import BENCH, ServedTwins, run_threads
 
 MODELS = tuple(BENCH)
-IDN = {"keithley2400": "MODEL 2400", "keithley2450": "MODEL 2450", "keysight_b2901": "B2901A"}
+# the B2902 is served by the B2901's twin file (labrun drives its channel 1)
+IDN = {
+    "keithley2400": "MODEL 2400",
+    "keithley2450": "MODEL 2450",
+    "keysight_b2901": "B2901A",
+    "keysight_b2902": "B2901A",
+}
 
 
 @pytest.fixture
@@ -91,13 +97,10 @@ def server_rss_kb(served: ServedTwins) -> int:
 def test_serve_prints_one_address_per_instrument_and_any_visa_reaches_them(
     served: ServedTwins, rm: pyvisa.ResourceManager
 ) -> None:
-    assert [model for model, _ in served.instruments] == [
-        "keithley2400",
-        "keithley2450",
-        "keithley2450",
-        "keysight_b2901",
-        "keysight_b2901",
-    ]
+    from labrun.drivers import REGISTRY
+
+    # the default bench: every registered model at each of its addresses, in order
+    assert [model for model, _ in served.instruments] == [m.name for m in REGISTRY for _ in m.addresses]
     ports = [int(address.split("::")[2]) for _, address in served.instruments]
     assert len(set(ports)) == len(ports)
     for model, address in served.instruments:
@@ -108,20 +111,21 @@ def test_serve_prints_one_address_per_instrument_and_any_visa_reaches_them(
 
 
 def test_ports_are_consecutive_from_the_given_port() -> None:
-    from labrun.sim_devices import DEFAULT_BENCH, read_bench
+    from labrun.sim_devices import default_bench
     from labrun.sim_devices.server import ServedBench
 
-    entries = list(read_bench(DEFAULT_BENCH).values())
-    for base in range(21025, 30000, 997):  # the first block of six free ports
+    entries = list(default_bench().values())
+    count = len(entries)
+    for base in range(21025, 30000, 997):  # the first block of free ports: one per twin, one for control
         try:
             bench = ServedBench(entries, port=base)
         except OSError:
             continue
         with bench:
-            assert [i.port for i in bench.instruments] == list(range(base, base + 5))
-            assert bench.control_address == ("127.0.0.1", base + 5)
+            assert [i.port for i in bench.instruments] == list(range(base, base + count))
+            assert bench.control_address == ("127.0.0.1", base + count)
         return
-    raise AssertionError("no block of six free ports found")
+    raise AssertionError(f"no block of {count + 1} free ports found")
 
 
 def test_a_plain_socket_speaks_scpi_to_it(served: ServedTwins) -> None:
@@ -459,10 +463,10 @@ def test_bad_input_is_refused_before_serving(tmp_path: pathlib.Path) -> None:
 
 def test_in_process_bench_stops_with_a_one_session_client_connected() -> None:
     """stop() ends the 2400's session, which runs in its accept loop."""
-    from labrun.sim_devices import DEFAULT_BENCH, read_bench
+    from labrun.sim_devices import default_bench
     from labrun.sim_devices.server import ServedBench
 
-    bench = ServedBench(list(read_bench(DEFAULT_BENCH).values())[:1], port=0).start()
+    bench = ServedBench(list(default_bench().values())[:1], port=0).start()
     client = Raw(bench.instruments[0].port)
     assert client.ask("*OPC?") == "1"
     stopper = threading.Thread(target=bench.stop)

@@ -21,7 +21,7 @@ import yaml
 
 from labrun.experiments.config import ConfigError, load_config
 from labrun.experiments.config.yaml_reader import YamlRefused, read_yaml
-from labrun.sim_devices import DEFAULT_BENCH, read_bench
+from labrun.sim_devices import default_bench
 from labrun.sim_devices.backend import checked_bench
 from labrun.sim_devices.control import control_request
 from labrun.sim_devices.faults import KINDS
@@ -76,7 +76,7 @@ def _port(text: str) -> int:
 def bench_entries(config: str | None) -> list[dict[str, Any]]:
     """The twins to serve: a bench file's instruments, or an experiment config's one."""
     if config is None:
-        return list(read_bench(DEFAULT_BENCH).values())
+        return list(default_bench().values())
     path = pathlib.Path(config)
     try:  # the hardened reader of configs: no alias bombs, no megabytes
         raw = read_yaml(path.read_text(encoding="utf-8"))
