@@ -16,7 +16,8 @@ from .keithley2450 import Keithley2450
 from .keysight_b2900 import KeysightB2901
 from .locks import DeviceLock, device_lock_for, lock_directory
 from .registry import MODELS, REGISTRY, Model, model_named, register, unregister
-from .sourcemeter import Limits, Reading, SourceMeter, SourceMode
+from .sourcemeter import SourceMeter, SourceMode
+from .specs import Limits, Ranges, Reading, Scpi
 from .visa import BAUD_RATES, BaudRate, backend_for, check_address, is_serial, list_resources, open_resource
 
 __all__ = [
@@ -38,7 +39,9 @@ __all__ = [
     "LimitError",
     "Limits",
     "Model",
+    "Ranges",
     "Reading",
+    "Scpi",
     "SourceMeter",
     "SourceMode",
     "Termination",

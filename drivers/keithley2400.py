@@ -8,7 +8,8 @@ reading while the output is off (error +803 "Output disabled", no answer).
 from __future__ import annotations
 
 from .settings import Choice, Number, ReadOnly, Switch
-from .sourcemeter import Limits, Ranges, SourceMeter
+from .sourcemeter import SourceMeter
+from .specs import Limits, Ranges, Scpi
 
 
 class Keithley2400(SourceMeter):
@@ -26,20 +27,22 @@ class Keithley2400(SourceMeter):
     )
     # 200 mV .. 200 V (to 210 V) and 1 µA .. 1 A (to 1.05 A) ranges, source and measure
     ranges = Ranges((0.2, 210.0), (1e-6, 1.05), (0.2, 210.0), (1e-6, 1.05))
-    set_mode_voltage = ":SOUR:FUNC VOLT"
-    set_mode_current = ":SOUR:FUNC CURR"
-    get_mode = ":SOUR:FUNC?"
-    set_voltage_level = ":SOUR:VOLT:LEV {value:.6E}"
-    set_current_level = ":SOUR:CURR:LEV {value:.6E}"
-    get_voltage_level = ":SOUR:VOLT:LEV?"
-    get_current_level = ":SOUR:CURR:LEV?"
-    set_current_limit_cmd = ":SENS:CURR:PROT {value:.6E}"
-    set_voltage_limit_cmd = ":SENS:VOLT:PROT {value:.6E}"
-    get_current_limit = ":SENS:CURR:PROT?"
-    get_voltage_limit = ":SENS:VOLT:PROT?"
+    scpi = Scpi(
+        source_voltage=":SOUR:FUNC VOLT",
+        source_current=":SOUR:FUNC CURR",
+        source_query=":SOUR:FUNC?",
+        voltage_level=":SOUR:VOLT:LEV {value:.6E}",
+        current_level=":SOUR:CURR:LEV {value:.6E}",
+        voltage_level_query=":SOUR:VOLT:LEV?",
+        current_level_query=":SOUR:CURR:LEV?",
+        current_limit=":SENS:CURR:PROT {value:.6E}",
+        voltage_limit=":SENS:VOLT:PROT {value:.6E}",
+        current_limit_query=":SENS:CURR:PROT?",
+        voltage_limit_query=":SENS:VOLT:PROT?",
+        configure=(":FORM:ELEM VOLT,CURR",),
+        reading_query=":READ?",
+    )
     # voltage and current of each reading, in this order (manual: :FORMat:ELEMents)
-    configure_cmds = (":FORM:ELEM VOLT,CURR",)
-    measure_query = ":READ?"
     needs_output_for_reading = True
 
     nplc = Number(

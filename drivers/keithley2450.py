@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from .errors import WrongInstrument
 from .settings import Choice, Number, ReadOnly, Switch
-from .sourcemeter import Limits, Ranges, SourceMeter
+from .sourcemeter import SourceMeter
+from .specs import Limits, Ranges, Scpi
 
 
 class Keithley2450(SourceMeter):
@@ -27,19 +28,21 @@ class Keithley2450(SourceMeter):
     # 20 mV .. 200 V (to 210 V) and 10 nA .. 1 A (to 1.05 A) ranges
     ranges = Ranges((0.02, 210.0), (1e-8, 1.05), (0.02, 210.0), (1e-8, 1.05))
     # the sense function follows the mode: measure what is not sourced
-    set_mode_voltage = ':SOUR:FUNC VOLT;:SENS:FUNC "CURR"'
-    set_mode_current = ':SOUR:FUNC CURR;:SENS:FUNC "VOLT"'
-    get_mode = ":SOUR:FUNC?"
-    set_voltage_level = ":SOUR:VOLT {value:.6E}"
-    set_current_level = ":SOUR:CURR {value:.6E}"
-    get_voltage_level = ":SOUR:VOLT?"
-    get_current_level = ":SOUR:CURR?"
-    set_current_limit_cmd = ":SOUR:VOLT:ILIM {value:.6E}"
-    set_voltage_limit_cmd = ":SOUR:CURR:VLIM {value:.6E}"
-    get_current_limit = ":SOUR:VOLT:ILIM?"
-    get_voltage_limit = ":SOUR:CURR:VLIM?"
-    configure_cmds = (":SOUR:VOLT:READ:BACK ON", ":SOUR:CURR:READ:BACK ON")
-    measure_query = ':READ? "defbuffer1", SOUR, READ'
+    scpi = Scpi(
+        source_voltage=':SOUR:FUNC VOLT;:SENS:FUNC "CURR"',
+        source_current=':SOUR:FUNC CURR;:SENS:FUNC "VOLT"',
+        source_query=":SOUR:FUNC?",
+        voltage_level=":SOUR:VOLT {value:.6E}",
+        current_level=":SOUR:CURR {value:.6E}",
+        voltage_level_query=":SOUR:VOLT?",
+        current_level_query=":SOUR:CURR?",
+        current_limit=":SOUR:VOLT:ILIM {value:.6E}",
+        voltage_limit=":SOUR:CURR:VLIM {value:.6E}",
+        current_limit_query=":SOUR:VOLT:ILIM?",
+        voltage_limit_query=":SOUR:CURR:VLIM?",
+        configure=(":SOUR:VOLT:READ:BACK ON", ":SOUR:CURR:READ:BACK ON"),
+        reading_query=':READ? "defbuffer1", SOUR, READ',
+    )
 
     nplc = Number(
         ":SENS:CURR:NPLC {value};:SENS:VOLT:NPLC {value}",
@@ -94,7 +97,9 @@ class Keithley2450(SourceMeter):
 
     def configure(self) -> None:
         super().configure()
-        sense = '"VOLT"' if self.instrument.query(self.get_mode).upper().startswith("CURR") else '"CURR"'
+        sense = (
+            '"VOLT"' if self.instrument.query(self.scpi.source_query).upper().startswith("CURR") else '"CURR"'
+        )
         self.instrument.write(f":SENS:FUNC {sense}")
 
     def parse_reading(self, text: str) -> tuple[float, float]:

@@ -8,7 +8,8 @@ take a channel list (``:MEAS? (@1)``) and answer the elements chosen by
 from __future__ import annotations
 
 from .settings import Number, ReadOnly, Switch
-from .sourcemeter import Limits, Ranges, SourceMeter
+from .sourcemeter import SourceMeter
+from .specs import Limits, Ranges, Scpi
 
 
 class KeysightB2901(SourceMeter):
@@ -25,19 +26,21 @@ class KeysightB2901(SourceMeter):
     )
     # 200 mV .. 200 V and 10 nA .. 1.5 A (DC) ranges
     ranges = Ranges((0.2, 200.0), (1e-8, 1.5), (0.2, 200.0), (1e-8, 1.5))
-    set_mode_voltage = ":SOUR:FUNC:MODE VOLT"
-    set_mode_current = ":SOUR:FUNC:MODE CURR"
-    get_mode = ":SOUR:FUNC:MODE?"
-    set_voltage_level = ":SOUR:VOLT {value:.6E}"
-    set_current_level = ":SOUR:CURR {value:.6E}"
-    get_voltage_level = ":SOUR:VOLT?"
-    get_current_level = ":SOUR:CURR?"
-    set_current_limit_cmd = ":SENS:CURR:PROT {value:.6E}"
-    set_voltage_limit_cmd = ":SENS:VOLT:PROT {value:.6E}"
-    get_current_limit = ":SENS:CURR:PROT?"
-    get_voltage_limit = ":SENS:VOLT:PROT?"
-    configure_cmds = (":FORM:ELEM:SENS VOLT,CURR",)
-    measure_query = ":MEAS? (@1)"
+    scpi = Scpi(
+        source_voltage=":SOUR:FUNC:MODE VOLT",
+        source_current=":SOUR:FUNC:MODE CURR",
+        source_query=":SOUR:FUNC:MODE?",
+        voltage_level=":SOUR:VOLT {value:.6E}",
+        current_level=":SOUR:CURR {value:.6E}",
+        voltage_level_query=":SOUR:VOLT?",
+        current_level_query=":SOUR:CURR?",
+        current_limit=":SENS:CURR:PROT {value:.6E}",
+        voltage_limit=":SENS:VOLT:PROT {value:.6E}",
+        current_limit_query=":SENS:CURR:PROT?",
+        voltage_limit_query=":SENS:VOLT:PROT?",
+        configure=(":FORM:ELEM:SENS VOLT,CURR",),
+        reading_query=":MEAS? (@1)",
+    )
 
     nplc = Number(
         ":SENS:CURR:NPLC {value};:SENS:VOLT:NPLC {value}",

@@ -10,67 +10,18 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass
 from types import TracebackType
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from . import at_exit
 from .errors import InstrumentError, InstrumentTimeout, LimitError, WrongInstrument
 from .instrument import Instrument
-from .settings import Range, Switch, check_range
+from .settings import Range, Setting, Switch, check_range
+from .specs import Limits, Ranges, Reading, Scpi
 
 logger = logging.getLogger(__name__)
 
 SourceMode = Literal["voltage", "current"]
-
-
-@dataclass(frozen=True)
-class Reading:
-    """One measurement: terminal voltage (V), current (A), host time (s since epoch).
-
-    ``in_compliance``: the limited quantity sat at its limit, so the source did not
-    reach its level (the current at ``current_limit`` in voltage mode).
-    """
-
-    voltage: float
-    current: float
-    timestamp: float
-    in_compliance: bool = False
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What the model can source and limit; the driver refuses anything outside.
-
-    ``envelope``: (|V| up to, |I| allowed) pairs, ascending in voltage — the power
-    envelope of the datasheet (e.g. 2400: 1.05 A up to 21 V, 105 mA up to 210 V).
-    """
-
-    max_voltage: float
-    max_current: float
-    current_limit_range: tuple[float, float]
-    voltage_limit_range: tuple[float, float]
-    envelope: tuple[tuple[float, float], ...]
-
-    def max_current_at(self, voltage: float) -> float:
-        for up_to, current in self.envelope:
-            if abs(voltage) <= up_to:
-                return current
-        return 0.0
-
-    def max_voltage_at(self, current: float) -> float:
-        allowed = [up_to for up_to, limit in self.envelope if abs(current) <= limit]
-        return max(allowed, default=0.0)
-
-
-@dataclass(frozen=True)
-class Ranges:
-    """The smallest and largest range of each function (datasheet), as (low, high)."""
-
-    voltage_source: tuple[float, float]
-    current_source: tuple[float, float]
-    voltage_measure: tuple[float, float]
-    current_measure: tuple[float, float]
 
 
 class SourceMeter:
@@ -86,26 +37,8 @@ class SourceMeter:
     #: regular expression the ``*IDN?`` answer is expected to match, and what it means
     identity_pattern: ClassVar[str] = ""
     series: ClassVar[str] = ""
-    # SCPI, formatted with ``value`` (a float) where needed
-    set_mode_voltage: ClassVar[str]
-    set_mode_current: ClassVar[str]
-    set_voltage_level: ClassVar[str]
-    set_current_level: ClassVar[str]
-    get_voltage_level: ClassVar[str]
-    get_current_level: ClassVar[str]
-    set_current_limit_cmd: ClassVar[str]
-    set_voltage_limit_cmd: ClassVar[str]
-    get_current_limit: ClassVar[str]
-    get_voltage_limit: ClassVar[str]
-    #: answers VOLT or CURR
-    get_mode: ClassVar[str]
-    output_on_cmd: ClassVar[str] = ":OUTP ON"
-    output_off_cmd: ClassVar[str] = ":OUTP OFF"
-    output_query: ClassVar[str] = ":OUTP?"
-    #: commands sent after opening and after ``reset()``, to fix the reading format
-    configure_cmds: ClassVar[tuple[str, ...]] = ()
-    #: one reading of the terminals, answered as ``parse_reading`` expects
-    measure_query: ClassVar[str]
+    #: every command the shared code sends, by name (``{value}`` filled in)
+    scpi: ClassVar[Scpi]
     #: the instrument answers no reading while its output is off (Keithley 2400)
     needs_output_for_reading: ClassVar[bool] = False
 
@@ -155,17 +88,18 @@ class SourceMeter:
     def __init__(self, instrument: Instrument) -> None:
         self.instrument = instrument
         # what the driver knows of the instrument; ``sync()`` reads it back
-        self.mode: SourceMode = "voltage"
-        self.level = 0.0
-        self.current_limit = self.limits.current_limit_range[0]
-        self.voltage_limit = self.limits.voltage_limit_range[0]
-        self.output_enabled = False
+        self._mode: SourceMode = "voltage"
+        self._level = 0.0
+        self._current_limit = self.limits.current_limit_range[0]
+        self._voltage_limit = self.limits.voltage_limit_range[0]
+        self._output_enabled = False
         self._warned_compliance = False
         #: at interpreter exit, leave the output as it is (an experiment that must keep a bias)
         self.keep_output = False
         #: how to raise the compliance, in the words of the interface in use (a YAML key, ...)
         self.compliance_advice: str | None = None
         at_exit.open_drivers.add(self)
+        self._sealed = True  # from here on, a public attribute must be a setting (__setattr__)
 
     # ---------------------------------------------------------------- identity
 
@@ -203,30 +137,108 @@ class SourceMeter:
 
     def configure(self) -> None:
         """Fix the reading format the driver parses (sent after opening and after reset)."""
-        for command in self.configure_cmds:
+        for command in self.scpi.configure:
             self.instrument.write(command)
 
     def sync(self) -> None:
         """Read mode, level, limits and output state back from the instrument."""
         with self.instrument.io_lock:
             q = self.instrument.query
-            self.mode = "current" if q(self.get_mode).upper().startswith("CURR") else "voltage"
-            self.level = self.get_level()
-            self.current_limit = float(q(self.get_current_limit))
-            self.voltage_limit = float(q(self.get_voltage_limit))
-            self.output_enabled = self.is_output_on()
+            self._mode = "current" if q(self.scpi.source_query).upper().startswith("CURR") else "voltage"
+            self._level = self.get_level()
+            self._current_limit = float(q(self.scpi.current_limit_query))
+            self._voltage_limit = float(q(self.scpi.voltage_limit_query))
+            self._output_enabled = self.is_output_on()
+
+    # ------------------------------------------- instrument state, as properties
+
+    @property
+    def mode(self) -> SourceMode:
+        """What is sourced, "voltage" or "current" (as last set or read back); setting it
+        switches the instrument (the level starts at 0)."""
+        return self._mode
+
+    @mode.setter
+    def mode(self, mode: SourceMode) -> None:
+        if mode == "voltage":
+            self.source_voltage()
+        elif mode == "current":
+            self.source_current()
+        else:
+            raise ValueError(f"mode must be 'voltage' or 'current', got {mode!r}")
+
+    @property
+    def level(self) -> float:
+        """The source level of the present mode, V or A (as last set or read back);
+        setting it is ``set_voltage`` / ``set_current``, checked the same way."""
+        return self._level
+
+    @level.setter
+    def level(self, value: float) -> None:
+        (self.set_voltage if self._mode == "voltage" else self.set_current)(value)
+
+    @property
+    def current_limit(self) -> float:
+        """The compliance in voltage mode, A; setting it is ``set_current_limit``."""
+        return self._current_limit
+
+    @current_limit.setter
+    def current_limit(self, amps: float) -> None:
+        self.set_current_limit(amps)
+
+    @property
+    def voltage_limit(self) -> float:
+        """The compliance in current mode, V; setting it is ``set_voltage_limit``."""
+        return self._voltage_limit
+
+    @voltage_limit.setter
+    def voltage_limit(self, volts: float) -> None:
+        self.set_voltage_limit(volts)
+
+    @property
+    def output_enabled(self) -> bool:
+        """The output as the driver last set it (``is_output_on()`` asks the instrument);
+        setting it is ``output_on()`` / ``output_off()``."""
+        return self._output_enabled
+
+    @output_enabled.setter
+    def output_enabled(self, on: bool) -> None:
+        self.output_on() if on else self.output_off()
+
+    @classmethod
+    def settings(cls) -> list[str]:
+        """The names that are instrument state: each one written to the instrument when set."""
+        return sorted(
+            name
+            for name in dir(cls)
+            if isinstance(getattr(cls, name, None), Setting)
+            or (isinstance(getattr(cls, name, None), property) and getattr(cls, name).fset is not None)
+        )
+
+    if not TYPE_CHECKING:  # to mypy a misspelt attribute stays an error it reports
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            """Refuse a public attribute that is not a setting: ``smu.current_limt = 0.02`` would
+            otherwise send nothing and say nothing."""
+            sealed = name[0] != "_" and self.__dict__.get("_sealed")
+            if sealed and name not in self.__dict__ and not hasattr(type(self), name):
+                known = ", ".join(self.settings())
+                raise AttributeError(
+                    f"{self.model} has no setting {name!r}: nothing was sent; settings: {known}"
+                )
+            object.__setattr__(self, name, value)
 
     # ------------------------------------------------------------------ source
 
     def source_voltage(self) -> None:
         """Switch to sourcing voltage (the current limit is the compliance)."""
-        self.instrument.write(self.set_mode_voltage)
-        self.mode, self.level = "voltage", 0.0
+        self.instrument.write(self.scpi.source_voltage)
+        self._mode, self._level = "voltage", 0.0
 
     def source_current(self) -> None:
         """Switch to sourcing current (the voltage limit is the compliance)."""
-        self.instrument.write(self.set_mode_current)
-        self.mode, self.level = "current", 0.0
+        self.instrument.write(self.scpi.source_current)
+        self._mode, self._level = "current", 0.0
 
     def set_voltage(self, volts: float) -> None:
         """Source ``volts`` (switching to voltage mode if needed); refused beyond the model's range."""
@@ -234,8 +246,8 @@ class SourceMeter:
         with self.instrument.io_lock:
             if self.mode != "voltage":
                 self.source_voltage()
-            self.instrument.write(self.set_voltage_level.format(value=volts))
-            self.level = volts
+            self.instrument.write(self.scpi.voltage_level.format(value=volts))
+            self._level = volts
 
     def set_current(self, amps: float) -> None:
         """Source ``amps`` (switching to current mode if needed); refused beyond the model's range."""
@@ -243,8 +255,8 @@ class SourceMeter:
         with self.instrument.io_lock:
             if self.mode != "current":
                 self.source_current()
-            self.instrument.write(self.set_current_level.format(value=amps))
-            self.level = amps
+            self.instrument.write(self.scpi.current_level.format(value=amps))
+            self._level = amps
 
     def source_and_measure(self, level: float) -> Reading:
         """Set the level of the present mode and take a reading: one checked round trip.
@@ -253,12 +265,12 @@ class SourceMeter:
         ``set_current`` and confirmed through the error queue before the reading counts.
         """
         if self.mode == "voltage":
-            value, setter = self._allowed_voltage(level), self.set_voltage_level
+            value, setter = self._allowed_voltage(level), self.scpi.voltage_level
         else:
-            value, setter = self._allowed_current(level), self.set_current_level
+            value, setter = self._allowed_current(level), self.scpi.current_level
         self._check_output_for_reading()
-        text = self.instrument.command_then_query(setter.format(value=value), self.measure_query)
-        self.level = value
+        text = self.instrument.command_then_query(setter.format(value=value), self.scpi.reading_query)
+        self._level = value
         return self._reading(text)
 
     def _allowed_voltage(self, volts: float) -> float:
@@ -283,7 +295,7 @@ class SourceMeter:
 
     def get_level(self) -> float:
         """The programmed level of the present mode, as the instrument reports it."""
-        query = self.get_voltage_level if self.mode == "voltage" else self.get_current_level
+        query = self.scpi.voltage_level_query if self.mode == "voltage" else self.scpi.current_level_query
         return float(self.instrument.query(query))
 
     def set_current_limit(self, amps: float) -> None:
@@ -291,15 +303,15 @@ class SourceMeter:
         low, high = self.limits.current_limit_range
         high = min(high, self.limits.max_current_at(self.level if self.mode == "voltage" else 0.0))
         amps = check_range("current limit", amps, low, high, "A")
-        self.instrument.write(self.set_current_limit_cmd.format(value=amps))
-        self.current_limit = amps
+        self.instrument.write(self.scpi.current_limit.format(value=amps))
+        self._current_limit = amps
 
     def set_voltage_limit(self, volts: float) -> None:
         """Compliance in current mode: the most voltage the output may develop."""
         low, high = self.limits.voltage_limit_range
         volts = check_range("voltage limit", volts, low, high, "V")
-        self.instrument.write(self.set_voltage_limit_cmd.format(value=volts))
-        self.voltage_limit = volts
+        self.instrument.write(self.scpi.voltage_limit.format(value=volts))
+        self._voltage_limit = volts
 
     def set_compliance(self, value: float) -> None:
         """The limit of the present mode: amperes in voltage mode, volts in current mode."""
@@ -311,23 +323,23 @@ class SourceMeter:
     # ------------------------------------------------------------------ output
 
     def output_on(self) -> None:
-        self.instrument.write(self.output_on_cmd)
-        self.output_enabled = True
+        self.instrument.write(self.scpi.output_on)
+        self._output_enabled = True
 
     def output_off(self) -> None:
-        self.instrument.write(self.output_off_cmd)
-        self.output_enabled = False
+        self.instrument.write(self.scpi.output_off)
+        self._output_enabled = False
 
     def is_output_on(self) -> bool:
         """Ask the instrument (``output_enabled`` is what the driver last set)."""
-        return self.instrument.query(self.output_query).strip() in ("1", "ON")
+        return self.instrument.query(self.scpi.output_query).strip() in ("1", "ON")
 
     # ----------------------------------------------------------------- measure
 
     def measure(self) -> Reading:
         """One reading of terminal voltage and current, as one transaction."""
         self._check_output_for_reading()
-        return self._reading(self.instrument.query(self.measure_query))
+        return self._reading(self.instrument.query(self.scpi.reading_query))
 
     def _check_output_for_reading(self) -> None:
         """Refuse at once where the instrument would answer nothing (2400: +803) and time out."""
@@ -339,7 +351,9 @@ class SourceMeter:
         try:
             voltage, current = self.parse_reading(text)
         except (ValueError, IndexError) as error:
-            raise InstrumentError(self.name, self.measure_query, f"unreadable answer {text!r}") from error
+            raise InstrumentError(
+                self.name, self.scpi.reading_query, f"unreadable answer {text!r}"
+            ) from error
         if self.mode == "voltage":
             clipped = abs(current) >= 0.999 * self.current_limit
         else:
@@ -382,14 +396,14 @@ class SourceMeter:
         try:
             with self.instrument.io_lock:
                 start = self.level
-                setter = self.set_voltage_level if self.mode == "voltage" else self.set_current_level
+                setter = self.scpi.voltage_level if self.mode == "voltage" else self.scpi.current_level
                 for k in range(steps - 1, -1, -1):
                     value = start * k / steps
                     try:
                         self.instrument.write(setter.format(value=value), check=silent is None)
                     except InstrumentTimeout as error:
                         silent = error  # sent, unconfirmed: the rest goes unconfirmed too
-                    self.level = value
+                    self._level = value
                     if step_delay:
                         time.sleep(step_delay)
         except InstrumentError:
@@ -399,11 +413,11 @@ class SourceMeter:
             self.output_off()
             return
         try:
-            self.instrument.write(self.output_off_cmd, check=False)
+            self.instrument.write(self.scpi.output_off, check=False)
             sent = "ramp and output-off sent without confirmation"
         except InstrumentError as off_error:
             sent = f"output-off could not be sent ({off_error.detail})"
-        self.output_enabled = False  # what the driver last sent: asking again would wait again
+        self._output_enabled = False  # what the driver last sent: asking again would wait again
         silent.add_note(f"{self.name}: {sent}: the output state is unknown")
         raise silent
 

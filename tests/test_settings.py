@@ -179,3 +179,42 @@ def test_each_property_sends_exactly_its_scpi(smu: SourceMeter) -> None:
         before = len(log)
         setattr(smu, name, value)
         assert log[before:] == sent, name
+
+
+def test_source_state_is_properties_that_write_and_refuse(smu: SourceMeter) -> None:
+    """``smu.current_limit = 0.02`` writes the compliance (it once changed a cached copy only)."""
+    state, log = twin(smu).state, twin(smu).log
+    smu.mode = "voltage"
+    smu.current_limit = 0.02
+    assert smu.current_limit == 0.02 and state[(1, "current_limit")] == pytest.approx(0.02)
+    smu.level = 1.5
+    assert smu.level == 1.5 and state[(1, "voltage")] == pytest.approx(1.5)
+    smu.output_enabled = True
+    assert smu.is_output_on() and state[(1, "output")] is True
+    smu.output_enabled = False
+    assert not smu.is_output_on()
+    smu.mode = "current"
+    smu.voltage_limit = 5.0
+    smu.level = 1e-3
+    assert (smu.mode, smu.level, smu.voltage_limit) == ("current", 1e-3, 5.0)
+    assert (state[(1, "current")], state[(1, "voltage_limit")]) == (pytest.approx(1e-3), pytest.approx(5.0))
+    smu.sync()  # what the driver holds is what the instrument says
+    assert (smu.mode, smu.level, smu.voltage_limit) == ("current", pytest.approx(1e-3), pytest.approx(5.0))
+    before = len(log)
+    with pytest.raises(LimitError, match="outside the allowed"):
+        smu.level = 10.0  # 10 A: beyond every model's range
+    with pytest.raises(ValueError, match="mode must be 'voltage' or 'current', got 'resistance'"):
+        smu.mode = "resistance"  # type: ignore[assignment]
+    assert len(log) == before  # refused before anything was written
+
+
+def test_a_misspelt_setting_is_refused_not_silently_kept(smu: SourceMeter) -> None:
+    log = twin(smu).log
+    before = len(log)
+    with pytest.raises(
+        AttributeError, match=r"has no setting 'current_limt': nothing was sent; settings: .*current_limit"
+    ):
+        smu.current_limt = 0.02  # type: ignore[attr-defined]
+    assert len(log) == before
+    assert "nplc" in smu.settings() and "level" in smu.settings() and "name" not in smu.settings()
+    smu.keep_output = True  # plain driver options stay plain attributes
