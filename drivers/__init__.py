@@ -16,8 +16,9 @@ from .keithley2450 import Keithley2450
 from .keysight_b2900 import KeysightB2901
 from .locks import DeviceLock, device_lock_for, lock_directory
 from .registry import MODELS, REGISTRY, Model, model_named, register, unregister
-from .sourcemeter import SourceMeter, SourceMode
+from .sourcemeter import SourceMeter
 from .specs import Limits, Ranges, Reading, Scpi
+from .state import SourceMode
 from .visa import BAUD_RATES, BaudRate, backend_for, check_address, is_serial, list_resources, open_resource
 
 __all__ = [

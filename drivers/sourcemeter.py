@@ -11,20 +11,20 @@ import logging
 import re
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import ClassVar
 
 from . import at_exit
 from .errors import InstrumentError, InstrumentTimeout, LimitError, WrongInstrument
 from .instrument import Instrument
-from .settings import Range, Setting, Switch, check_range
+from .ranges import RangeSettings
+from .settings import check_range
 from .specs import Limits, Ranges, Reading, Scpi
+from .state import SourceMode, SourceState
 
 logger = logging.getLogger(__name__)
 
-SourceMode = Literal["voltage", "current"]
 
-
-class SourceMeter:
+class SourceMeter(RangeSettings, SourceState):
     """A source-measure unit on one channel.
 
     Subclasses set the class attributes below; the public methods are the same for
@@ -41,49 +41,6 @@ class SourceMeter:
     scpi: ClassVar[Scpi]
     #: the instrument answers no reading while its output is off (Keithley 2400)
     needs_output_for_reading: ClassVar[bool] = False
-
-    # ranges: the same SCPI on every model, each model's own table (``ranges``); the
-    # instrument picks the range that holds the value given
-    voltage_source_range = Range(
-        ":SOUR:VOLT:RANG {value}",
-        ":SOUR:VOLT:RANG?",
-        table="voltage_source",
-        unit="V",
-        doc="Source range, V.",
-    )
-    voltage_source_autorange = Switch(
-        ":SOUR:VOLT:RANG:AUTO {value}", ":SOUR:VOLT:RANG:AUTO?", doc="Auto source range."
-    )
-    current_source_range = Range(
-        ":SOUR:CURR:RANG {value}",
-        ":SOUR:CURR:RANG?",
-        table="current_source",
-        unit="A",
-        doc="Source range, A.",
-    )
-    current_source_autorange = Switch(
-        ":SOUR:CURR:RANG:AUTO {value}", ":SOUR:CURR:RANG:AUTO?", doc="Auto source range."
-    )
-    voltage_measure_range = Range(
-        ":SENS:VOLT:RANG {value}",
-        ":SENS:VOLT:RANG?",
-        table="voltage_measure",
-        unit="V",
-        doc="Measure range, V.",
-    )
-    voltage_measure_autorange = Switch(
-        ":SENS:VOLT:RANG:AUTO {value}", ":SENS:VOLT:RANG:AUTO?", doc="Autorange."
-    )
-    current_measure_range = Range(
-        ":SENS:CURR:RANG {value}",
-        ":SENS:CURR:RANG?",
-        table="current_measure",
-        unit="A",
-        doc="Measure range, A.",
-    )
-    current_measure_autorange = Switch(
-        ":SENS:CURR:RANG:AUTO {value}", ":SENS:CURR:RANG:AUTO?", doc="Autorange."
-    )
 
     def __init__(self, instrument: Instrument) -> None:
         self.instrument = instrument
@@ -149,84 +106,6 @@ class SourceMeter:
             self._current_limit = float(q(self.scpi.current_limit_query))
             self._voltage_limit = float(q(self.scpi.voltage_limit_query))
             self._output_enabled = self.is_output_on()
-
-    # ------------------------------------------- instrument state, as properties
-
-    @property
-    def mode(self) -> SourceMode:
-        """What is sourced, "voltage" or "current" (as last set or read back); setting it
-        switches the instrument (the level starts at 0)."""
-        return self._mode
-
-    @mode.setter
-    def mode(self, mode: SourceMode) -> None:
-        if mode == "voltage":
-            self.source_voltage()
-        elif mode == "current":
-            self.source_current()
-        else:
-            raise ValueError(f"mode must be 'voltage' or 'current', got {mode!r}")
-
-    @property
-    def level(self) -> float:
-        """The source level of the present mode, V or A (as last set or read back);
-        setting it is ``set_voltage`` / ``set_current``, checked the same way."""
-        return self._level
-
-    @level.setter
-    def level(self, value: float) -> None:
-        (self.set_voltage if self._mode == "voltage" else self.set_current)(value)
-
-    @property
-    def current_limit(self) -> float:
-        """The compliance in voltage mode, A; setting it is ``set_current_limit``."""
-        return self._current_limit
-
-    @current_limit.setter
-    def current_limit(self, amps: float) -> None:
-        self.set_current_limit(amps)
-
-    @property
-    def voltage_limit(self) -> float:
-        """The compliance in current mode, V; setting it is ``set_voltage_limit``."""
-        return self._voltage_limit
-
-    @voltage_limit.setter
-    def voltage_limit(self, volts: float) -> None:
-        self.set_voltage_limit(volts)
-
-    @property
-    def output_enabled(self) -> bool:
-        """The output as the driver last set it (``is_output_on()`` asks the instrument);
-        setting it is ``output_on()`` / ``output_off()``."""
-        return self._output_enabled
-
-    @output_enabled.setter
-    def output_enabled(self, on: bool) -> None:
-        self.output_on() if on else self.output_off()
-
-    @classmethod
-    def settings(cls) -> list[str]:
-        """The names that are instrument state: each one written to the instrument when set."""
-        return sorted(
-            name
-            for name in dir(cls)
-            if isinstance(getattr(cls, name, None), Setting)
-            or (isinstance(getattr(cls, name, None), property) and getattr(cls, name).fset is not None)
-        )
-
-    if not TYPE_CHECKING:  # to mypy a misspelt attribute stays an error it reports
-
-        def __setattr__(self, name: str, value: Any) -> None:
-            """Refuse a public attribute that is not a setting: ``smu.current_limt = 0.02`` would
-            otherwise send nothing and say nothing."""
-            sealed = name[0] != "_" and self.__dict__.get("_sealed")
-            if sealed and name not in self.__dict__ and not hasattr(type(self), name):
-                known = ", ".join(self.settings())
-                raise AttributeError(
-                    f"{self.model} has no setting {name!r}: nothing was sent; settings: {known}"
-                )
-            object.__setattr__(self, name, value)
 
     # ------------------------------------------------------------------ source
 
