@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from labrun.analysis.pool import AnalysisPool, SharedArray, SharedRef, attached, spectrum_into
+from labrun.analysis.pool import AnalysisPool
+from labrun.analysis.shared import SharedArray, SharedRef, attached, spectrum_into
 from labrun.analysis.spectrum import power_spectrum
 from labrun.analysis.stream import BoundedStream, write_stream
 

@@ -18,14 +18,8 @@ import pytest
 from distributed import Client, LocalCluster
 
 from labrun.analysis import spectrum as spectrum_module
-from labrun.analysis.pool import (
-    AnalysisPool,
-    SharedArray,
-    SharedRef,
-    attached,
-    mappings_kept,
-    unmap_kept,
-)
+from labrun.analysis.pool import AnalysisPool
+from labrun.analysis.shared import SharedArray, SharedRef, attached, mappings_kept, unmap_kept
 from labrun.analysis.spectrum import WINDOW_CACHE_BYTES, WINDOWS, power_spectrum, window
 from labrun.analysis.stream import BoundedStream, NpyWriter, npy_shape, write_stream
 
