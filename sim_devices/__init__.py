@@ -7,7 +7,7 @@ drivers reach the twins through pyvisa like any other VISA library.
 from .backend import LabrunVisaLibrary, bench_in_memory, build_twin, default_bench, read_bench, twin_of
 from .faults import Fault, fault_from_dict
 from .loads import Diode, Load, OpenCircuit, Resistor, load_from_dict
-from .twin import SourceMeterTwin
+from .sourcemeter_twin import SourceMeterTwin
 
 __all__ = [
     "Diode",

@@ -24,9 +24,9 @@ from labrun.drivers.registry import MODELS, REGISTRY, model_named
 from .faults import fault_from_dict
 from .loads import load_from_dict
 from .models import BEHAVIOURS
-from .scpi import CommandTree
+from .scpi_tree import CommandTree
 from .seam import SimVisaLibrary, parse_file, update_component
-from .twin import SourceMeterTwin
+from .sourcemeter_twin import SourceMeterTwin
 
 HERE = pathlib.Path(__file__).parent
 #: the load behind every twin of the default bench

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .scpi import ERROR_TEXT, ProgramUnit, ScpiError
-from .twin import SourceMeterTwin, channel_list, number
+from .scpi import ProgramUnit
+from .scpi_errors import ERROR_TEXT, ScpiError
+from .sourcemeter_twin import SourceMeterTwin, channel_list, number
 
 ERROR_TEXT.setdefault(803, "Output disabled")  # Keithley 2400 manual, appendix B
 ERROR_TEXT.setdefault(-230, "Data corrupt or stale")

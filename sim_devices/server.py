@@ -28,7 +28,7 @@ import pyvisa
 from .backend import build_twin
 from .control import CHUNK, ControlServer
 from .faults import fault_from_dict
-from .twin import SourceMeterTwin
+from .sourcemeter_twin import SourceMeterTwin
 
 logger = logging.getLogger(__name__)
 

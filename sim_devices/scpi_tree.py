@@ -1,0 +1,264 @@
+"""A model's command tree, compiled from the manual's bracket notation.
+
+``:SOURce[1]:VOLTage[:LEVel]`` becomes nodes with short and long forms, optional nodes
+and channel suffixes; each command names a setting (with its range, choices, unit) or a
+hook of the twin. The parser (``scpi.py``) resolves headers against this tree.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .scpi_errors import ScpiError
+
+
+@dataclass(frozen=True)
+class Node:
+    """One mnemonic of a header pattern, e.g. ``SOURce[1]``."""
+
+    short: str
+    long: str
+    takes_suffix: bool  # a channel suffix (``SOUR2``) may follow
+
+    def accepts(self, name: str) -> bool:
+        return name == self.short or name == self.long
+
+
+@dataclass(frozen=True)
+class Optional_:
+    """An optional group ``[:LEVel]``; may hold several nodes."""
+
+    items: tuple[Node | Optional_, ...]
+
+
+def mnemonic_forms(word: str) -> tuple[str, str]:
+    """``VOLTage`` -> (``VOLT``, ``VOLTAGE``): the capitals are the short form."""
+    short = "".join(ch for ch in word if ch.isupper() or ch.isdigit() or ch in "*?")
+    return (short or word).upper(), word.upper()
+
+
+_PATTERN_TOKEN = re.compile(r"\*?[A-Za-z][A-Za-z0-9_]*(?:\[\d\])?|\[|\]|:")
+
+
+def compile_pattern(pattern: str) -> tuple[Node | Optional_, ...]:
+    """Compile a bracket-notation header such as ``[:SENSe[1]]:CURRent[:DC]``.
+
+    ``NAME[1]`` marks a node that takes a channel suffix; ``[:NAME]`` an optional node.
+    """
+    text = pattern.replace(" ", "")
+    tokens = _PATTERN_TOKEN.findall(text)
+    if "".join(tokens) != text:
+        raise ValueError(f"unsupported characters in SCPI pattern {pattern!r}")
+    pos = 0
+
+    def group(closing: bool) -> tuple[Node | Optional_, ...]:
+        nonlocal pos
+        items: list[Node | Optional_] = []
+        while pos < len(tokens):
+            tok = tokens[pos]
+            pos += 1
+            if tok == ":":
+                continue
+            if tok == "[":
+                items.append(Optional_(group(closing=True)))
+            elif tok == "]":
+                if not closing:
+                    raise ValueError(f"unbalanced ']' in {pattern!r}")
+                return tuple(items)
+            else:
+                word = re.sub(r"\[\d\]$", "", tok)
+                short, long = mnemonic_forms(word)
+                items.append(Node(short, long, takes_suffix=word != tok))
+        if closing:
+            raise ValueError(f"unbalanced '[' in {pattern!r}")
+        return tuple(items)
+
+    return group(closing=False)
+
+
+def _ends(
+    items: Sequence[Node | Optional_], k: int, tokens: Sequence[tuple[str, int | None]], ti: int
+) -> Iterator[int]:
+    """Every token index at which ``items[k:]`` can finish matching (backtracking)."""
+    if k == len(items):
+        yield ti
+        return
+    item = items[k]
+    if isinstance(item, Node):
+        if ti < len(tokens):
+            name, suffix = tokens[ti]
+            if item.accepts(name) and (suffix is None or item.takes_suffix):
+                yield from _ends(items, k + 1, tokens, ti + 1)
+        return
+    for mid in _ends(item.items, 0, tokens, ti):
+        yield from _ends(items, k + 1, tokens, mid)
+    yield from _ends(items, k + 1, tokens, ti)
+
+
+# ------------------------------------------------------------------- parameters
+
+_KEYWORDS = {"MIN": "MIN", "MINIMUM": "MIN", "MAX": "MAX", "MAXIMUM": "MAX", "DEF": "DEF", "DEFAULT": "DEF"}
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A settable, queryable value of the instrument (``:SOURce:VOLTage``)."""
+
+    key: str
+    kind: str  # number | bool | choice | choices | strings
+    default: Any
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    read_only: bool = False
+
+    def parse(self, params: Sequence[str]) -> Any:
+        """Turn parameter text into the stored value, or raise the instrument's error."""
+        if not params:
+            raise ScpiError(-109, self.key)
+        if self.kind in ("choices", "strings"):
+            values = [self._one(p) for p in params]
+            return tuple(values)
+        if len(params) > 1:
+            raise ScpiError(-108, self.key)
+        return self._one(params[0])
+
+    def _one(self, text: str) -> Any:
+        if self.kind == "number":
+            return self._number(text)
+        if self.kind == "bool":
+            word = text.upper()
+            if word in ("ON", "1"):
+                return True
+            if word in ("OFF", "0"):
+                return False
+            if _NUMBER.match(text):
+                return round(float(text)) != 0
+            raise ScpiError(-104, f"{self.key} takes ON|OFF|1|0, got {text}")
+        if self.kind == "strings":
+            if len(text) < 2 or text[0] not in "'\"" or text[-1] != text[0]:
+                raise ScpiError(-104, f"{self.key} takes a quoted string, got {text}")
+            return self._choice(text[1:-1])
+        return self._choice(text)  # choice, choices
+
+    def _number(self, text: str) -> float:
+        word = _KEYWORDS.get(text.upper())
+        if word == "MIN" and self.minimum is not None:
+            return self.minimum
+        if word == "MAX" and self.maximum is not None:
+            return self.maximum
+        if word == "DEF":
+            return float(self.default)
+        if not _NUMBER.match(text):
+            raise ScpiError(-104, f"{self.key} takes a number, got {text}")
+        value = float(text)
+        if not math.isfinite(value):
+            raise ScpiError(-222, f"{self.key}={text}")
+        if (self.minimum is not None and value < self.minimum) or (
+            self.maximum is not None and value > self.maximum
+        ):
+            raise ScpiError(-222, f"{self.key}={text}, allowed {self.minimum}..{self.maximum}")
+        return value
+
+    def _choice(self, text: str) -> str:
+        """Choices are stored in their short form, as the instrument answers them."""
+        if not self.choices:
+            return text
+        word = text.upper()
+        for choice in self.choices:
+            short, long = _choice_forms(choice)
+            if word in (short, long):
+                return short
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_:]*", text):
+            raise ScpiError(-104, f"{self.key} takes one of {self.choices}, got {text}")
+        raise ScpiError(-224, f"{self.key} takes one of {self.choices}, got {text}")
+
+    def format(self, value: Any) -> str:
+        """The instrument's answer to ``HEADER?``."""
+        if self.kind == "number":
+            return f"{value:+.6E}"
+        if self.kind == "bool":
+            return "1" if value else "0"
+        if self.kind == "strings":
+            return ",".join(f'"{v}"' for v in value)
+        if self.kind == "choices":
+            return ",".join(value)
+        return str(value)
+
+
+def _choice_forms(choice: str) -> tuple[str, str]:
+    """``CURRent:DC`` -> (``CURR:DC``, ``CURRENT:DC``)."""
+    parts = [mnemonic_forms(p) for p in choice.split(":")]
+    return ":".join(s for s, _ in parts), ":".join(long for _, long in parts)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One entry of the command tree: a setting, or a hook for commands and queries."""
+
+    pattern: str
+    items: tuple[Node | Optional_, ...]
+    setting: Setting | None = None
+    on_command: str | None = None  # name of the hook run by ``HEADER params``
+    on_query: str | None = None  # name of the hook answering ``HEADER? params``
+
+
+@dataclass
+class CommandTree:
+    """A model's commands, compiled from its data file."""
+
+    commands: list[Command]
+    channels: int = 1
+    error_queue_size: int = 10  # entries the instrument's error queue holds
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> CommandTree:
+        """Build the tree from the ``scpi:`` section of a model file."""
+        commands = []
+        for header, spec in data["commands"].items():
+            spec = spec or {}
+            setting = None
+            if "setting" in spec:
+                s = spec["setting"]
+                setting = Setting(
+                    key=s["key"],
+                    kind=s.get("type", "number"),
+                    default=s.get("default"),
+                    minimum=s.get("min"),
+                    maximum=s.get("max"),
+                    choices=tuple(s.get("choices", ())),
+                    read_only=bool(s.get("read_only", False)),
+                )
+            commands.append(
+                Command(
+                    pattern=header,
+                    items=compile_pattern(header),
+                    setting=setting,
+                    on_command=spec.get("command"),
+                    on_query=spec.get("query"),
+                )
+            )
+        return cls(
+            commands=commands,
+            channels=int(data.get("channels", 1)),
+            error_queue_size=int(data.get("error_queue_size", 10)),
+        )
+
+    def defaults(self) -> dict[str, Any]:
+        """The state after ``*RST``."""
+        return {c.setting.key: c.setting.default for c in self.commands if c.setting}
+
+    def find(self, tokens: tuple[tuple[str, int | None], ...]) -> Command | None:
+        """The command whose pattern matches the header tokens, if any (the parser caches it)."""
+        for command in self.commands:
+            if any(end == len(tokens) for end in _ends(command.items, 0, tokens, 0)):
+                return command
+        return None
+
+
+# ---------------------------------------------------------------------- messages

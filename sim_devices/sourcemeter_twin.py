@@ -1,0 +1,137 @@
+"""A simulated source-meter: a SCPI instrument with a load behind its output.
+
+The load (resistor, diode, ...) gives each reading its current from the voltage, with
+noise, compliance clipping and the output-off state; each model's behaviour
+(``models.py``) formats the readings its own way.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import time
+from collections.abc import Sequence
+
+from .loads import Load, Resistor, source_and_measure
+from .scpi import ProgramUnit
+from .scpi_errors import ScpiError
+from .scpi_tree import CommandTree
+from .twin import ScpiTwin
+
+
+class SourceMeterTwin(ScpiTwin):
+    """A source-meter twin: a load behind the output, noise, compliance, output state.
+
+    The model's tree stores its settings under these keys: ``source_function``
+    (VOLT|CURR), ``voltage``, ``current``, ``current_limit``, ``voltage_limit``, ``output``.
+    """
+
+    #: clients its LAN port serves at once, each its own session (input and output
+    #: buffer): messages run whole, one at a time, and each answer goes to its asker
+    LAN_SESSIONS = 8
+
+    def __init__(
+        self,
+        name: str,
+        tree: CommandTree,
+        *,
+        load: Load | None = None,
+        noise: float = 1e-4,
+        seed: int | None = None,
+    ) -> None:
+        self.load: Load = load or Resistor()
+        #: relative standard deviation of every reading
+        self.noise = noise
+        self.started = time.monotonic()
+        #: the last reading was limited by the compliance
+        self.in_compliance = False
+        #: (amplitude A, frequency Hz) of a hum added to the current, or None
+        self.hum: tuple[float, float] | None = None
+        self.readings = 0  # readings taken with the output on: what a data file should hold
+        super().__init__(name, tree)
+        self.rng = random.Random(seed)
+
+    def terminals(self, channel: int = 1, level: float | None = None) -> tuple[float, float]:
+        """What the instrument measures now (or sourcing ``level``): (voltage, current), with noise."""
+        s = self.state
+        if not s[(channel, "output")]:
+            return self._noisy(0.0, 1e-6), self._noisy(0.0, 1e-12)
+        self.readings += 1
+        mode = s[(channel, "source_function")]
+        if level is None:
+            level = s[(channel, self.sourced(channel))]
+        current_limit, voltage_limit = s[(channel, "current_limit")], s[(channel, "voltage_limit")]
+        voltage, current = source_and_measure(self.load, mode, level, current_limit, voltage_limit)
+        if self.hum is not None:  # mains pickup on the current reading, as on a real bench
+            amplitude, frequency = self.hum
+            current += amplitude * math.sin(2 * math.pi * frequency * self.elapsed())
+        # the limited quantity sits at its limit when the compliance clips
+        if mode.startswith("CURR"):
+            self.in_compliance = abs(voltage) >= voltage_limit
+        else:
+            self.in_compliance = abs(current) >= current_limit
+        return self._noisy(voltage, 1e-6), self._noisy(current, 1e-12)
+
+    def sourced(self, channel: int = 1) -> str:
+        """``voltage`` or ``current``: what the channel sources (and the state keys' prefix)."""
+        return "current" if self.state[(channel, "source_function")].startswith("CURR") else "voltage"
+
+    def trigger_levels(
+        self, channel: int, count: int, points: int, spacing: str = "LIN"
+    ) -> list[float | None]:
+        """The level of each of ``count`` readings: the staircase in SWEep mode, else None (as set)."""
+        function = self.sourced(channel)
+        if self.state[(channel, f"{function}_mode")] != "SWE":
+            return [None] * count
+        s = self.state
+        steps = sweep_levels(
+            s[(channel, f"{function}_start")], s[(channel, f"{function}_stop")], points, spacing
+        )
+        return [steps[min(i, len(steps) - 1)] for i in range(count)]
+
+    def query_compliance_tripped(self, unit: ProgramUnit) -> str:
+        return "1" if self.in_compliance else "0"
+
+    def command_output_off(self, unit: ProgramUnit) -> None:
+        self.state[(unit.channel, "output")] = False
+
+    def _noisy(self, value: float, floor: float) -> float:
+        if not self.noise:
+            return value
+        return value + self.rng.gauss(0.0, self.noise * abs(value) + floor * self.noise * 1e4)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+def sweep_levels(start: float, stop: float, points: int, spacing: str = "LIN") -> list[float]:
+    """The source levels of an instrument's own staircase sweep."""
+    points = max(1, int(points))
+    if points == 1:
+        return [start]
+    if spacing.startswith("LOG") and start * stop > 0:
+        ratio = (stop / start) ** (1 / (points - 1))
+        return [start * ratio**i for i in range(points)]
+    return [start + (stop - start) * i / (points - 1) for i in range(points)]
+
+
+def number(value: float) -> str:
+    """Readings as the instruments send them: ``+1.000000E-03``."""
+    return f"{value:+.6E}"
+
+
+_CHANNEL_LIST = re.compile(r"^\(@\s*(\d+)(?:\s*[,:]\s*(\d+))*\s*\)$")
+
+
+def channel_list(params: Sequence[str], default: int, channels: int) -> int:
+    """The channel of a ``(@1)`` channel-list parameter (Keysight B2900)."""
+    if not params:
+        return default
+    m = _CHANNEL_LIST.match(params[-1])
+    if not m:
+        raise ScpiError(-104, f"channel list expected, got {params[-1]}")
+    channel = int(m.group(1))
+    if not 1 <= channel <= channels:
+        raise ScpiError(-224, f"no channel {channel} on this model")
+    return channel
