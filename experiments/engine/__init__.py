@@ -4,9 +4,10 @@ It runs anything shaped like :class:`Procedure` and never imports the experiment
 """
 
 from .delivery import Listener
+from .procedure import AlreadyRunning, Procedure
 from .progress import Point, Progress, State
 from .queue import Worker, run_here, start
-from .run import DELIVERY_GRACE, AlreadyRunning, Procedure, Run
+from .run import DELIVERY_GRACE, Run
 
 __all__ = [
     "DELIVERY_GRACE",

@@ -11,7 +11,8 @@ import threading
 from typing import Any
 
 from . import exits
-from .run import Procedure, Run
+from .procedure import Procedure
+from .run import Run
 
 
 def run_here(experiment: Procedure, *, blocking: bool = True, timeout: float | None = None) -> dict[str, Any]:

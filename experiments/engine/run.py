@@ -19,16 +19,16 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from concurrent.futures import Future
-from typing import Any, Protocol
+from typing import Any
 
-from labrun import __version__
-from labrun.drivers import DeviceBusy, DeviceLock, LabrunError, SourceMeter
+from labrun.drivers import DeviceBusy, DeviceLock
 
-from ..storage import DataFile, DataTable, Saving
+from ..storage import DataFile, DataTable
 from . import exits
 from .delivery import Listener, Subscribers
+from .procedure import AlreadyRunning, Procedure, metadata_of
 from .progress import Point, Progress, State
 
 logger = logging.getLogger(__name__)
@@ -37,29 +37,6 @@ logger = logging.getLogger(__name__)
 DELIVERY_GRACE = 2.0
 
 _claims = threading.Lock()  # makes "is it running? then it is mine" one step
-
-
-class AlreadyRunning(LabrunError):
-    """The experiment is running already; it cannot be started twice."""
-
-
-class Procedure(Protocol):
-    """What the engine runs: measurement logic and where its points go."""
-
-    name: str
-    columns: Mapping[str, str]
-    plot_axes: tuple[str, str]  # the two columns a view draws by default, x then y
-    instrument: SourceMeter | None
-    save: Saving | None
-    listeners: list[Listener]  # subscribed to every run of it
-    last_run: Run | None  # set by the engine when a run claims it
-
-    def total_steps(self) -> int: ...
-    def setup(self) -> None: ...
-    def steps(self) -> Iterator[Mapping[str, Any]]: ...
-    def teardown(self) -> None: ...
-    def describe(self) -> dict[str, Any]: ...
-    def after_point(self, point: Point) -> None: ...
 
 
 class Run:
@@ -354,20 +331,7 @@ class Run:
         experiment = self.experiment
         if experiment.save is None:
             return None
-        metadata: dict[str, Any] = {
-            "experiment": experiment.name,
-            "parameters": experiment.describe(),
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "software": f"labrun {__version__}",
-            "units": dict(experiment.columns),
-        }
-        if experiment.instrument is not None:
-            metadata["instrument"] = {
-                "model": experiment.instrument.model,
-                "name": experiment.instrument.name,
-            }
-            metadata["identity"] = experiment.instrument.identify()
-        return experiment.save.open(experiment.name, experiment.columns, metadata)
+        return experiment.save.open(experiment.name, experiment.columns, metadata_of(experiment))
 
     def _kept(self) -> str:
         """What the data file holds, honestly: its rows, not the points measured."""

@@ -1,0 +1,60 @@
+"""What the engine runs: anything shaped like :class:`Procedure` (the experiments are).
+
+The engine never imports the experiments; it knows them through this protocol.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from labrun import __version__
+from labrun.drivers import LabrunError, SourceMeter
+
+from ..storage import Saving
+from .delivery import Listener
+from .progress import Point
+
+if TYPE_CHECKING:
+    from .run import Run
+
+
+class AlreadyRunning(LabrunError):
+    """The experiment is running already; it cannot be started twice."""
+
+
+class Procedure(Protocol):
+    """What the engine runs: measurement logic and where its points go."""
+
+    name: str
+    columns: Mapping[str, str]
+    plot_axes: tuple[str, str]  # the two columns a view draws by default, x then y
+    instrument: SourceMeter | None
+    save: Saving | None
+    listeners: list[Listener]  # subscribed to every run of it
+    last_run: Run | None  # set by the engine when a run claims it
+
+    def total_steps(self) -> int: ...
+    def setup(self) -> None: ...
+    def steps(self) -> Iterator[Mapping[str, Any]]: ...
+    def teardown(self) -> None: ...
+    def describe(self) -> dict[str, Any]: ...
+    def after_point(self, point: Point) -> None: ...
+
+
+def metadata_of(experiment: Procedure) -> dict[str, Any]:
+    """What a run's data file says about it: experiment, parameters, start, software,
+    units, and the instrument with its identity."""
+    metadata: dict[str, Any] = {
+        "experiment": experiment.name,
+        "parameters": experiment.describe(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "software": f"labrun {__version__}",
+        "units": dict(experiment.columns),
+    }
+    if experiment.instrument is not None:
+        instrument = experiment.instrument
+        metadata["instrument"] = {"model": instrument.model, "name": instrument.name}
+        metadata["identity"] = instrument.identify()
+    return metadata
