@@ -158,13 +158,14 @@ def test_a_serial_instrument_with_its_termination_and_baud_rate_runs_from_a_conf
     assert loaded.instrument.end_of_message == "\r" and loaded.instrument.baud_rate == 19200
     assert main(["run", str(write(tmp_path, config)), "--out", str(tmp_path / "out"), "--no-progress"]) == 0
     data = load_data(next((tmp_path / "out").glob("*.csv")))
-    assert len(data.columns["current"]) == 5
+    assert data["source"].tolist() == [-1.0, -0.5, 0.0, 0.5, 1.0]
+    assert data["current"] == pytest.approx([-1e-3, -5e-4, 0.0, 5e-4, 1e-3], abs=1e-6)  # 1 kOhm
     # a config written for the real serial instrument runs on its twin with --sim
     config["instrument"]["sim"] = False  # type: ignore[index]
     config["instrument"]["backend"] = "@py"  # type: ignore[index]
     path = write(tmp_path, config, "real.yaml")
     assert main(["run", str(path), "--sim", "--out", str(tmp_path / "sim"), "--no-progress"]) == 0
-    assert len(load_data(next((tmp_path / "sim").glob("*.csv")))) == 5
+    assert load_data(next((tmp_path / "sim").glob("*.csv")))["source"].tolist() == [-1.0, -0.5, 0.0, 0.5, 1.0]
 
 
 def test_units_are_converted_to_si(tmp_path: pathlib.Path) -> None:

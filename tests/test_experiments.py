@@ -163,7 +163,10 @@ def test_an_exception_inside_the_sweep_reaches_result_and_leaves_all_clear(
     assert twin(k2400).state[(1, "output")] is False
     assert run.progress.state == "failed"
     assert s.data_file is not None
-    assert len(load_data(s.data_file.path)) == 3  # the points before the failure are on disk
+    kept = load_data(s.data_file.path)  # the points before the failure are on disk, as measured
+    assert kept["source"].tolist() == pytest.approx([0.0, 1 / 9, 2 / 9])
+    assert kept["current"].tolist() == run.data["current"].tolist()
+    assert kept["current"] == pytest.approx([0.0, 1 / 9e3, 2 / 9e3], abs=1e-6)  # the 1 kOhm load
 
 
 def test_a_queue_of_three_sweeps_runs_in_order(k2400: SourceMeter) -> None:
@@ -250,11 +253,15 @@ def test_a_failing_listener_is_dropped_and_the_sweep_goes_on(k2400: SourceMeter)
 
     s.subscribe(broken)
     s.subscribe(lambda p: seen.append(p["step"]))
-    assert len(s.run()["current"]) == 5
+    data = s.run()
+    assert data["source"].tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert seen == [0, 1, 2, 3, 4]
 
 
 def test_a_sweep_can_run_again_after_it_ended(k2400: SourceMeter) -> None:
     s = sweep(k2400, num_points=4)
-    assert len(start(s).result(10)["step"]) == 4
-    assert len(start(s).result(10)["step"]) == 4
+    first, second = start(s).result(10), start(s).result(10)
+    for data in (first, second):  # each run has its own table, from step 0, the same levels
+        assert data["step"].tolist() == [0, 1, 2, 3]
+        assert data["source"].tolist() == pytest.approx([0.0, 1 / 3, 2 / 3, 1.0])
+    assert s.data["step"].tolist() == [0, 1, 2, 3]  # the last run's, not both

@@ -93,7 +93,8 @@ def test_a_slow_instrument_is_only_slow(smu: SourceMeter) -> None:
     smu.instrument.timeout = 1.0
     twin(smu).fault = Fault("slow", delay=0.01)
     data = IVSweep(smu, start=0.0, stop=1.0, num_points=5, compliance=0.01).run()
-    assert len(data["current"]) == 5
+    assert data["source"].tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]  # every answer, none lost or shifted
+    assert data["current"] == pytest.approx([0.0, 2.5e-4, 5e-4, 7.5e-4, 1e-3], abs=1e-6)
 
 
 def test_the_cli_reports_a_fault_with_exit_1_and_keeps_the_data(
