@@ -50,6 +50,9 @@ class Run:
         self.table = DataTable(tuple(experiment.columns))
         self.progress = Progress(state="waiting")
         self.data_file: DataFile | None = None
+        #: the subscribers that keep each point, in the measuring thread, before anyone is
+        #: told of it (one that fails fails the run): the table, and the data file if saved
+        self.recorders: list[Callable[[list[Any]], None]] = [self.table.append]
         self.stop_reason = ""
         #: threads that must never wait for this run's end (they would wait for themselves)
         self.own_threads: set[int] = set()
@@ -256,6 +259,8 @@ class Run:
         failed: BaseException | None = None
         try:
             self.data_file = self._open_file()
+            if self.data_file is not None:
+                self.recorders.append(self.data_file.write)
             experiment.setup()
             for point in experiment.steps():
                 self._record(point)
@@ -288,8 +293,7 @@ class Run:
             raise failed
 
     def _record(self, point: Mapping[str, Any]) -> None:
-        """One point: into the table, onto disk (saving sees it first, in this thread:
-        a point is kept before anyone is told of it), then to the subscribers."""
+        """One point: to the recorders (table, data file), then progress and the subscribers."""
         try:
             row = [point[name] for name in self._names]
         except KeyError as missing:
@@ -300,9 +304,8 @@ class Run:
         if len(point) != len(row):
             extra = sorted(set(point) - set(self._names))
             raise ValueError(f"{self.experiment.name} gave a point with unknown fields {extra}")
-        self.table.append(row)
-        if self.data_file is not None:
-            self.data_file.write(row)
+        for keep in self.recorders:
+            keep(row)
         record = dict(zip(self._names, map(float, row), strict=True))
         p = self.progress  # built directly: dataclasses.replace costs ~7 us per point
         self.progress = Progress(p.state, p.step + 1, p.total, record, p.started, p.finished)
