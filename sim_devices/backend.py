@@ -27,17 +27,19 @@ from .models import BEHAVIOURS
 from .scpi_tree import CommandTree
 from .seam import SimVisaLibrary, parse_file, update_component
 from .sourcemeter_twin import SourceMeterTwin
+from .timing import Timing
 
 HERE = pathlib.Path(__file__).parent
 #: the load behind every twin of the default bench
 DEFAULT_LOAD = {"type": "resistor", "resistance": 1000}
 
 
-def default_bench() -> dict[str, dict[str, Any]]:
+def default_bench(timing: str = "off") -> dict[str, dict[str, Any]]:
     """The bench of ``ResourceManager("@labrun")``: every model of the registry at its
-    addresses, each with a 1 kOhm resistor behind its output."""
+    addresses, each with a 1 kOhm resistor behind its output. ``timing="realistic"``:
+    the same twins taking the instruments' time (``timing.py``)."""
     entries = [
-        {"address": address, "model": model.name, "load": dict(DEFAULT_LOAD)}
+        {"address": address, "model": model.name, "load": dict(DEFAULT_LOAD), "timing": timing}
         for model in REGISTRY
         for address in model.addresses
     ]
@@ -77,6 +79,8 @@ twins_built = 0
 
 
 TERMINATIONS = ("\n", "\r", "\r\n")
+#: a bench entry's ``timing``: answers at once, or in the instrument's own time
+TIMINGS = ("off", "realistic")
 
 
 def build_twin(model: str, address: str, spec: Mapping[str, Any] | None = None) -> SourceMeterTwin:
@@ -104,6 +108,8 @@ def build_twin(model: str, address: str, spec: Mapping[str, Any] | None = None) 
         twin.state[(1, "language")] = str(spec["language"]).upper()
     if spec.get("hum"):
         twin.hum = (float(spec["hum"]["amplitude"]), float(spec["hum"]["frequency"]))
+    if spec.get("timing", "off") == "realistic":  # the instrument's own time (timing.py)
+        twin.timing = Timing.for_address(address, link_latency=spec.get("link_latency"))
     return twin
 
 
@@ -121,6 +127,11 @@ def read_bench(path: str | pathlib.Path) -> dict[str, dict[str, Any]]:
 #: benches that live in memory, by library path (``memory:TOKEN``)
 _memory_benches: dict[str, dict[str, dict[str, Any]]] = {}
 MEMORY = "memory:"
+
+
+def realistic_bench() -> str:
+    """The default bench with the time model on, for ``sim=``: speed against the instrument's floor."""
+    return bench_in_memory(list(default_bench(timing="realistic").values()))
 
 
 def bench_in_memory(entries: list[Mapping[str, Any]]) -> str:
@@ -147,6 +158,8 @@ def checked_bench(entries: list[Any], source: str) -> dict[str, dict[str, Any]]:
             address = rname.to_canonical_name(str(entry["address"]))
             load_from_dict(entry.get("load"))
             fault_from_dict(entry.get("fault"))
+            if entry.get("timing", "off") not in TIMINGS:
+                raise ValueError(f"timing {entry['timing']!r}; allowed: {', '.join(TIMINGS)}")
             if entry.get("termination", "\n") not in TERMINATIONS:
                 raise ValueError(f"termination {entry['termination']!r}; allowed: {TERMINATIONS}")
         except (rname.InvalidResourceName, ValueError) as error:

@@ -55,6 +55,8 @@ class SourceMeterTwin(ScpiTwin):
     def terminals(self, channel: int = 1, level: float | None = None) -> tuple[float, float]:
         """What the instrument measures now (or sourcing ``level``): (voltage, current), with noise."""
         s = self.state
+        if self.timing is not None:
+            self.spend(self.source_delay(channel) + self.reading_time(channel))
         if not s[(channel, "output")]:
             return self._noisy(0.0, 1e-6), self._noisy(0.0, 1e-12)
         self.readings += 1
@@ -72,6 +74,24 @@ class SourceMeterTwin(ScpiTwin):
         else:
             self.in_compliance = abs(current) >= current_limit
         return self._noisy(voltage, 1e-6), self._noisy(current, 1e-12)
+
+    def reading_time(self, channel: int = 1) -> float:
+        """Seconds one reading takes now (NPLC, line frequency, averaging, autozero)."""
+        assert self.timing is not None
+        s = self.state
+        nplc = s.get((channel, "current_nplc"), 1.0)
+        averaging = int(s.get((channel, "averaging_count"), 1)) if s.get((channel, "averaging")) else 1
+        autozero = bool(s.get((channel, "autozero"), False))
+        return self.timing.reading(
+            nplc, s.get((channel, "line_frequency"), 50.0), averaging=averaging, autozero=autozero
+        )
+
+    def source_delay(self, channel: int = 1) -> float:
+        """Seconds the source settles before each reading (the model's delay setting)."""
+        s = self.state
+        return float(
+            s.get((channel, "source_delay"), s.get((channel, f"{self.sourced(channel)}_delay"), 0.0))
+        )
 
     def sourced(self, channel: int = 1) -> str:
         """``voltage`` or ``current``: what the channel sources (and the state keys' prefix)."""

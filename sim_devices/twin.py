@@ -22,6 +22,7 @@ from .scpi import MessageParser, ProgramUnit
 from .scpi_errors import ERROR_TEXT, ScpiError
 from .scpi_tree import CommandTree
 from .seam import Device
+from .timing import Timing
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,12 @@ class ScpiTwin(Device):
         self.fault_fired = False
         self.answered = 0  # response messages so far
         self._ready_at = 0.0  # a slow answer is readable from then on
+        #: the time model (timing.py); None: everything at once, as tests want
+        self.timing: Timing | None = None
+        #: monotonic time the instrument has done all it was asked (with a time model)
+        self.busy_until = 0.0
+        self._clock = 0.0  # where the message being executed has got to, in time
+        self._answer_at = 0.0  # the last answer crosses the link by then
         self.rng = random.Random()
         self.state: dict[tuple[int, str], Any] = {}
         #: IEEE 488.2 registers: the event status register (power-on bit set, as after
@@ -127,7 +134,7 @@ class ScpiTwin(Device):
         """
         response = b"".join(self._output_buffers)
         self._output_buffers.clear()
-        return response, self._ready_at
+        return response, max(self._ready_at, self._answer_at)
 
     def read(self) -> tuple[bytes, bool]:
         """One byte of the pending answer, and whether it is the last.
@@ -138,6 +145,12 @@ class ScpiTwin(Device):
         buffers = self._output_buffers
         if self._ready_at and time.monotonic() < self._ready_at:
             return b"", False
+        if self._answer_at and buffers:  # the time model: wait out the instrument's work
+            wait = self._answer_at - time.monotonic()
+            if wait > 0.01:
+                return b"", False  # pyvisa-sim asks again in 10 ms (and checks its timeout)
+            if wait > 0:
+                time.sleep(wait)  # the last stretch, exactly
         try:
             buffer = buffers[0]
             byte = buffer.pop(0)
@@ -159,6 +172,9 @@ class ScpiTwin(Device):
             # a new message before the last answer was read: 488.2 discards it
             self._output_buffers.clear()
             self.push_error(-410)
+        timing = self.timing
+        if timing is not None:  # the message crosses the link, then waits its turn
+            self._clock = max(time.monotonic(), self.busy_until) + timing.link_latency
         answers: list[str] = []
         for unit in self.parser.units(message):
             if isinstance(unit, ScpiError):
@@ -172,8 +188,17 @@ class ScpiTwin(Device):
                 continue
             if answer is not None:
                 answers.append(answer)
+        if timing is not None:
+            self.busy_until = self._clock
+            if answers:
+                self._answer_at = self._clock + timing.link_latency
         if answers:
             self._answer(";".join(answers).encode())
+
+    def spend(self, seconds: float) -> None:
+        """The instrument works ``seconds`` on the message in hand (time model only)."""
+        if self.timing is not None:
+            self._clock += seconds
 
     def _answer(self, response: bytes) -> None:
         """Queue a response message, as the injected fault (if any, and due) has it."""

@@ -103,6 +103,8 @@ class InstrumentConfig(Strict):
     nplc: float | None = None
     #: 4-wire (remote) sense or 2-wire; None: as the instrument is
     sense: Literal["2-wire", "4-wire"] | None = None
+    #: the twin's time model (sim only): answers at once, or in the instrument's own time
+    timing: Literal["off", "realistic"] = "off"
 
     @model_validator(mode="after")
     def within_the_models_settings(self) -> InstrumentConfig:
@@ -139,6 +141,8 @@ class InstrumentConfig(Strict):
                 raise ConfigFieldError(
                     f"instrument.{key}", f"{key} can only be given to a simulated instrument"
                 )
+        if self.timing != "off" and not self.sim:
+            raise ConfigFieldError("instrument.timing", "timing is the twin's time model: for sim: true only")
         if self.baud_rate is not None and not is_serial(self.address):
             raise ConfigFieldError(
                 "instrument.baud_rate", f"a baud rate is for serial (ASRL...) addresses, not {self.address}"
@@ -159,4 +163,5 @@ class InstrumentConfig(Strict):
             "noise": self.noise,
             **({"fault": self.fault.model_dump()} if self.fault else {}),
             **({"hum": self.hum.model_dump()} if self.hum else {}),
+            "timing": self.timing,
         }
