@@ -10,6 +10,35 @@ from __future__ import annotations
 from .settings import Choice, Number, ReadOnly, Switch
 from .sourcemeter import SourceMeter
 from .specs import Limits, Ranges, Scpi
+from .sweeps import SweepScpi, values
+
+
+def _setup_2400(function: str, levels: list[float], delay: float) -> list[str]:
+    """LIST mode (manual §10 "List"): at most 100 values a command, the rest appended;
+    the trigger count steps through it, the buffer (§9) takes each reading."""
+    chunks = [levels[k : k + 100] for k in range(0, len(levels), 100)]
+    return [
+        f":SOUR:{function}:MODE LIST",
+        f":SOUR:LIST:{function} {values(chunks[0])}",
+        *(f":SOUR:LIST:{function}:APP {values(chunk)}" for chunk in chunks[1:]),
+        f":SOUR:DEL {delay:.6g}",
+        f":TRIG:COUN {len(levels)}",
+        ":TRAC:CLE",
+        f":TRAC:POIN {len(levels)}",
+        ":TRAC:FEED SENS",
+        ":TRAC:FEED:CONT NEXT",
+    ]
+
+
+SWEEP_2400 = SweepScpi(
+    setup=_setup_2400,
+    start=":INIT",
+    count_query=":TRAC:POIN:ACT?",
+    data_query=lambda start, stop: ":TRAC:DATA?",  # the 2400 sends its whole buffer
+    data_is_whole_buffer=True,
+    abort=":ABOR",
+    teardown=lambda function: [f":SOUR:{function}:MODE FIX", ":TRAC:FEED:CONT NEV", ":TRIG:COUN 1"],
+)
 
 
 class Keithley2400(SourceMeter):
@@ -44,6 +73,7 @@ class Keithley2400(SourceMeter):
     )
     # voltage and current of each reading, in this order (manual: :FORMat:ELEMents)
     needs_output_for_reading = True
+    sweep_scpi = SWEEP_2400
 
     nplc = Number(
         ":SENS:CURR:NPLC {value};:SENS:VOLT:NPLC {value}",

@@ -12,6 +12,34 @@ from .errors import WrongInstrument
 from .settings import Choice, Number, ReadOnly, Switch
 from .sourcemeter import SourceMeter
 from .specs import Limits, Ranges, Scpi
+from .sweeps import SweepScpi, values
+
+BUFFER = '"defbuffer1"'
+
+
+def _setup_2450(function: str, levels: list[float], delay: float) -> list[str]:
+    """A list sweep builds the trigger model (reference manual, :SOURce:SWEep:<f>:LIST):
+    start at index 1, ``delay`` s before each reading, once, no abort on limit, into
+    defbuffer1; at most 100 list values a command, the rest appended."""
+    chunks = [levels[k : k + 100] for k in range(0, len(levels), 100)]
+    return [
+        f":SOUR:LIST:{function} {values(chunks[0])}",
+        *(f":SOUR:LIST:{function}:APP {values(chunk)}" for chunk in chunks[1:]),
+        f":TRAC:CLE {BUFFER}",
+        f":SOUR:SWE:{function}:LIST 1, {delay:.6g}, 1, OFF, {BUFFER}",
+    ]
+
+
+SWEEP_2450 = SweepScpi(
+    setup=_setup_2450,
+    start=":INIT",
+    count_query=f":TRAC:ACT? {BUFFER}",
+    data_query=lambda start, stop: f":TRAC:DATA? {start + 1}, {stop}, {BUFFER}, SOUR, READ",
+    data_is_whole_buffer=False,
+    abort=":ABOR",
+    teardown=lambda function: [],  # the trigger model stays; a :READ? takes one reading again
+    pairs_are_source_and_reading=True,
+)
 
 
 class Keithley2450(SourceMeter):
@@ -43,6 +71,7 @@ class Keithley2450(SourceMeter):
         configure=(":SOUR:VOLT:READ:BACK ON", ":SOUR:CURR:READ:BACK ON"),
         reading_query=':READ? "defbuffer1", SOUR, READ',
     )
+    sweep_scpi = SWEEP_2450
 
     nplc = Number(
         ":SENS:CURR:NPLC {value};:SENS:VOLT:NPLC {value}",

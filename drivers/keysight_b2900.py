@@ -10,6 +10,32 @@ from __future__ import annotations
 from .settings import Number, ReadOnly, Switch
 from .sourcemeter import SourceMeter
 from .specs import Limits, Ranges, Scpi
+from .sweeps import SweepScpi, values
+
+
+def _setup_b2900(function: str, levels: list[float], delay: float) -> list[str]:
+    """LIST mode (SCPI command reference, :SOURce:LIST): the transient delay before each
+    step, a trigger per level, the trace buffer fed with each reading."""
+    return [
+        f":SOUR:{function}:MODE LIST",
+        f":SOUR:LIST:{function} {values(levels)}",
+        f":TRIG:TRAN:DEL {delay:.6g}",
+        f":TRIG:COUN {len(levels)}",
+        ":TRAC:CLE",
+        f":TRAC:POIN {len(levels)}",
+        ":TRAC:FEED:CONT NEXT",
+    ]
+
+
+SWEEP_B2900 = SweepScpi(
+    setup=_setup_b2900,
+    start=":INIT (@1)",
+    count_query=":TRAC:POIN:ACT?",
+    data_query=lambda start, stop: f":TRAC:DATA? {start},{stop - start}",
+    data_is_whole_buffer=False,
+    abort=":ABOR (@1)",
+    teardown=lambda function: [f":SOUR:{function}:MODE FIX", ":TRAC:FEED:CONT NEV", ":TRIG:COUN 1"],
+)
 
 
 class KeysightB2901(SourceMeter):
@@ -41,6 +67,7 @@ class KeysightB2901(SourceMeter):
         configure=(":FORM:ELEM:SENS VOLT,CURR",),
         reading_query=":MEAS? (@1)",
     )
+    sweep_scpi = SWEEP_B2900
 
     nplc = Number(
         ":SENS:CURR:NPLC {value};:SENS:VOLT:NPLC {value}",

@@ -20,11 +20,12 @@ from .ranges import RangeSettings
 from .settings import check_range
 from .specs import Limits, Ranges, Reading, Scpi
 from .state import SourceMode, SourceState
+from .sweeps import InstrumentSweeps
 
 logger = logging.getLogger(__name__)
 
 
-class SourceMeter(RangeSettings, SourceState):
+class SourceMeter(RangeSettings, SourceState, InstrumentSweeps):
     """A source-measure unit on one channel.
 
     Subclasses set the class attributes below; the public methods are the same for
@@ -233,6 +234,10 @@ class SourceMeter(RangeSettings, SourceState):
             raise InstrumentError(
                 self.name, self.scpi.reading_query, f"unreadable answer {text!r}"
             ) from error
+        return self.reading_of(voltage, current, stamp)
+
+    def reading_of(self, voltage: float, current: float, stamp: float) -> Reading:
+        """A :class:`Reading`, flagged (and warned of, once) when it sat at the compliance."""
         if self.mode == "voltage":
             clipped = abs(current) >= 0.999 * self.current_limit
         else:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
 
-from labrun.drivers import LimitError, Limits, SourceMeter
+from labrun.drivers import LabrunError, LimitError, Limits, Reading, SourceMeter
 from labrun.drivers.settings import check_range
 from labrun.experiments.engine import Point
 from labrun.experiments.experiment import Experiment
@@ -16,6 +17,23 @@ from labrun.experiments.storage import Saving
 from labrun.experiments.units import Quantity, to_si
 
 Mode = Literal["voltage", "current"]
+Spacing = Literal["linear", "log"]
+#: stepped: the host sets each level and reads (careful, slow curves); hardware: the
+#: instrument steps through the levels and buffers the readings (fast curves)
+SweepKind = Literal["stepped", "hardware"]
+
+logger = logging.getLogger(__name__)
+
+
+def check_hardware_sweep(smu: SourceMeter, points: int) -> None:
+    """Refuse an instrument-side sweep the model cannot do, before anything is written."""
+    scpi = smu.sweep_scpi
+    if scpi is None:
+        raise ValueError(f"the {smu.model} has no instrument-side sweep in labrun: use sweep='stepped'")
+    if points > scpi.max_points:
+        raise LimitError(
+            f"an instrument-side sweep of {points} points: the {smu.model} buffers at most {scpi.max_points}"
+        )
 
 
 def units_of(mode: str) -> tuple[str, str]:
@@ -104,6 +122,9 @@ class IVSweep(Experiment):
         mode: Mode = "voltage",
         max_voltage: float | None = None,
         max_current: float | None = None,
+        spacing: Spacing = "linear",
+        sweep: SweepKind = "stepped",
+        poll_interval: Quantity = 0.05,
         save: Saving | None = None,
     ) -> None:
         level_unit, limit_unit = units_of(mode)
@@ -121,9 +142,19 @@ class IVSweep(Experiment):
         self.start, self.stop_level, self.num_points = float(start), float(stop), int(num_points)
         self.delay, self.compliance, self.mode = float(delay), float(compliance), mode
         self.return_sweep = return_sweep
+        if spacing not in ("linear", "log"):
+            raise ValueError(f"spacing must be 'linear' or 'log', got {spacing!r}")
+        if spacing == "log" and not self.start * self.stop_level > 0:
+            raise ValueError(f"a log sweep needs start and stop of one sign, not zero: {start:g} .. {stop:g}")
+        if sweep not in ("stepped", "hardware"):
+            raise ValueError(f"sweep must be 'stepped' or 'hardware', got {sweep!r}")
+        self.spacing, self.sweep, self.poll_interval = spacing, sweep, to_si(poll_interval, "s")
+        if not self.poll_interval > 0:
+            raise ValueError(f"poll_interval must be > 0 s, got {poll_interval}")
+        space = np.linspace if spacing == "linear" else np.geomspace
         # 12 significant digits: the levels as intended (0.9, not linspace's 0.8999999999999999)
         self.levels = np.array(
-            [float(f"{x:.12g}") for x in np.linspace(self.start, self.stop_level, self.num_points)]
+            [float(f"{x:.12g}") for x in space(self.start, self.stop_level, self.num_points)]
         )
         if return_sweep and self.num_points > 1:
             self.levels = np.concatenate([self.levels, self.levels[-2::-1]])
@@ -136,6 +167,8 @@ class IVSweep(Experiment):
             max_voltage=max_voltage,
             max_current=max_current,
         )
+        if sweep == "hardware":
+            check_hardware_sweep(self.smu, len(self.levels))
 
     def total_steps(self) -> int:
         return len(self.levels)
@@ -149,12 +182,17 @@ class IVSweep(Experiment):
             "compliance": self.compliance,
             "mode": self.mode,
             "return_sweep": self.return_sweep,
+            "spacing": self.spacing,
+            "sweep": self.sweep,
         }
 
     def setup(self) -> None:
         prepare_source(self.smu, self.mode, float(self.levels[0]), self.compliance)
 
     def steps(self) -> Iterator[Point]:
+        if self.sweep == "hardware":
+            yield from self._instrument_steps()
+            return
         source = self.smu.set_voltage if self.mode == "voltage" else self.smu.set_current
         for step, level in enumerate(self.levels):
             if self.delay > 0:
@@ -172,6 +210,45 @@ class IVSweep(Experiment):
                 "timestamp": reading.timestamp,
                 "in_compliance": reading.in_compliance,
             }
+
+    def _instrument_steps(self) -> Iterator[Point]:
+        """The instrument steps the source and fills its buffer; polled every
+        ``poll_interval`` s, new readings read back as they come. A stop aborts it at once
+        and keeps every reading taken; however it ends, the source is back to fixed levels."""
+        smu, levels = self.smu, self.levels
+        smu.start_sweep(levels.tolist(), delay=self.delay)
+        taken, complete = 0, False
+        try:
+            while taken < len(levels):
+                count = smu.sweep_count()
+                for reading in smu.sweep_readings(taken, count):
+                    yield self._point(taken, float(levels[taken]), reading)
+                    taken += 1
+                if taken < len(levels) and self.wait(self.poll_interval):
+                    smu.abort_sweep()  # stopped: the instrument stops stepping now
+                    for reading in smu.sweep_readings(taken, smu.sweep_count()):
+                        yield self._point(taken, float(levels[taken]), reading)  # taken before the abort
+                        taken += 1
+                    break
+            complete = True
+        finally:
+            if not complete:  # failed, or the run ended mid-chunk
+                try:
+                    smu.abort_sweep()
+                except LabrunError as error:
+                    logger.warning("%s: aborting the instrument's sweep failed: %s", smu.name, error)
+            smu.end_sweep(taken)
+
+    @staticmethod
+    def _point(step: int, level: float, reading: Reading) -> Point:
+        return {
+            "step": step,
+            "source": level,
+            "voltage": reading.voltage,
+            "current": reading.current,
+            "timestamp": reading.timestamp,
+            "in_compliance": reading.in_compliance,
+        }
 
     def teardown(self) -> None:
         self.smu.shutdown()

@@ -12,7 +12,7 @@ from typing import Any
 
 from .scpi import ProgramUnit
 from .scpi_errors import ERROR_TEXT, ScpiError
-from .sourcemeter_twin import SourceMeterTwin, channel_list, number
+from .sourcemeter_twin import SourceMeterTwin, channel_list, number, sweep_levels
 
 ERROR_TEXT.setdefault(803, "Output disabled")  # Keithley 2400 manual, appendix B
 ERROR_TEXT.setdefault(-230, "Data corrupt or stale")
@@ -28,6 +28,11 @@ class Keithley2400Twin(SourceMeterTwin):
     SWEep (§10, "Sweep operation")."""
 
     ELEMENT_ORDER = ("VOLT", "CURR", "RES", "TIME", "STAT")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.trace: list[dict[str, float]] = []  # the reading buffer
+        super().__init__(*args, **kwargs)
+
     #: no LAN port: served as through a GPIB/RS-232-to-LAN gateway, which serves one
     #: connection at a time; the next waits, unserved, until the first closes
     LAN_SESSIONS = 1
@@ -77,7 +82,43 @@ class Keithley2400Twin(SourceMeterTwin):
         return self.query_read(unit)
 
     def command_initiate(self, unit: ProgramUnit) -> None:
-        self.last = self._reading()
+        """``:INITiate``: a reading; in LIST mode the whole list sweep, into the buffer
+        when ``:TRACe:FEED:CONTrol NEXT`` (manual §10 "List", §9 "Buffer")."""
+        s = self.state
+        function = self.sourced(1)
+        if s[(1, f"{function}_mode")] != "LIST":
+            self.last = self._reading()
+            return
+        if not s[(1, "output")]:
+            raise ScpiError(803, "a sweep with the output off")
+        source_list = self.get_list(1, function)
+        count = int(s[(1, "arm_count")] * s[(1, "trigger_count")])
+        levels = [source_list[k % len(source_list)] for k in range(count)] if source_list else []
+        self.start_sweep(1, levels, s[(1, "source_delay")], self._trace_store)
+
+    def _trace_store(self, index: int, level: float, voltage: float, current: float) -> None:
+        s = self.state
+        if s[(1, "trace_control")] != "NEXT":
+            return
+        self.trace.append(
+            {"VOLT": voltage, "CURR": current, "RES": NOT_MEASURED, "TIME": self.elapsed(), "STAT": 0.0}
+        )
+        if len(self.trace) >= s[(1, "trace_points")]:
+            s[(1, "trace_control")] = "NEV"  # the buffer is full: storage stops (manual §9)
+
+    def command_trace_clear(self, unit: ProgramUnit) -> None:
+        self.collect()
+        self.trace.clear()
+
+    def query_trace_count(self, unit: ProgramUnit) -> str:
+        self.collect()
+        return str(len(self.trace))
+
+    def query_trace_data(self, unit: ProgramUnit) -> str:
+        """Every stored reading, the ``:FORMat:ELEMents`` of each, in the fixed order."""
+        self.collect()
+        chosen = [e for e in self.ELEMENT_ORDER if e in self.state[(1, "format_elements")]]
+        return ",".join(number(entry[e]) for entry in self.trace for e in chosen)
 
     def query_fetch(self, unit: ProgramUnit) -> str:
         if self.last is None:
@@ -85,8 +126,10 @@ class Keithley2400Twin(SourceMeterTwin):
         return ",".join(number(v) for v in self.last)
 
     def command_reset(self, unit: ProgramUnit) -> None:
+        self.abort_sweep()
         super().command_reset(unit)
         self.last = None
+        self.trace.clear()
 
 
 class Keithley2450Twin(SourceMeterTwin):
@@ -100,6 +143,8 @@ class Keithley2450Twin(SourceMeterTwin):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.buffers: dict[str, list[dict[str, float]]] = {"DEFBUFFER1": [], "DEFBUFFER2": []}
+        #: the trigger model a sweep command built: (levels, delay, buffer)
+        self.planned: tuple[list[float], float, str] | None = None
         super().__init__(*args, **kwargs)
 
     def execute(self, message: str) -> None:
@@ -165,10 +210,12 @@ class Keithley2450Twin(SourceMeterTwin):
         return number(self._take(buffer, "VOLT:DC")["READ"])
 
     def query_buffer_count(self, unit: ProgramUnit) -> str:
+        self.collect()
         buffer = unit.params[0] if unit.params else '"defbuffer1"'
         return str(len(self._buffer(buffer)))
 
     def query_buffer_data(self, unit: ProgramUnit) -> str:
+        self.collect()
         if len(unit.params) < 2:
             raise ScpiError(-109, ":TRACe:DATA? start, end")
         try:
@@ -182,10 +229,94 @@ class Keithley2450Twin(SourceMeterTwin):
         return ",".join(number(entry[e]) for entry in buffer[start - 1 : end] for e in elements)
 
     def command_buffer_clear(self, unit: ProgramUnit) -> None:
+        self.collect()
         self._buffer(unit.params[0] if unit.params else '"defbuffer1"').clear()
+
+    # ------------------------------------------------ sweeps: the trigger model
+
+    def _plan(self, function: str, levels: list[float], delay: float, buffer: str) -> None:
+        if self.sourced(1) != function:
+            raise ScpiError(-221, f"a {function} sweep while sourcing {self.sourced(1)}")
+        self._buffer(buffer)  # an unknown buffer is refused now, not at :INIT
+        self.planned = (levels, delay, buffer)
+
+    def _sweep_list(self, unit: ProgramUnit, function: str) -> None:
+        """``:SOURce:SWEep:<function>:LIST <startIndex>, <delay>[, <count>[, <failAbort>[, "<buffer>"]]]``."""
+        p = unit.params
+        try:
+            first = int(p[0]) if p else 1
+            delay = float(p[1]) if len(p) > 1 else 0.0
+            count = int(p[2]) if len(p) > 2 else 1
+        except ValueError:
+            raise ScpiError(-104, "a list sweep takes numbers") from None
+        source_list = self.get_list(1, function)[first - 1 :]
+        self._plan(function, source_list * count, delay, p[4] if len(p) > 4 else '"defbuffer1"')
+
+    def _sweep_steps(self, unit: ProgramUnit, function: str, spacing: str) -> None:
+        """``:SOURce:SWEep:<function>:LINear|LOG <start>, <stop>, <points>[, <delay>[, <count>
+        [, <rangeType>[, <failAbort>[, <dual>[, "<buffer>"]]]]]]``."""
+        p = unit.params
+        if len(p) < 3:
+            raise ScpiError(-109, "start, stop, points")
+        try:
+            start, stop, points = float(p[0]), float(p[1]), int(p[2])
+            delay = float(p[3]) if len(p) > 3 else 0.0
+            count = int(p[4]) if len(p) > 4 else 1
+        except ValueError:
+            raise ScpiError(-104, "a sweep takes numbers") from None
+        levels = sweep_levels(start, stop, points, spacing)
+        if len(p) > 7 and p[7].upper() in ("ON", "1"):  # dual: up, then back down
+            levels = levels + levels[-2::-1]
+        self._plan(function, levels * count, delay, p[8] if len(p) > 8 else '"defbuffer1"')
+
+    def command_sweep_voltage_list(self, unit: ProgramUnit) -> None:
+        self._sweep_list(unit, "voltage")
+
+    def command_sweep_current_list(self, unit: ProgramUnit) -> None:
+        self._sweep_list(unit, "current")
+
+    def command_sweep_voltage_linear(self, unit: ProgramUnit) -> None:
+        self._sweep_steps(unit, "voltage", "LIN")
+
+    def command_sweep_current_linear(self, unit: ProgramUnit) -> None:
+        self._sweep_steps(unit, "current", "LIN")
+
+    def command_sweep_voltage_log(self, unit: ProgramUnit) -> None:
+        self._sweep_steps(unit, "voltage", "LOG")
+
+    def command_sweep_current_log(self, unit: ProgramUnit) -> None:
+        self._sweep_steps(unit, "current", "LOG")
+
+    def command_initiate(self, unit: ProgramUnit) -> None:
+        """``:INITiate``: run the trigger model the last sweep command built (else one reading)."""
+        if self.planned is None:
+            self._take('"defbuffer1"')
+            return
+        levels, delay, buffer = self.planned
+        if not self.state[(1, "output")]:
+            self.state[(1, "output")] = True  # the sweep's trigger model turns the output on
+        store = self._buffer(buffer)
+        source_is_voltage = self.sourced(1) == "voltage"
+
+        def keep(index: int, level: float, voltage: float, current: float) -> None:
+            if len(store) >= self.BUFFER_SIZE:
+                store.pop(0)
+            store.append(
+                {
+                    "READ": current if source_is_voltage else voltage,
+                    "SOUR": voltage if source_is_voltage else current,  # read back, as measured
+                    "REL": self.elapsed(),
+                    "SEC": self.elapsed(),
+                    "STAT": 0.0,
+                }
+            )
+
+        self.start_sweep(1, levels, delay, keep)
 
     def command_reset(self, unit: ProgramUnit) -> None:
         language = self.state[(1, "language")]  # *RST keeps the command set
+        self.abort_sweep()
+        self.planned = None
         super().command_reset(unit)
         self.state[(1, "language")] = language
         for store in self.buffers.values():
@@ -201,11 +332,62 @@ class KeysightB2900Twin(SourceMeterTwin):
         return self.terminals(channel, level)
 
     def command_initiate(self, unit: ProgramUnit) -> None:
-        """``:INIT (@1)``: ``:TRIG:COUN`` readings, stepping the source in SWEep mode."""
+        """``:INIT (@1)``: ``:TRIG:COUN`` readings, stepping the source in SWEep mode; in
+        LIST mode the list sweep, in the instrument's time, into the trace buffer."""
         channel = channel_list(unit.params, unit.channel, self.tree.channels)
+        function = self.sourced(channel)
+        if self.state[(channel, f"{function}_mode")] == "LIST":
+            self._list_sweep(channel, function)
+            return
         points = int(self.state[(channel, f"{self.sourced(channel)}_points")])
         levels = self.trigger_levels(channel, int(self.state[(channel, "trigger_count")]), points)
         self.acquired[channel] = [self._measure(channel, level) for level in levels]
+
+    def _list_sweep(self, channel: int, function: str) -> None:
+        s = self.state
+        if not s[(channel, "output")] and s[(channel, "output_auto_on")]:
+            s[(channel, "output")] = True
+        source_list = self.get_list(channel, function)
+        count = int(s[(channel, "trigger_count")])
+        levels = [source_list[k % len(source_list)] for k in range(count)] if source_list else []
+        trace = self.traces.setdefault(channel, [])
+
+        def keep(index: int, level: float, voltage: float, current: float) -> None:
+            if s[(channel, "trace_control")] == "NEXT" and len(trace) < s[(channel, "trace_points")]:
+                trace.append(
+                    {
+                        "VOLT": voltage,
+                        "CURR": current,
+                        "RES": NOT_MEASURED,
+                        "TIME": self.elapsed(),
+                        "STAT": 0.0,
+                        "SOUR": level,
+                    }
+                )
+
+        self.start_sweep(channel, levels, s[(channel, "source_delay")], keep)
+
+    def command_trace_clear(self, unit: ProgramUnit) -> None:
+        self.collect()
+        self.traces.pop(unit.channel, None)
+
+    def query_trace_count(self, unit: ProgramUnit) -> str:
+        self.collect()
+        return str(len(self.traces.get(unit.channel, [])))
+
+    def query_trace_data(self, unit: ProgramUnit) -> str:
+        """``:TRACe:DATA? [offset[, size]]``: the stored readings' ``:FORMat:ELEMents:SENSe``."""
+        self.collect()
+        trace = self.traces.get(unit.channel, [])
+        try:
+            offset = int(unit.params[0]) if unit.params else 0
+            size = int(unit.params[1]) if len(unit.params) > 1 else len(trace) - offset
+        except ValueError:
+            raise ScpiError(-104, ":TRACe:DATA? offset, size are integers") from None
+        if not (0 <= offset <= len(trace) and 0 <= size <= len(trace) - offset):
+            raise ScpiError(-222, f"offset {offset}, size {size} of {len(trace)} readings")
+        elements = self.state[(unit.channel, "format_elements")]
+        return ",".join(number(entry[e]) for entry in trace[offset : offset + size] for e in elements)
 
     def _fetched(self, unit: ProgramUnit) -> list[tuple[float, float]]:
         channel = channel_list(unit.params, unit.channel, self.tree.channels)
@@ -220,11 +402,14 @@ class KeysightB2900Twin(SourceMeterTwin):
         return ",".join(number(v) for v, _ in self._fetched(unit))
 
     def command_reset(self, unit: ProgramUnit) -> None:
+        self.abort_sweep()
         super().command_reset(unit)
         self.acquired.clear()
+        self.traces.clear()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.acquired: dict[int, list[tuple[float, float]]] = {}
+        self.traces: dict[int, list[dict[str, float]]] = {}  # the trace buffer of each channel
         super().__init__(*args, **kwargs)
 
     def query_measure(self, unit: ProgramUnit) -> str:

@@ -249,6 +249,14 @@ class CommandTree:
             error_queue_size=int(data.get("error_queue_size", 10)),
         )
 
+    def level_limit(self, key: str) -> float:
+        """The largest magnitude the setting ``key`` takes (a source level's range)."""
+        for command in self.commands:
+            setting = command.setting
+            if setting is not None and setting.key == key and setting.maximum is not None:
+                return float(setting.maximum)
+        raise KeyError(key)
+
     def defaults(self) -> dict[str, Any]:
         """The state after ``*RST``."""
         return {c.setting.key: c.setting.default for c in self.commands if c.setting}

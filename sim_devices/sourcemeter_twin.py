@@ -17,10 +17,11 @@ from .loads import Load, Resistor, source_and_measure
 from .scpi import ProgramUnit
 from .scpi_errors import ScpiError
 from .scpi_tree import CommandTree
+from .sweeps import SourceLists
 from .twin import ScpiTwin
 
 
-class SourceMeterTwin(ScpiTwin):
+class SourceMeterTwin(SourceLists, ScpiTwin):
     """A source-meter twin: a load behind the output, noise, compliance, output state.
 
     The model's tree stores its settings under these keys: ``source_function``
@@ -53,10 +54,15 @@ class SourceMeterTwin(ScpiTwin):
         self.rng = random.Random(seed)
 
     def terminals(self, channel: int = 1, level: float | None = None) -> tuple[float, float]:
-        """What the instrument measures now (or sourcing ``level``): (voltage, current), with noise."""
-        s = self.state
+        """One reading now (or sourcing ``level``): (voltage, current), with noise; with a
+        time model it takes the source delay and the reading's time."""
         if self.timing is not None:
             self.spend(self.source_delay(channel) + self.reading_time(channel))
+        return self.measured_at(channel, level)
+
+    def measured_at(self, channel: int = 1, level: float | None = None) -> tuple[float, float]:
+        """What the instrument measures sourcing ``level`` (None: as set), in no time."""
+        s = self.state
         if not s[(channel, "output")]:
             return self._noisy(0.0, 1e-6), self._noisy(0.0, 1e-12)
         self.readings += 1

@@ -91,7 +91,7 @@ def test_check_prints_the_plan_and_opens_nothing(
     before = backend.twins_built
     assert main(["check", str(write(tmp_path, GOOD))]) == 0
     out = capsys.readouterr().out
-    assert "OK" in out and "5 points" in out and "duration" in out
+    assert "OK" in out and "5 linear points" in out and "duration" in out
     assert backend.twins_built == before
 
 

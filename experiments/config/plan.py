@@ -18,7 +18,9 @@ def plan(config: Config) -> list[str]:
     if isinstance(exp, IVSweepConfig):
         what = (
             f"sweep: {exp.mode} from {exp.start[0]:g} {unit} to {exp.stop[0]:g} {unit}, "
-            f"{exp.num_points} points{' and back' if exp.return_sweep else ''} ({exp.readings} readings)"
+            f"{exp.num_points} {exp.spacing} points{' and back' if exp.return_sweep else ''} "
+            f"({exp.readings} readings), {exp.sweep}"
+            + (f" (polled every {exp.poll_interval:g} s)" if exp.sweep == "hardware" else "")
         )
         wait = exp.delay
     else:

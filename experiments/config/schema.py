@@ -39,6 +39,12 @@ class IVSweepConfig(Strict):
     delay: Seconds = Field(0.0, ge=0, le=86_400)
     compliance: Level
     return_sweep: bool = False
+    #: linear or logarithmic steps from start to stop
+    spacing: Literal["linear", "log"] = "linear"
+    #: stepped: the host sets each level (careful, slow curves); hardware: the instrument
+    #: steps through the levels into its buffer (fast curves), polled every poll_interval
+    sweep: Literal["stepped", "hardware"] = "stepped"
+    poll_interval: Seconds = Field(0.05, gt=0, le=60)
 
     @model_validator(mode="after")
     def consistent(self) -> IVSweepConfig:
@@ -46,6 +52,12 @@ class IVSweepConfig(Strict):
         if self.num_points > 1 and self.start[0] == self.stop[0]:
             raise ConfigFieldError(
                 "experiment.stop", f"stop equals start ({self.start[0]:g}) with {self.num_points} points"
+            )
+        if self.spacing == "log" and not self.start[0] * self.stop[0] > 0:
+            raise ConfigFieldError(
+                "experiment.spacing",
+                f"a log sweep needs start and stop of one sign, not zero: "
+                f"{self.start[0]:g} .. {self.stop[0]:g}",
             )
         return self
 
@@ -59,6 +71,9 @@ class IVSweepConfig(Strict):
             "compliance": self.compliance[0],
             "return_sweep": self.return_sweep,
             "mode": self.mode,
+            "spacing": self.spacing,
+            "sweep": self.sweep,
+            "poll_interval": self.poll_interval,
         }
 
     @property
@@ -133,4 +148,16 @@ class Config(Strict):
             level_key = "stop" if isinstance(sweep, IVSweepConfig) else "level"
             key = "compliance" if "compliance" in str(error) else level_key
             raise ConfigFieldError(f"experiment.{key}", str(error)) from None
+        if isinstance(sweep, IVSweepConfig) and sweep.sweep == "hardware":
+            scpi = MODELS[self.instrument.model].sweep_scpi
+            if scpi is None:
+                raise ConfigFieldError(
+                    "experiment.sweep", f"the {self.instrument.model} has no instrument-side sweep"
+                )
+            if sweep.readings > scpi.max_points:
+                raise ConfigFieldError(
+                    "experiment.sweep",
+                    f"hardware: {sweep.readings} points; the {self.instrument.model} buffers at most "
+                    f"{scpi.max_points} (sweep: stepped has no such limit)",
+                )
         return self
