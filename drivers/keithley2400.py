@@ -105,3 +105,20 @@ class Keithley2400(SourceMeter):
         unit="readings",
         doc="Readings averaged.",
     )
+    source_delay = Number(
+        ":SOUR:DEL {value}",
+        ":SOUR:DEL?",
+        low=0.0,
+        high=9999.999,
+        unit="s",
+        doc="Settling time after each source step, before the reading ([:SOURce]:DELay).",
+    )
+    source_delay_auto = Switch(
+        ":SOUR:DEL:AUTO {value}", ":SOUR:DEL:AUTO?", doc="The delay from the range's table."
+    )
+    output_off_state = Choice(
+        ":OUTP:SMOD {value}",
+        ":OUTP:SMOD?",
+        words={"normal": "NORM", "high_impedance": "HIMP", "zero": "ZERO", "guard": "GUAR"},
+        doc="What the output does when turned off (:OUTPut:SMODe).",
+    )

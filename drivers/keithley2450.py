@@ -112,6 +112,26 @@ class Keithley2450(SourceMeter):
         doc="Readings averaged.",
     )
 
+    source_delay = Number(
+        ":SOUR:VOLT:DEL {value};:SOUR:CURR:DEL {value}",
+        ":SOUR:VOLT:DEL?",
+        low=0.0,
+        high=10000.0,
+        unit="s",
+        doc="Settling time after each source step, before the reading (:SOURce:<function>:DELay).",
+    )
+    source_delay_auto = Switch(
+        ":SOUR:VOLT:DEL:AUTO {value};:SOUR:CURR:DEL:AUTO {value}",
+        ":SOUR:VOLT:DEL:AUTO?",
+        doc="The delay from the range's table.",
+    )
+    output_off_state = Choice(
+        ":OUTP:SMOD {value}",
+        ":OUTP:SMOD?",
+        words={"normal": "NORM", "high_impedance": "HIMP", "zero": "ZERO", "guard": "GUAR"},
+        doc="What the output does when turned off (:OUTPut:SMODe).",
+    )
+
     def check_identity(self, *, force_model: bool = False) -> str:
         """As every driver, and the command set: a 2450 in TSP mode ignores SCPI."""
         idn = super().check_identity(force_model=force_model)

@@ -7,7 +7,7 @@ take a channel list (``:MEAS? (@1)``) and answer the elements chosen by
 
 from __future__ import annotations
 
-from .settings import Number, ReadOnly, Switch
+from .settings import Choice, Number, ReadOnly, Switch
 from .sourcemeter import SourceMeter
 from .specs import Limits, Ranges, Scpi
 from .sweeps import SweepScpi, values
@@ -83,4 +83,18 @@ class KeysightB2901(SourceMeter):
         doc="4-wire (remote) sense (:SENSe:REMote).",
     )
     line_frequency = ReadOnly(":SYST:LFR?", from_scpi=float, doc="Mains frequency, Hz: one PLC is 1/this.")
+    source_delay = Number(
+        ":TRIG:TRAN:DEL {value}",
+        ":TRIG:TRAN:DEL?",
+        low=0.0,
+        high=100000.0,
+        unit="s",
+        doc="Settling time after each source step (:TRIGger:TRANsient:DELay); no automatic delay.",
+    )
+    output_off_state = Choice(
+        ":OUTP:OFF:MODE {value}",
+        ":OUTP:OFF:MODE?",
+        words={"zero": "ZERO", "high_impedance": "HIZ", "normal": "NORM"},
+        doc="What the output does when turned off (:OUTPut:OFF:MODE).",
+    )
     # no averaging filter and no autozero switch: its aperture and NPLC are the speed controls

@@ -79,6 +79,90 @@ def test_a_config_with_an_nplc_beyond_the_model_is_refused(
     assert "instrument.sense = '3-wire'" in capsys.readouterr().err
 
 
+def test_a_config_sets_every_measurement_setting_by_key(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = config_with(
+        tmp_path,
+        source_range="20 V",
+        measure_range="10 mA",
+        averaging={"type": "moving", "count": 20},
+        autozero=False,
+        source_delay="5 ms",
+        output_off_state="high_impedance",
+    )
+    config = load_config(path)
+    with open_instrument(config.instrument, config.experiment.mode) as smu:
+        state = twin(smu).state
+        assert state[(1, "voltage_range")] == 20.0 and state[(1, "current_sense_range")] == 0.01
+        assert (state[(1, "averaging")], state[(1, "averaging_type")], state[(1, "averaging_count")]) == (
+            True,
+            "MOV",
+            20.0,
+        )
+        assert state[(1, "autozero")] is False and state[(1, "output_off_state")] == "HIMP"
+        assert state[(1, "source_delay")] == pytest.approx(0.005) and state[(1, "source_delay_auto")] is False
+    auto = load_config(config_with(tmp_path, source_range="auto", measure_range="AUTO", source_delay="auto"))
+    with open_instrument(auto.instrument) as smu:
+        state = twin(smu).state
+        assert (
+            state[(1, "voltage_range_auto")]
+            and state[(1, "current_sense_auto")]
+            and state[(1, "source_delay_auto")]
+        )
+    assert main(["run", str(path), "--no-progress"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("model", "key", "value", "message"),
+    [
+        (
+            "keysight_b2901",
+            "averaging",
+            {"type": "repeat", "count": 5},
+            "the keysight_b2901 has no averaging",
+        ),
+        ("keysight_b2901", "source_delay", "auto", "has no source delay auto"),
+        (
+            "keithley2400",
+            "averaging",
+            {"count": 500},
+            "averaging_count 500 readings is outside the allowed 1 .. 100",
+        ),
+        ("keithley2400", "output_off_state", "floating", "'floating'; allowed: 'normal', 'high_impedance'"),
+        (
+            "keithley2400",
+            "measure_range",
+            "10 V",
+            "in voltage mode the measure range is a current, in A, not V",
+        ),
+        (
+            "keithley2400",
+            "source_range",
+            "500 V",
+            "voltage_source_range 500 V is outside the allowed 0.2 .. 210 V",
+        ),
+        ("keithley2400", "source_delay", "10 V", "expected a time in s"),
+    ],
+)
+def test_each_setting_is_refused_with_what_the_model_allows(
+    tmp_path: pathlib.Path,
+    capsys: pytest.CaptureFixture[str],
+    model: str,
+    key: str,
+    value: object,
+    message: str,
+) -> None:
+    from labrun.sim_devices import backend
+
+    path = config_with(tmp_path, **{key: value, "model": model, "address": BENCH[model]})
+    built = backend.twins_built
+    assert main(["run", str(path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"instrument.{key}" in err and message in err, err
+    assert backend.twins_built == built  # refused before any instrument was touched
+
+
 RANGES = [
     ("voltage_source_range", "voltage_range", "voltage_source_autorange", "voltage_range_auto"),
     ("current_source_range", "current_range", "current_source_autorange", "current_range_auto"),
@@ -149,6 +233,9 @@ PINNED: dict[str, list[tuple[str, object, list[bytes]]]] = {
         ("remote_sense", True, [b":SYST:RSEN ON;:SYST:ERR:COUN?", b":SYST:RSEN?"]),
         ("current_measure_range", 1e-3, [b":SENS:CURR:RANG 0.001;:SYST:ERR:COUN?", b":SENS:CURR:RANG?"]),
         ("averaging_type", "moving", [b":SENS:AVER:TCON MOV;:SYST:ERR:COUN?", b":SENS:AVER:TCON?"]),
+        ("source_delay", 0.02, [b":SOUR:DEL 0.02;:SYST:ERR:COUN?", b":SOUR:DEL?"]),
+        ("source_delay_auto", False, [b":SOUR:DEL:AUTO OFF;:SYST:ERR:COUN?", b":SOUR:DEL:AUTO?"]),
+        ("output_off_state", "high_impedance", [b":OUTP:SMOD HIMP;:SYST:ERR:COUN?", b":OUTP:SMOD?"]),
     ],
     "keithley2450": [
         ("nplc", 0.1, [b":SENS:CURR:NPLC 0.1;:SENS:VOLT:NPLC 0.1;:SYST:ERR:COUN?", b":SENS:CURR:NPLC?"]),
@@ -163,11 +250,15 @@ PINNED: dict[str, list[tuple[str, object, list[bytes]]]] = {
             False,
             [b":SENS:CURR:AZER OFF;:SENS:VOLT:AZER OFF;:SYST:ERR:COUN?", b":SENS:CURR:AZER?"],
         ),
+        ("source_delay", 0.5, [b":SOUR:VOLT:DEL 0.5;:SOUR:CURR:DEL 0.5;:SYST:ERR:COUN?", b":SOUR:VOLT:DEL?"]),
+        ("output_off_state", "zero", [b":OUTP:SMOD ZERO;:SYST:ERR:COUN?", b":OUTP:SMOD?"]),
     ],
     "keysight_b2901": [
         ("nplc", 10, [b":SENS:CURR:NPLC 10;:SENS:VOLT:NPLC 10;:SYST:ERR:COUN?", b":SENS:CURR:NPLC?"]),
         ("remote_sense", True, [b":SENS:REM ON;:SYST:ERR:COUN?", b":SENS:REM?"]),
         ("current_source_range", 0.1, [b":SOUR:CURR:RANG 0.1;:SYST:ERR:COUN?", b":SOUR:CURR:RANG?"]),
+        ("source_delay", 0.001, [b":TRIG:TRAN:DEL 0.001;:SYST:ERR:COUN?", b":TRIG:TRAN:DEL?"]),
+        ("output_off_state", "high_impedance", [b":OUTP:OFF:MODE HIZ;:SYST:ERR:COUN?", b":OUTP:OFF:MODE?"]),
     ],
 }
 

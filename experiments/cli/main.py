@@ -141,7 +141,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     window = None
     with Interrupts() as interrupts, contextlib.ExitStack() as instrument:
         try:
-            smu = instrument.enter_context(open_instrument(inst))
+            smu = instrument.enter_context(open_instrument(inst, config.experiment.mode))
         finally:
             lock.release()  # the run takes it again at once, for its whole life
         sweep = build_experiment(config, smu)

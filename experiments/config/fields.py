@@ -60,12 +60,27 @@ def either(*choices: str) -> BeforeValidator:
     return BeforeValidator(parse)
 
 
+def or_auto(inner: BeforeValidator) -> BeforeValidator:
+    """``auto`` (the instrument chooses), or what ``inner`` reads."""
+
+    def parse(value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        return inner.func(value)  # type: ignore[call-arg]
+
+    return BeforeValidator(parse)
+
+
 Volts = Annotated[float, quantity("V")]
 Amps = Annotated[float, quantity("A")]
 Seconds = Annotated[float, quantity("s")]
 Ohms = Annotated[float, quantity("ohm")]
 Kelvin = Annotated[float, quantity("K")]
 Hertz = Annotated[float, quantity("Hz")]
+#: a range: "auto", or a voltage or current (which one depends on the experiment's mode)
+RangeLevel = Annotated[tuple[float, str | None] | str, or_auto(either("V", "A"))]
+#: a source delay: "auto" (the model's table) or a time
+DelayOrAuto = Annotated[float | str, or_auto(quantity("s"))]
 Level = Annotated[tuple[float, str | None], either("V", "A")]
 
 # ---------------------------------------------------------------------- schema

@@ -16,13 +16,16 @@ from labrun.drivers import (
     is_serial,
 )
 from labrun.drivers.errors import shown
+from labrun.drivers.settings import Setting
 from labrun.experiments.config.fields import (
     VISA_BACKENDS,
     Amps,
     ConfigFieldError,
+    DelayOrAuto,
     Hertz,
     Kelvin,
     Ohms,
+    RangeLevel,
     Seconds,
     Strict,
     Volts,
@@ -81,6 +84,13 @@ def known_model(value: Any) -> Any:
     return value
 
 
+class AveragingConfig(Strict):
+    """The averaging filter: repeating (a fresh set per reading) or moving, over ``count`` readings."""
+
+    type: Literal["repeat", "moving"] = "repeat"
+    count: int = Field(10, ge=1)
+
+
 class InstrumentConfig(Strict):
     model: Annotated[str, BeforeValidator(known_model)]
     address: Annotated[str, BeforeValidator(lambda v: check_address(v) if isinstance(v, str) else v)]
@@ -105,15 +115,82 @@ class InstrumentConfig(Strict):
     sense: Literal["2-wire", "4-wire"] | None = None
     #: the twin's time model (sim only): answers at once, or in the instrument's own time
     timing: Literal["off", "realistic"] = "off"
+    #: "auto" or a range in the sourced unit / the measured unit (V or A, by the mode)
+    source_range: RangeLevel | None = None
+    measure_range: RangeLevel | None = None
+    #: the averaging filter: {type: repeat|moving, count: N}, or "off"
+    averaging: AveragingConfig | Literal["off"] | None = None
+    autozero: bool | None = None
+    #: settling time before each reading: "auto" (the model's table) or a time
+    source_delay: DelayOrAuto | None = None
+    #: what the output does when off: normal, high_impedance, zero, guard (as the model has them)
+    output_off_state: str | None = None
 
     @model_validator(mode="after")
     def within_the_models_settings(self) -> InstrumentConfig:
+        """Each setting refused here, with what the model allows, before anything is opened."""
+        driver = MODELS[self.model]
+        checks: list[tuple[str, str, Any]] = []
         if self.nplc is not None:
+            checks.append(("nplc", "nplc", self.nplc))
+        if isinstance(self.averaging, AveragingConfig):
+            checks += [
+                ("averaging", "averaging", True),
+                ("averaging.type", "averaging_type", self.averaging.type),
+                ("averaging.count", "averaging_count", self.averaging.count),
+            ]
+        elif self.averaging == "off":
+            checks.append(("averaging", "averaging", False))
+        if self.autozero is not None:
+            checks.append(("autozero", "autozero", self.autozero))
+        if self.source_delay == "auto":
+            checks.append(("source_delay", "source_delay_auto", True))
+        elif self.source_delay is not None:
+            checks.append(("source_delay", "source_delay", self.source_delay))
+        if self.output_off_state is not None:
+            checks.append(("output_off_state", "output_off_state", self.output_off_state))
+        for key, name, value in checks:
+            setting = getattr(driver, name, None)
+            if not isinstance(setting, Setting):
+                raise ConfigFieldError(
+                    f"instrument.{key}", f"the {self.model} has no {name.replace('_', ' ')}"
+                )
             try:
-                MODELS[self.model].nplc.allowed(self.nplc)  # type: ignore[attr-defined]
+                setting.allowed_for(driver, value)
             except LimitError as error:
-                raise ConfigFieldError("instrument.nplc", f"{self.model}: {error}") from None
+                raise ConfigFieldError(f"instrument.{key}", f"{self.model}: {error}") from None
         return self
+
+    def settings_for(self, mode: str) -> list[tuple[str, Any]]:
+        """(driver setting, value) to apply, in order, for an experiment in ``mode``."""
+        sourced, measured = ("voltage", "current") if mode == "voltage" else ("current", "voltage")
+        out: list[tuple[str, Any]] = []
+        if self.nplc is not None:
+            out.append(("nplc", self.nplc))
+        if self.sense is not None:
+            out.append(("remote_sense", self.sense == "4-wire"))
+        for key, kind, what in (("source_range", "source", sourced), ("measure_range", "measure", measured)):
+            value = getattr(self, key)
+            if value == "auto":
+                out.append((f"{what}_{kind}_autorange", True))
+            elif value is not None:
+                out.append((f"{what}_{kind}_range", value[0]))
+        if isinstance(self.averaging, AveragingConfig):
+            out += [("averaging_type", self.averaging.type), ("averaging_count", self.averaging.count)]
+            out.append(("averaging", True))
+        elif self.averaging == "off":
+            out.append(("averaging", False))
+        if self.autozero is not None:
+            out.append(("autozero", self.autozero))
+        if self.source_delay == "auto":
+            out.append(("source_delay_auto", True))
+        elif self.source_delay is not None:
+            if hasattr(MODELS[self.model], "source_delay_auto"):
+                out.append(("source_delay_auto", False))
+            out.append(("source_delay", self.source_delay))
+        if self.output_off_state is not None:
+            out.append(("output_off_state", self.output_off_state))
+        return out
 
     @model_validator(mode="after")
     def known_backend(self) -> InstrumentConfig:

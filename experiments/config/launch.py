@@ -19,8 +19,9 @@ from labrun.sim_devices import bench_in_memory
 
 
 @contextlib.contextmanager
-def open_instrument(config: InstrumentConfig) -> Iterator[SourceMeter]:
-    """The configured instrument, closed (output off first) when the block ends.
+def open_instrument(config: InstrumentConfig, mode: str = "voltage") -> Iterator[SourceMeter]:
+    """The configured instrument, its settings applied for an experiment in ``mode``,
+    closed (output off first) when the block ends.
 
     A simulated one is described to the ``@labrun`` backend as a one-instrument bench in
     memory, so any address and any load work through pyvisa's public mechanism.
@@ -40,10 +41,8 @@ def open_instrument(config: InstrumentConfig) -> Iterator[SourceMeter]:
         smu = connect(sim=bench_in_memory([config.bench_entry()]))
     smu.compliance_advice = "raise experiment.compliance in the config"
     with smu:
-        if config.nplc is not None:
-            smu.nplc = config.nplc  # type: ignore[attr-defined]
-        if config.sense is not None:
-            smu.remote_sense = config.sense == "4-wire"  # type: ignore[attr-defined]
+        for name, value in config.settings_for(mode):
+            setattr(smu, name, value)  # each written, confirmed and read back
         yield smu
 
 

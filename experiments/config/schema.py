@@ -131,6 +131,28 @@ class Config(Strict):
     experiment: Annotated[IVSweepConfig | TimeTraceConfig, Field(discriminator="type")]
     save: SaveConfig = SaveConfig()
 
+    def check_ranges(self) -> None:
+        """A source range in the sourced unit, a measure range in the measured one, each
+        within the model's table (the mode decides which is which)."""
+        mode, inst = self.experiment.mode, self.instrument
+        driver = MODELS[inst.model]
+        sourced, measured = ("voltage", "current") if mode == "voltage" else ("current", "voltage")
+        for key, kind, what in (("source_range", "source", sourced), ("measure_range", "measure", measured)):
+            value = getattr(inst, key)
+            if value is None or value == "auto":
+                continue
+            number, unit = value
+            wanted = "V" if what == "voltage" else "A"
+            if unit not in (None, wanted):
+                raise ConfigFieldError(
+                    f"instrument.{key}",
+                    f"in {mode} mode the {kind} range is a {what}, in {wanted}, not {unit}",
+                )
+            try:
+                getattr(driver, f"{what}_{kind}_range").allowed_for(driver, number)
+            except LimitError as error:
+                raise ConfigFieldError(f"instrument.{key}", f"{inst.model}: {error}") from None
+
     @model_validator(mode="after")
     def within_the_instrument(self) -> Config:
         sweep, limits = self.experiment, self.instrument.limits
@@ -148,6 +170,7 @@ class Config(Strict):
             level_key = "stop" if isinstance(sweep, IVSweepConfig) else "level"
             key = "compliance" if "compliance" in str(error) else level_key
             raise ConfigFieldError(f"experiment.{key}", str(error)) from None
+        self.check_ranges()
         if isinstance(sweep, IVSweepConfig) and sweep.sweep == "hardware":
             scpi = MODELS[self.instrument.model].sweep_scpi
             if scpi is None:
