@@ -11,6 +11,7 @@ ERROR_TEXT: dict[int, str] = {
     -108: "Parameter not allowed",
     -109: "Missing parameter",
     -113: "Undefined header",
+    -131: "Invalid suffix",
     -114: "Header suffix out of range",
     -221: "Settings conflict",
     -222: "Data out of range",

@@ -103,6 +103,46 @@ def _ends(
 
 _KEYWORDS = {"MIN": "MIN", "MINIMUM": "MIN", "MAX": "MAX", "MAXIMUM": "MAX", "DEF": "DEF", "DEFAULT": "DEF"}
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+#: a number with a suffix: ``100mV``, ``1 V``, ``10 MA`` (IEEE 488.2 §7.7.3)
+_WITH_SUFFIX = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([A-Za-z]+)$")
+#: suffix multipliers; ``M`` is milli and ``MA`` mega, as the standard has it (so ``10 MA``
+#: is ten megaamperes, and out of range), except in ``MOHM`` and ``MHZ`` (mega)
+MULTIPLIERS = {
+    "EX": 1e18,
+    "PE": 1e15,
+    "T": 1e12,
+    "G": 1e9,
+    "MA": 1e6,
+    "K": 1e3,
+    "M": 1e-3,
+    "U": 1e-6,
+    "N": 1e-9,
+    "P": 1e-12,
+    "F": 1e-15,
+    "A": 1e-18,
+}
+#: the unit a setting's numbers may carry, from its key
+UNITS = (("voltage", "V"), ("current", "A"), ("delay", "S"), ("aperture", "S"))
+#: IEEE 488.2 infinity, and not-a-number
+INFINITY, NOT_A_NUMBER = 9.9e37, 9.91e37
+
+
+def suffixed(number: float, suffix: str, unit: str | None) -> float | None:
+    """``number`` scaled by ``suffix`` (a unit, with a multiplier before it); None if the
+    suffix is not ``unit`` (with or without a multiplier)."""
+    word = suffix.upper()
+    if unit is None:
+        return None
+    if word == unit:
+        return number
+    if word in ("MOHM", "MHZ") and word[1:] == unit:
+        return number * 1e6
+    if word in MULTIPLIERS and word not in ("A", "S"):  # a multiplier alone, the unit implied:
+        # "10 MA" is 10 megaamperes; "A" and "S" alone are units (ampere, second), not atto
+        return number * MULTIPLIERS[word]
+    if word.endswith(unit) and word[: -len(unit)] in MULTIPLIERS:
+        return number * MULTIPLIERS[word[: -len(unit)]]
+    return None
 
 
 @dataclass(frozen=True)
@@ -154,9 +194,19 @@ class Setting:
             return self.maximum
         if word == "DEF":
             return float(self.default)
-        if not _NUMBER.match(text):
+        if text.upper() in ("INF", "NINF", "NAN"):
+            value = {"INF": INFINITY, "NINF": -INFINITY, "NAN": NOT_A_NUMBER}[text.upper()]
+            raise ScpiError(-222, f"{self.key}={text} ({value:g})")
+        if _NUMBER.match(text):
+            value = float(text)
+        elif match := _WITH_SUFFIX.match(text):
+            unit = next((u for part, u in UNITS if part in self.key and not self.key.endswith("nplc")), None)
+            scaled = suffixed(float(match.group(1)), match.group(2), unit)
+            if scaled is None:
+                raise ScpiError(-131, f"{self.key} takes {unit or 'no unit'}, got {text}")
+            value = scaled
+        else:
             raise ScpiError(-104, f"{self.key} takes a number, got {text}")
-        value = float(text)
         if not math.isfinite(value):
             raise ScpiError(-222, f"{self.key}={text}")
         if (self.minimum is not None and value < self.minimum) or (

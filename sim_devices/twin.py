@@ -17,6 +17,7 @@ from typing import Any
 
 import pyvisa
 
+from .common import ESR_PON, QUEUE_OVERFLOW, CommonCommands, event_bit
 from .faults import Fault
 from .scpi import MessageParser, ProgramUnit
 from .scpi_errors import ERROR_TEXT, ScpiError
@@ -28,37 +29,8 @@ logger = logging.getLogger(__name__)
 
 _BYTES = [bytes((i,)) for i in range(256)]
 
-#: Overflow marker placed last when the queue is full (SCPI-99 21.8.5).
-QUEUE_OVERFLOW = -350
 
-# IEEE 488.2 standard event status register bits, and status byte bits
-ESR_OPC, ESR_QYE, ESR_DDE, ESR_EXE, ESR_CME, ESR_PON = 1, 4, 8, 16, 32, 128
-STB_EAV, STB_MAV, STB_ESB, STB_MSS = 4, 16, 32, 64
-
-
-def event_bit(code: int) -> int:
-    """The event register bit an error sets: -1xx command, -2xx execution, -4xx query,
-    anything else (-3xx, the instrument's own positive codes) device-dependent."""
-    if -199 <= code <= -100:
-        return ESR_CME
-    if -299 <= code <= -200:
-        return ESR_EXE
-    if -499 <= code <= -400:
-        return ESR_QYE
-    return ESR_DDE
-
-
-def _register_value(unit: ProgramUnit) -> int:
-    try:
-        value = int(float(unit.params[0]))
-    except (IndexError, ValueError):
-        raise ScpiError(-104, "a register value 0..255 expected") from None
-    if not 0 <= value <= 255:
-        raise ScpiError(-222, f"register value {value} outside 0..255")
-    return value
-
-
-class ScpiTwin(Device):
+class ScpiTwin(CommonCommands, Device):
     """A device whose commands come from a :class:`CommandTree`.
 
     Hooks: a tree entry ``query: name`` calls ``self.query_name(unit)``, an entry
@@ -275,50 +247,8 @@ class ScpiTwin(Device):
     def command_reset(self, unit: ProgramUnit) -> None:
         self.reset_state()
 
-    def command_clear_status(self, unit: ProgramUnit) -> None:
-        """``*CLS``: the error queue and the event status register (not their enables)."""
-        self.errors.clear()
-        self.esr = 0
-
-    # IEEE 488.2 status model (§11): *ESR? reads and clears the standard event status
-    # register; *STB? sums the status byte; *ESE / *SRE are the enables (*RST keeps them)
-
-    def query_event_status(self, unit: ProgramUnit) -> str:
-        value, self.esr = self.esr, 0
-        return str(value)
-
-    def query_status_byte(self, unit: ProgramUnit) -> str:
-        stb = (STB_EAV if self.errors else 0) | (STB_MAV if self._output_buffers else 0)
-        stb |= STB_ESB if self.esr & self.ese else 0
-        return str(stb | (STB_MSS if stb & self.sre else 0))
-
-    def command_operation_complete(self, unit: ProgramUnit) -> None:
-        self.esr |= ESR_OPC  # every operation of a twin completes at once
-
-    def command_event_enable(self, unit: ProgramUnit) -> None:
-        self.ese = _register_value(unit)
-
-    def query_event_enable(self, unit: ProgramUnit) -> str:
-        return str(self.ese)
-
-    def command_service_enable(self, unit: ProgramUnit) -> None:
-        self.sre = _register_value(unit) & ~STB_MSS  # bit 6 cannot be enabled (488.2 11.3.2)
-
-    def query_service_enable(self, unit: ProgramUnit) -> str:
-        return str(self.sre)
-
     def device_clear(self) -> None:
         """viClear (a GPIB/USB device clear): input and output queues emptied, status kept."""
         self._input_buffer = bytearray()
         self._output_buffers.clear()
         self._ready_at = 0.0
-
-    def command_nothing(self, unit: ProgramUnit) -> None:
-        """Accepted and without effect in a simulation (``:ABORt``, ``*WAI``)."""
-
-    def query_identify(self, unit: ProgramUnit) -> str:
-        # the static answer of the model's pyvisa-sim YAML
-        return self._dialogues[b"*IDN?"].decode()
-
-    def query_one(self, unit: ProgramUnit) -> str:
-        return "1"

@@ -25,7 +25,7 @@ QUERIES = [
     (":SENS:FUNC:CONC?", "1"),
     (":SOUR:VOLT:MODE?", "FIX"),
     (":FORM:DATA?", "ASC"),
-    (":SYST:BEEP?", "1"),
+    (":SYST:BEEP:STAT?", "1"),
 ]
 
 

@@ -450,7 +450,7 @@ def test_spellings_reach_the_same_state(rm: pyvisa.ResourceManager, message: str
         (":SOUR:VOLT 3;:SOUR:VOLT DEF", ":SOUR:VOLT?", "+0.000000E+00"),
         (":OUTP ON", ":OUTP?", "1"),
         (":OUTP 0", ":OUTP?", "0"),
-        (":SYST:BEEP OFF", ":SYST:BEEP?", "0"),
+        (":SYST:BEEP:STAT OFF", ":SYST:BEEP:STAT?", "0"),
         (":SENS:FUNC 'VOLT', 'CURR'", ":SENS:FUNC?", '"VOLT","CURR"'),
         (":source:function current", ":SOUR:FUNC?", "CURR"),
     ],
@@ -629,3 +629,74 @@ def test_a_device_clear_drops_a_pending_answer() -> None:
     assert k.query("*OPC?") == "1"  # the next answer is the next question's, no -410
     assert k.query(":SYST:ERR?").startswith("0")
     k.close()
+
+
+ALL = [K2400, K2450, B2901]
+
+
+@pytest.mark.parametrize("address", ALL)
+@pytest.mark.parametrize(
+    ("value", "volts"),
+    [
+        ("100mV", 0.1),
+        ("1 V", 1.0),
+        ("1.5V", 1.5),
+        ("2 MV", 0.002),
+        ("5 kV", None),
+        ("MAX", 210.0),
+        ("DEF", 0.0),
+    ],
+)
+def test_numbers_take_suffixes_multipliers_and_keywords(
+    rm: pyvisa.ResourceManager, address: str, value: str, volts: float | None
+) -> None:
+    """IEEE 488.2 §7.7.3: ``M`` is milli (``MA`` would be mega), the unit must fit."""
+    res = instrument(rm, address)
+    res.write(f":SOUR:VOLT 0.5;:SOUR:VOLT {value}")
+    if volts is None:  # 5 kV: a well-formed number beyond the range
+        assert res.query(":SYST:ERR?").startswith("-222")
+        assert float(res.query(":SOUR:VOLT?")) == 0.5
+    else:
+        assert float(res.query(":SOUR:VOLT?")) == pytest.approx(
+            min(volts, twin_of(res).tree.level_limit("voltage"))
+        )
+        assert res.query(":SYST:ERR:COUN?") in ("0", "+0")
+
+
+@pytest.mark.parametrize("address", ALL)
+def test_a_wrong_unit_and_infinity_are_refused(rm: pyvisa.ResourceManager, address: str) -> None:
+    res = instrument(rm, address)
+    res.write(":SOUR:VOLT 2 A")
+    res.write(":SOUR:CURR 10 MA")  # ten megaamperes, as SCPI reads it
+    res.write(":SOUR:VOLT INF")
+    assert (
+        res.query(":SYST:ERR:ALL?")
+        == '-131,"Invalid suffix",-222,"Data out of range",-222,"Data out of range"'
+    )
+    assert res.query(":SYST:ERR:ALL?") == '0,"No error"'
+
+
+@pytest.mark.parametrize("address", ALL)
+def test_common_commands_every_manual_lists(rm: pyvisa.ResourceManager, address: str) -> None:
+    res = instrument(rm, address)
+    assert res.query("*TST?") == "0" and res.query("*OPT?") == "0"
+    res.write("*TRG;*WAI;:SYST:BEEP 2000, 0.2")
+    res.write(":SOUR:VOLT 1.25;*SAV 2;*RST")
+    assert float(res.query(":SOUR:VOLT?")) == 0.0
+    res.write(":OUTP ON;*RCL 2")
+    assert float(res.query(":SOUR:VOLT?")) == 1.25
+    assert res.query(":OUTP?") in ("0", "OFF")  # a recall leaves the output off
+    res.write("*RCL 3")  # nothing saved there
+    res.write("*SAV 9")  # no such slot
+    assert res.query(":SYST:ERR:ALL?") == '-221,"Settings conflict",-222,"Data out of range"'
+
+
+def test_each_model_accepts_its_display_commands(rm: pyvisa.ResourceManager) -> None:
+    for address, program in [
+        (K2400, ':DISP:ENAB OFF;:DISP:TEXT:DATA "sweeping";:DISP:TEXT:STAT ON'),
+        (K2450, ':DISP:LIGH:STAT ON25;:DISP:USER1:TEXT "sweeping";:DISP:SCR HOME;:DISP:CLE'),
+        (B2901, ":DISP:ENAB ON;:DISP:VIEW GRAP"),
+    ]:
+        res = instrument(rm, address)
+        res.write(program)
+        assert res.query(":SYST:ERR:COUN?") in ("0", "+0"), address
