@@ -16,13 +16,14 @@ import sys
 import time
 from collections.abc import Callable
 
-from . import analysis_cases, cases, served_cases
+from . import analysis_cases, cases, served_cases, timed_cases
 from .result import Result
 
 CASES: dict[str, Callable[[bool], Result | list[Result]]] = {
     **cases.CASES,
     **served_cases.CASES,
     **analysis_cases.CASES,
+    **timed_cases.CASES,
 }
 
 
