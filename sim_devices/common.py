@@ -20,6 +20,7 @@ QUEUE_OVERFLOW = -350
 # IEEE 488.2 standard event status register bits, and status byte bits
 ESR_OPC, ESR_QYE, ESR_DDE, ESR_EXE, ESR_CME, ESR_PON = 1, 4, 8, 16, 32, 128
 STB_EAV, STB_MAV, STB_ESB, STB_MSS = 4, 16, 32, 64
+STB_MSB = 1  # the 2400's measurement summary bit
 
 
 def event_bit(code: int) -> int:

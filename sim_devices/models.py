@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .common import STB_MSB, STB_MSS
 from .scpi import ProgramUnit
 from .scpi_errors import ERROR_TEXT, ScpiError
 from .sourcemeter_twin import SourceMeterTwin, channel_list, number, sweep_levels
@@ -19,6 +20,7 @@ ERROR_TEXT.setdefault(-230, "Data corrupt or stale")
 ERROR_TEXT.setdefault(-225, "Out of memory")
 
 NOT_MEASURED = 9.91e37  # what Keithley instruments send for a value that was not taken
+BUFFER_FULL = 512  # the 2400's measurement event bit 9 (manual §15)
 
 
 class Keithley2400Twin(SourceMeterTwin):
@@ -31,6 +33,7 @@ class Keithley2400Twin(SourceMeterTwin):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.trace: list[dict[str, float]] = []  # the reading buffer
+        self.measurement_events = 0
         super().__init__(*args, **kwargs)
 
     #: no LAN port: served as through a GPIB/RS-232-to-LAN gateway, which serves one
@@ -86,17 +89,24 @@ class Keithley2400Twin(SourceMeterTwin):
         when ``:TRACe:FEED:CONTrol NEXT`` (manual §10 "List", §9 "Buffer")."""
         s = self.state
         function = self.sourced(1)
-        if s[(1, f"{function}_mode")] != "LIST":
-            self.last = self._reading()
+        listing = s[(1, f"{function}_mode")] == "LIST"
+        if not listing and s[(1, "trace_control")] != "NEXT":
+            self.last = self._reading()  # nothing to buffer: the readings wait for :FETCh?
             return
         if not s[(1, "output")]:
             raise ScpiError(803, "a sweep with the output off")
-        source_list = self.get_list(1, function)
         count = int(s[(1, "arm_count")] * s[(1, "trigger_count")])
-        levels = [source_list[k % len(source_list)] for k in range(count)] if source_list else []
-        self.start_sweep(1, levels, s[(1, "source_delay")], self._trace_store)
+        if listing:
+            source_list = self.get_list(1, function)
+            levels: list[float | None] = (
+                [source_list[k % len(source_list)] for k in range(count)] if source_list else []
+            )
+        else:  # fixed level (or the staircase of SWEep mode), each reading into the buffer
+            levels = self.trigger_levels(1, count, int(s[(1, "sweep_points")]), s[(1, "sweep_spacing")])
+        delay = s[(1, "source_delay")] + s[(1, "trigger_delay")]
+        self.start_sweep(1, levels, delay, self._trace_store)
 
-    def _trace_store(self, index: int, level: float, voltage: float, current: float) -> None:
+    def _trace_store(self, index: int, level: float | None, voltage: float, current: float) -> None:
         s = self.state
         if s[(1, "trace_control")] != "NEXT":
             return
@@ -105,6 +115,44 @@ class Keithley2400Twin(SourceMeterTwin):
         )
         if len(self.trace) >= s[(1, "trace_points")]:
             s[(1, "trace_control")] = "NEV"  # the buffer is full: storage stops (manual §9)
+            self.measurement_events |= BUFFER_FULL
+
+    # the measurement event register (manual §15): buffer full is its bit 9; enabled, it
+    # sets the status byte's measurement summary bit (bit 0)
+
+    def query_measurement_events(self, unit: ProgramUnit) -> str:
+        self.collect()
+        value, self.measurement_events = self.measurement_events, 0
+        return str(value)
+
+    def command_status_preset(self, unit: ProgramUnit) -> None:
+        self.state[(1, "measurement_enable")] = 0.0
+
+    def query_status_byte(self, unit: ProgramUnit) -> str:
+        self.collect()
+        stb = int(super().query_status_byte(unit))
+        if self.measurement_events & int(self.state[(1, "measurement_enable")]):
+            stb |= STB_MSB
+            if self.sre & STB_MSB:
+                stb |= STB_MSS
+        return str(stb)
+
+    def query_statistics(self, unit: ProgramUnit) -> str:
+        """``:CALCulate3:DATA?``: the ``:CALCulate3:FORMat`` statistic of each buffered
+        element (voltage, current, resistance: those :FORMat:ELEMents has), manual §9."""
+        self.collect()
+        if not self.trace:
+            raise ScpiError(-230, "the buffer is empty")
+        chosen = [e for e in ("VOLT", "CURR", "RES") if e in self.state[(1, "format_elements")]]
+        kind = self.state[(1, "statistic")]
+        out = []
+        for element in chosen:
+            values = [entry[element] for entry in self.trace]
+            mean = sum(values) / len(values)
+            spread = (sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1)) ** 0.5
+            statistics = {"MEAN": mean, "SDEV": spread, "MAX": max(values), "MIN": min(values)}
+            out.append(statistics.get(kind, max(values) - min(values)))  # PKPK
+        return ",".join(number(v) for v in out)
 
     def command_trace_clear(self, unit: ProgramUnit) -> None:
         self.collect()
@@ -296,9 +344,10 @@ class Keithley2450Twin(SourceMeterTwin):
         if not self.state[(1, "output")]:
             self.state[(1, "output")] = True  # the sweep's trigger model turns the output on
         store = self._buffer(buffer)
+        store.clear()  # the sweep's readings start the buffer (QCoDeS reads them from index 1)
         source_is_voltage = self.sourced(1) == "voltage"
 
-        def keep(index: int, level: float, voltage: float, current: float) -> None:
+        def keep(index: int, level: float | None, voltage: float, current: float) -> None:
             if len(store) >= self.BUFFER_SIZE:
                 store.pop(0)
             store.append(
@@ -352,7 +401,7 @@ class KeysightB2900Twin(SourceMeterTwin):
         levels = [source_list[k % len(source_list)] for k in range(count)] if source_list else []
         trace = self.traces.setdefault(channel, [])
 
-        def keep(index: int, level: float, voltage: float, current: float) -> None:
+        def keep(index: int, level: float | None, voltage: float, current: float) -> None:
             if s[(channel, "trace_control")] == "NEXT" and len(trace) < s[(channel, "trace_points")]:
                 trace.append(
                     {
@@ -361,7 +410,7 @@ class KeysightB2900Twin(SourceMeterTwin):
                         "RES": NOT_MEASURED,
                         "TIME": self.elapsed(),
                         "STAT": 0.0,
-                        "SOUR": level,
+                        "SOUR": voltage if level is None else level,
                     }
                 )
 

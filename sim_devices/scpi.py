@@ -162,7 +162,8 @@ class MessageParser:
         command = self.tree.find(full)
         if command is None:
             raise ScpiError(-113, header)
-        suffixes = [s for _, s in full if s is not None]
+        fixed = command.fixed_suffixes()  # numbers that are part of a mnemonic (CALC3): no channel
+        suffixes = [s for name, s in full if s is not None and (name, s) not in fixed]
         channel = suffixes[-1] if suffixes else 1
         if not 1 <= channel <= self.tree.channels:
             raise ScpiError(-114, header)

@@ -23,9 +23,16 @@ class Node:
     short: str
     long: str
     takes_suffix: bool  # a channel suffix (``SOUR2``) may follow
+    #: a number that is part of the mnemonic (``CALCulate3``): the header must carry it
+    fixed_suffix: int | None = None
 
     def accepts(self, name: str) -> bool:
         return name == self.short or name == self.long
+
+    def accepts_suffix(self, suffix: int | None) -> bool:
+        if self.fixed_suffix is not None:
+            return suffix == self.fixed_suffix
+        return suffix is None or self.takes_suffix
 
 
 @dataclass(frozen=True)
@@ -71,8 +78,17 @@ def compile_pattern(pattern: str) -> tuple[Node | Optional_, ...]:
                 return tuple(items)
             else:
                 word = re.sub(r"\[\d\]$", "", tok)
-                short, long = mnemonic_forms(word)
-                items.append(Node(short, long, takes_suffix=word != tok))
+                fixed = re.search(r"(?<=[A-Za-z])\d+$", word) if word == tok else None
+                base = word[: fixed.start()] if fixed else word
+                short, long = mnemonic_forms(base)
+                items.append(
+                    Node(
+                        short,
+                        long,
+                        takes_suffix=word != tok,
+                        fixed_suffix=int(fixed.group()) if fixed else None,
+                    )
+                )
         if closing:
             raise ValueError(f"unbalanced '[' in {pattern!r}")
         return tuple(items)
@@ -91,7 +107,7 @@ def _ends(
     if isinstance(item, Node):
         if ti < len(tokens):
             name, suffix = tokens[ti]
-            if item.accepts(name) and (suffix is None or item.takes_suffix):
+            if item.accepts(name) and item.accepts_suffix(suffix):
                 yield from _ends(items, k + 1, tokens, ti + 1)
         return
     for mid in _ends(item.items, 0, tokens, ti):
@@ -256,6 +272,18 @@ class Command:
     setting: Setting | None = None
     on_command: str | None = None  # name of the hook run by ``HEADER params``
     on_query: str | None = None  # name of the hook answering ``HEADER? params``
+
+    def fixed_suffixes(self) -> set[tuple[str, int]]:
+        """(mnemonic, number) of each node whose number is part of its name (``CALCulate3``)."""
+        out: set[tuple[str, int]] = set()
+        stack: list[Node | Optional_] = list(self.items)
+        while stack:
+            item = stack.pop()
+            if isinstance(item, Optional_):
+                stack.extend(item.items)
+            elif item.fixed_suffix is not None:
+                out |= {(item.short, item.fixed_suffix), (item.long, item.fixed_suffix)}
+        return out
 
 
 @dataclass

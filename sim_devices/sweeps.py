@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 MAX_LIST = 2500
 
 #: where a reading goes: (index, level, voltage, current)
-Store = Callable[[int, float, float, float], None]
+Store = Callable[[int, float | None, float, float], None]
 
 
 @dataclass
@@ -35,7 +35,7 @@ class SweepRun:
 
     channel: int
     function: str  # "voltage" or "current": what steps
-    levels: list[float]
+    levels: list[float | None]  # None: the level as set (a fixed-level buffer fill)
     started: float
     per_point: float
     store: Store
@@ -99,7 +99,7 @@ class SourceLists:
     def get_list(self, channel: int, function: str) -> list[float]:
         return self._lists().get((channel, function), [])
 
-    def start_sweep(self, channel: int, levels: Sequence[float], delay: float, store: Store) -> None:
+    def start_sweep(self, channel: int, levels: Sequence[float | None], delay: float, store: Store) -> None:
         """Start stepping the source through ``levels`` now (after the message's work so far)."""
         if self.sweep is not None:
             self.collect()
@@ -124,8 +124,8 @@ class SourceLists:
             level = sweep.levels[k]
             voltage, current = self.measured_at(sweep.channel, level)
             sweep.store(k, level, voltage, current)
-        if due > sweep.collected:
-            self.state[(sweep.channel, sweep.function)] = sweep.levels[due - 1]
+        if due > sweep.collected and (last := sweep.levels[due - 1]) is not None:
+            self.state[(sweep.channel, sweep.function)] = last
         sweep.collected = due
 
     def abort_sweep(self) -> None:
