@@ -69,6 +69,8 @@ class Keithley2400(SourceMeter):
         current_limit_query=":SENS:CURR:PROT?",
         voltage_limit_query=":SENS:VOLT:PROT?",
         configure=(":FORM:ELEM VOLT,CURR",),
+        resistance_on=(':SENS:FUNC:CONC ON;:SENS:FUNC:ON "VOLT","CURR","RES"', ":FORM:ELEM VOLT,CURR,RES"),
+        resistance_off=(':SENS:FUNC:OFF "RES"', ":FORM:ELEM VOLT,CURR"),
         reading_query=":READ?",
     )
     # voltage and current of each reading, in this order (manual: :FORMat:ELEMents)
@@ -115,6 +117,11 @@ class Keithley2400(SourceMeter):
     )
     source_delay_auto = Switch(
         ":SOUR:DEL:AUTO {value}", ":SOUR:DEL:AUTO?", doc="The delay from the range's table."
+    )
+    offset_compensation = Switch(
+        ":SENS:RES:OCOM {value}",
+        ":SENS:RES:OCOM?",
+        doc="Offset-compensated ohms: each resistance from two readings, source on and off.",
     )
     output_off_state = Choice(
         ":OUTP:SMOD {value}",

@@ -125,6 +125,11 @@ class Keithley2450(SourceMeter):
         ":SOUR:VOLT:DEL:AUTO?",
         doc="The delay from the range's table.",
     )
+    offset_compensation = Switch(
+        ":SENS:RES:OCOM {value}",
+        ":SENS:RES:OCOM?",
+        doc="Offset-compensated ohms: each resistance from two readings, source on and off.",
+    )
     output_off_state = Choice(
         ":OUTP:SMOD {value}",
         ":OUTP:SMOD?",

@@ -65,6 +65,8 @@ class KeysightB2901(SourceMeter):
         current_limit_query=":SENS:CURR:PROT?",
         voltage_limit_query=":SENS:VOLT:PROT?",
         configure=(":FORM:ELEM:SENS VOLT,CURR",),
+        resistance_on=(':SENS:FUNC:ON "VOLT","CURR","RES"', ":FORM:ELEM:SENS VOLT,CURR,RES"),
+        resistance_off=(':SENS:FUNC:OFF "RES"', ":FORM:ELEM:SENS VOLT,CURR"),
         reading_query=":MEAS? (@1)",
     )
     sweep_scpi = SWEEP_B2900
@@ -90,6 +92,19 @@ class KeysightB2901(SourceMeter):
         high=100000.0,
         unit="s",
         doc="Settling time after each source step (:TRIGger:TRANsient:DELay); no automatic delay.",
+    )
+    offset_compensation = Switch(
+        ":SENS:RES:OCOM {value}",
+        ":SENS:RES:OCOM?",
+        doc="Offset-compensated ohms: each resistance from two readings, source on and off.",
+    )
+    aperture = Number(
+        ":SENS:CURR:APER {value};:SENS:VOLT:APER {value}",
+        ":SENS:CURR:APER?",
+        low=8e-6,
+        high=2.0,
+        unit="s",
+        doc="Integration time in seconds (the B2900's other speed control; NPLC follows it).",
     )
     output_off_state = Choice(
         ":OUTP:OFF:MODE {value}",

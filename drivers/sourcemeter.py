@@ -7,6 +7,7 @@ floats: volts, amperes, seconds.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -51,6 +52,7 @@ class SourceMeter(RangeSettings, SourceState, InstrumentSweeps):
         self._current_limit = self.limits.current_limit_range[0]
         self._voltage_limit = self.limits.voltage_limit_range[0]
         self._output_enabled = False
+        self._resistance = False  # readings carry the instrument's resistance too
         self._warned_compliance = False
         #: at interpreter exit, leave the output as it is (an experiment that must keep a bias)
         self.keep_output = False
@@ -97,6 +99,7 @@ class SourceMeter(RangeSettings, SourceState, InstrumentSweeps):
         """Fix the reading format the driver parses (sent after opening and after reset)."""
         for command in self.scpi.configure:
             self.instrument.write(command)
+        self._resistance = False  # the format is voltage and current again
 
     def sync(self) -> None:
         """Read mode, level, limits and output state back from the instrument."""
@@ -107,6 +110,24 @@ class SourceMeter(RangeSettings, SourceState, InstrumentSweeps):
             self._current_limit = float(q(self.scpi.current_limit_query))
             self._voltage_limit = float(q(self.scpi.voltage_limit_query))
             self._output_enabled = self.is_output_on()
+
+    @property
+    def measure_resistance(self) -> bool:
+        """Each reading also carries the resistance the instrument computes (ohms), where
+        the model's readings can (its ``Scpi.resistance_on``)."""
+        return self._resistance
+
+    @measure_resistance.setter
+    def measure_resistance(self, on: bool) -> None:
+        if not isinstance(on, bool):
+            raise LimitError(f"measure_resistance: expected True or False, got {on!r}")
+        commands = self.scpi.resistance_on if on else self.scpi.resistance_off
+        if on and not commands:
+            raise LimitError(f"the {self.model}'s readings carry no resistance in labrun")
+        with self.instrument.io_lock:
+            for command in commands:
+                self.instrument.write(command)
+            self._resistance = on
 
     # ------------------------------------------------------------------ source
 
@@ -234,7 +255,10 @@ class SourceMeter(RangeSettings, SourceState, InstrumentSweeps):
             raise InstrumentError(
                 self.name, self.scpi.reading_query, f"unreadable answer {text!r}"
             ) from error
-        return self.reading_of(voltage, current, stamp)
+        reading = self.reading_of(voltage, current, stamp)
+        if self._resistance:
+            reading = dataclasses.replace(reading, resistance=float(text.split(",")[2]))
+        return reading
 
     def reading_of(self, voltage: float, current: float, stamp: float) -> Reading:
         """A :class:`Reading`, flagged (and warned of, once) when it sat at the compliance."""
@@ -257,10 +281,11 @@ class SourceMeter(RangeSettings, SourceState, InstrumentSweeps):
         return Reading(voltage, current, stamp, clipped)
 
     def parse_reading(self, text: str) -> tuple[float, float]:
-        """(voltage, current) from the measure query's answer; default ``V,I``."""
+        """(voltage, current) from the measure query's answer; default ``V,I`` (``V,I,R``
+        while resistance is measured)."""
         fields = text.split(",")
-        if len(fields) != 2:
-            raise ValueError(f"expected 2 values, got {len(fields)}")
+        if len(fields) != 2 + self._resistance:
+            raise ValueError(f"expected {2 + self._resistance} values, got {len(fields)}")
         return float(fields[0]), float(fields[1])
 
     # ---------------------------------------------------------------- shutdown

@@ -17,6 +17,8 @@ class Reading:
     current: float
     timestamp: float
     in_compliance: bool = False
+    #: ohms, as the instrument computed it, when resistance is measured (else None)
+    resistance: float | None = None
 
 
 @dataclass(frozen=True)
@@ -77,3 +79,7 @@ class Scpi:
     output_query: str = ":OUTP?"
     #: sent after opening and after ``reset()``, to fix the reading format
     configure: tuple[str, ...] = ()
+    #: resistance added to each reading (its third value), and taken away again; empty: the
+    #: model's readings do not carry it
+    resistance_on: tuple[str, ...] = ()
+    resistance_off: tuple[str, ...] = ()

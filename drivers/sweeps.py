@@ -11,6 +11,7 @@ and is pinned in the tests against the twins, not yet against hardware.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -56,6 +57,8 @@ class InstrumentSweeps:
     sweep_scpi: ClassVar[SweepScpi | None] = None
     instrument: Instrument
     _sweep_levels: list[float]
+
+    _resistance: bool
 
     if TYPE_CHECKING:
         _level: float
@@ -114,14 +117,20 @@ class InstrumentSweeps:
             numbers = [float(field) for field in text.split(",")]
         except ValueError:
             raise InstrumentError(self.name, query, f"unreadable buffer {text[:80]!r}") from None
-        pairs = list(zip(numbers[0::2], numbers[1::2], strict=True))
+        width = 3 if self._resistance and not scpi.pairs_are_source_and_reading else 2
+        rows = [numbers[k : k + width] for k in range(0, len(numbers) - width + 1, width)]
         if scpi.data_is_whole_buffer:
-            pairs = pairs[start:stop]
-        if len(pairs) != stop - start:
-            raise InstrumentError(self.name, query, f"{len(pairs)} readings for {stop - start} asked")
+            rows = rows[start:stop]
+        if len(rows) != stop - start or len(numbers) % width:
+            raise InstrumentError(self.name, query, f"{len(numbers)} values for {stop - start} readings")
         if scpi.pairs_are_source_and_reading and self.mode == "current":
-            pairs = [(measured, level) for level, measured in pairs]
-        return [self.reading_of(voltage, current, stamp) for voltage, current in pairs]
+            rows = [[measured, level] for level, measured in rows]
+        readings = [self.reading_of(row[0], row[1], stamp) for row in rows]
+        if width == 3:
+            readings = [
+                dataclasses.replace(r, resistance=row[2]) for r, row in zip(readings, rows, strict=True)
+            ]
+        return readings
 
     def abort_sweep(self) -> None:
         """Stop the sweep where it is (its readings stay in the buffer)."""

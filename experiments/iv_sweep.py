@@ -131,6 +131,8 @@ class IVSweep(Experiment):
         start, stop = to_si(start, level_unit), to_si(stop, level_unit)  # "1 V" as in YAML
         delay, compliance = to_si(delay, "s"), to_si(compliance, limit_unit)
         self.columns = {**self.columns, "source": level_unit}
+        if instrument.measure_resistance:  # the instrument's ohms ride along with each reading
+            self.columns = {**self.columns, "resistance": "ohm"}
         super().__init__(instrument, save=save)
         self.smu: SourceMeter = instrument
         if int(num_points) != num_points or num_points < 1:
@@ -202,14 +204,7 @@ class IVSweep(Experiment):
                 reading = self.smu.measure()
             else:  # no settling time: level and reading in one checked round trip
                 reading = self.smu.source_and_measure(float(level))
-            yield {
-                "step": step,
-                "source": float(level),
-                "voltage": reading.voltage,
-                "current": reading.current,
-                "timestamp": reading.timestamp,
-                "in_compliance": reading.in_compliance,
-            }
+            yield self._point(step, float(level), reading)
 
     def _instrument_steps(self) -> Iterator[Point]:
         """The instrument steps the source and fills its buffer; polled every
@@ -239,9 +234,8 @@ class IVSweep(Experiment):
                     logger.warning("%s: aborting the instrument's sweep failed: %s", smu.name, error)
             smu.end_sweep(taken)
 
-    @staticmethod
-    def _point(step: int, level: float, reading: Reading) -> Point:
-        return {
+    def _point(self, step: int, level: float, reading: Reading) -> Point:
+        point: Point = {
             "step": step,
             "source": level,
             "voltage": reading.voltage,
@@ -249,6 +243,9 @@ class IVSweep(Experiment):
             "timestamp": reading.timestamp,
             "in_compliance": reading.in_compliance,
         }
+        if "resistance" in self.columns:
+            point["resistance"] = reading.resistance if reading.resistance is not None else float("nan")
+        return point
 
     def teardown(self) -> None:
         self.smu.shutdown()

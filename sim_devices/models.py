@@ -19,7 +19,6 @@ ERROR_TEXT.setdefault(803, "Output disabled")  # Keithley 2400 manual, appendix 
 ERROR_TEXT.setdefault(-230, "Data corrupt or stale")
 ERROR_TEXT.setdefault(-225, "Out of memory")
 
-NOT_MEASURED = 9.91e37  # what Keithley instruments send for a value that was not taken
 BUFFER_FULL = 512  # the 2400's measurement event bit 9 (manual §15)
 
 
@@ -57,7 +56,7 @@ class Keithley2400Twin(SourceMeterTwin):
             values = {
                 "VOLT": voltage,
                 "CURR": current,
-                "RES": NOT_MEASURED,
+                "RES": self.resistance_of(voltage, current),
                 "TIME": self.elapsed(),
                 "STAT": 0.0,
             }
@@ -111,7 +110,13 @@ class Keithley2400Twin(SourceMeterTwin):
         if s[(1, "trace_control")] != "NEXT":
             return
         self.trace.append(
-            {"VOLT": voltage, "CURR": current, "RES": NOT_MEASURED, "TIME": self.elapsed(), "STAT": 0.0}
+            {
+                "VOLT": voltage,
+                "CURR": current,
+                "RES": self.resistance_of(voltage, current),
+                "TIME": self.elapsed(),
+                "STAT": 0.0,
+            }
         )
         if len(self.trace) >= s[(1, "trace_points")]:
             s[(1, "trace_control")] = "NEV"  # the buffer is full: storage stops (manual §9)
@@ -375,6 +380,15 @@ class Keithley2450Twin(SourceMeterTwin):
 class KeysightB2900Twin(SourceMeterTwin):
     """Keysight B2901A/B2902A: ``:MEASure? (@1)`` style, ``:FORMat:ELEMents:SENSe``."""
 
+    def after_setting(self, channel: int, key: str, value: Any) -> None:
+        # aperture and NPLC are one integration time, in seconds and in power-line cycles
+        frequency = self.state[(channel, "line_frequency")]
+        if key == "aperture":
+            for function in ("current", "voltage"):
+                self.state[(channel, f"{function}_nplc")] = value * frequency
+        elif key in ("current_nplc", "voltage_nplc"):
+            self.state[(channel, "aperture")] = value / frequency
+
     def _measure(self, channel: int, level: float | None = None) -> tuple[float, float]:
         if not self.state[(channel, "output")] and self.state[(channel, "output_auto_on")]:
             self.state[(channel, "output")] = True  # :OUTPut:ON:AUTO (SCPI command reference)
@@ -407,7 +421,7 @@ class KeysightB2900Twin(SourceMeterTwin):
                     {
                         "VOLT": voltage,
                         "CURR": current,
-                        "RES": NOT_MEASURED,
+                        "RES": self.resistance_of(voltage, current, channel),
                         "TIME": self.elapsed(),
                         "STAT": 0.0,
                         "SOUR": voltage if level is None else level,
@@ -468,7 +482,7 @@ class KeysightB2900Twin(SourceMeterTwin):
         values = {
             "VOLT": voltage,
             "CURR": current,
-            "RES": NOT_MEASURED,
+            "RES": self.resistance_of(voltage, current, channel),
             "TIME": self.elapsed(),
             "STAT": 0.0,
             "SOUR": voltage if source_is_voltage else current,

@@ -20,6 +20,9 @@ from .scpi_tree import CommandTree
 from .sweeps import SourceLists
 from .twin import ScpiTwin
 
+#: what the instruments send for a value that was not taken (IEEE 488.2 not-a-number)
+NOT_MEASURED = 9.91e37
+
 
 class SourceMeterTwin(SourceLists, ScpiTwin):
     """A source-meter twin: a load behind the output, noise, compliance, output state.
@@ -98,6 +101,19 @@ class SourceMeterTwin(SourceLists, ScpiTwin):
         return float(
             s.get((channel, "source_delay"), s.get((channel, f"{self.sourced(channel)}_delay"), 0.0))
         )
+
+    def resistance_of(self, voltage: float, current: float, channel: int = 1) -> float:
+        """V / I when resistance is among the sense functions, else the not-measured value."""
+        functions = self.state.get((channel, "sense_function"), ())
+        if not any(str(f).startswith("RES") for f in functions) or current == 0:
+            return NOT_MEASURED
+        return voltage / current
+
+    def command_function_off(self, unit: ProgramUnit) -> None:
+        """``:SENSe:FUNCtion:OFF "RES"``: those functions are no longer measured."""
+        off = {p.strip("'\"").upper()[:4] for p in unit.params}
+        functions = self.state[(unit.channel, "sense_function")]
+        self.state[(unit.channel, "sense_function")] = tuple(f for f in functions if str(f)[:4] not in off)
 
     def sourced(self, channel: int = 1) -> str:
         """``voltage`` or ``current``: what the channel sources (and the state keys' prefix)."""

@@ -236,6 +236,7 @@ PINNED: dict[str, list[tuple[str, object, list[bytes]]]] = {
         ("source_delay", 0.02, [b":SOUR:DEL 0.02;:SYST:ERR:COUN?", b":SOUR:DEL?"]),
         ("source_delay_auto", False, [b":SOUR:DEL:AUTO OFF;:SYST:ERR:COUN?", b":SOUR:DEL:AUTO?"]),
         ("output_off_state", "high_impedance", [b":OUTP:SMOD HIMP;:SYST:ERR:COUN?", b":OUTP:SMOD?"]),
+        ("offset_compensation", True, [b":SENS:RES:OCOM ON;:SYST:ERR:COUN?", b":SENS:RES:OCOM?"]),
     ],
     "keithley2450": [
         ("nplc", 0.1, [b":SENS:CURR:NPLC 0.1;:SENS:VOLT:NPLC 0.1;:SYST:ERR:COUN?", b":SENS:CURR:NPLC?"]),
@@ -252,6 +253,7 @@ PINNED: dict[str, list[tuple[str, object, list[bytes]]]] = {
         ),
         ("source_delay", 0.5, [b":SOUR:VOLT:DEL 0.5;:SOUR:CURR:DEL 0.5;:SYST:ERR:COUN?", b":SOUR:VOLT:DEL?"]),
         ("output_off_state", "zero", [b":OUTP:SMOD ZERO;:SYST:ERR:COUN?", b":OUTP:SMOD?"]),
+        ("offset_compensation", True, [b":SENS:RES:OCOM ON;:SYST:ERR:COUN?", b":SENS:RES:OCOM?"]),
     ],
     "keysight_b2901": [
         ("nplc", 10, [b":SENS:CURR:NPLC 10;:SENS:VOLT:NPLC 10;:SYST:ERR:COUN?", b":SENS:CURR:NPLC?"]),
@@ -259,6 +261,11 @@ PINNED: dict[str, list[tuple[str, object, list[bytes]]]] = {
         ("current_source_range", 0.1, [b":SOUR:CURR:RANG 0.1;:SYST:ERR:COUN?", b":SOUR:CURR:RANG?"]),
         ("source_delay", 0.001, [b":TRIG:TRAN:DEL 0.001;:SYST:ERR:COUN?", b":TRIG:TRAN:DEL?"]),
         ("output_off_state", "high_impedance", [b":OUTP:OFF:MODE HIZ;:SYST:ERR:COUN?", b":OUTP:OFF:MODE?"]),
+        (
+            "aperture",
+            0.02,
+            [b":SENS:CURR:APER 0.02;:SENS:VOLT:APER 0.02;:SYST:ERR:COUN?", b":SENS:CURR:APER?"],
+        ),
     ],
 }
 
@@ -309,3 +316,59 @@ def test_a_misspelt_setting_is_refused_not_silently_kept(smu: SourceMeter) -> No
     assert len(log) == before
     assert "nplc" in smu.settings() and "level" in smu.settings() and "name" not in smu.settings()
     smu.keep_output = True  # plain driver options stay plain attributes
+
+
+def test_readings_carry_the_instruments_resistance_where_the_model_gives_it(
+    smu: SourceMeter, tmp_path: pathlib.Path
+) -> None:
+    from labrun.experiments import IVSweep, Saving, load_data
+
+    smu.current_limit = 0.01
+    if not type(smu).scpi.resistance_on:  # the 2450 reads resistance as its sense function only
+        with pytest.raises(LimitError, match="readings carry no resistance"):
+            smu.measure_resistance = True
+        return
+    smu.measure_resistance = True
+    smu.set_voltage(1.0)
+    smu.output_on()
+    assert smu.measure().resistance == pytest.approx(1000.0, rel=1e-3)  # the bench's 1 kOhm
+    for kind in ("stepped", "hardware"):
+        sweep = IVSweep(
+            smu, start=0.5, stop=1.0, num_points=3, compliance=0.01, sweep=kind, save=Saving(str(tmp_path))
+        )
+        sweep.run()
+        assert sweep.data_file is not None
+        kept = load_data(sweep.data_file.path)
+        assert kept.metadata["units"]["resistance"] == "ohm"
+        assert kept["resistance"] == pytest.approx([1000.0] * 3, rel=1e-3), kind
+    smu.measure_resistance = False
+    smu.output_on()
+    assert smu.measure().resistance is None
+
+
+def test_the_b2900s_aperture_and_nplc_are_one_integration_time() -> None:
+    from labrun.drivers import open_sourcemeter
+
+    with open_sourcemeter("keysight_b2901", BENCH["keysight_b2901"], sim=True) as smu:
+        smu.aperture = 0.04  # type: ignore[attr-defined]
+        assert smu.nplc == pytest.approx(2.0)  # type: ignore[attr-defined]  # 40 ms at 50 Hz
+        smu.nplc = 0.5  # type: ignore[attr-defined]
+        assert smu.aperture == pytest.approx(0.01)  # type: ignore[attr-defined]
+        with pytest.raises(LimitError, match="aperture 5 s is outside the allowed"):
+            smu.aperture = 5.0  # type: ignore[attr-defined]
+
+
+def test_a_config_measures_resistance_where_the_model_can(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from labrun.experiments import load_data
+
+    path = config_with(tmp_path, measure_resistance=True, offset_compensation=True)
+    assert main(["run", str(path), "--no-progress"]) == 0
+    ohms = load_data(next(tmp_path.glob("*.csv")))["resistance"]
+    assert ohms[1:] == pytest.approx([1000.0] * 2, rel=1e-3)  # 0.5 V and 1 V (at 0 V: noise over noise)
+    refused = config_with(
+        tmp_path, measure_resistance=True, model="keithley2450", address=BENCH["keithley2450"]
+    )
+    assert main(["run", str(refused), "--no-progress"]) == 2
+    assert "instrument.measure_resistance" in capsys.readouterr().err

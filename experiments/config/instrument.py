@@ -125,6 +125,11 @@ class InstrumentConfig(Strict):
     source_delay: DelayOrAuto | None = None
     #: what the output does when off: normal, high_impedance, zero, guard (as the model has them)
     output_off_state: str | None = None
+    #: each reading also carries the instrument's resistance (a data-file column)
+    measure_resistance: bool = False
+    offset_compensation: bool | None = None
+    #: integration time in seconds, where the model has it (the B2900)
+    aperture: Seconds | None = None
 
     @model_validator(mode="after")
     def within_the_models_settings(self) -> InstrumentConfig:
@@ -149,6 +154,14 @@ class InstrumentConfig(Strict):
             checks.append(("source_delay", "source_delay", self.source_delay))
         if self.output_off_state is not None:
             checks.append(("output_off_state", "output_off_state", self.output_off_state))
+        if self.offset_compensation is not None:
+            checks.append(("offset_compensation", "offset_compensation", self.offset_compensation))
+        if self.aperture is not None:
+            checks.append(("aperture", "aperture", self.aperture))
+        if self.measure_resistance and not driver.scpi.resistance_on:
+            raise ConfigFieldError(
+                "instrument.measure_resistance", f"the {self.model}'s readings carry no resistance in labrun"
+            )
         for key, name, value in checks:
             setting = getattr(driver, name, None)
             if not isinstance(setting, Setting):
@@ -190,6 +203,12 @@ class InstrumentConfig(Strict):
             out.append(("source_delay", self.source_delay))
         if self.output_off_state is not None:
             out.append(("output_off_state", self.output_off_state))
+        if self.offset_compensation is not None:
+            out.append(("offset_compensation", self.offset_compensation))
+        if self.aperture is not None:
+            out.append(("aperture", self.aperture))
+        if self.measure_resistance:
+            out.append(("measure_resistance", True))
         return out
 
     @model_validator(mode="after")
