@@ -372,3 +372,40 @@ def test_a_config_measures_resistance_where_the_model_can(
     )
     assert main(["run", str(refused), "--no-progress"]) == 2
     assert "instrument.measure_resistance" in capsys.readouterr().err
+
+
+def test_the_command_line_sets_the_same_keys(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``labrun run CONFIG --set KEY=VALUE``: any key, read as YAML, checked with the file."""
+    from labrun.experiments import load_data
+
+    path = config_with(tmp_path)
+    sets = [
+        "--set",
+        "instrument.nplc=0.1",
+        "--set",
+        "instrument.measure_range=10 mA",
+        "--set",
+        "experiment.sweep=hardware",
+    ]
+    assert main(["check", str(path), *sets]) == 0
+    assert "NPLC 0.1" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "run",
+                str(path),
+                "--no-progress",
+                *sets,
+                "--set",
+                "instrument.averaging={type: moving, count: 4}",
+            ]
+        )
+        == 0
+    )
+    assert load_data(next(tmp_path.glob("*.csv"))).metadata["parameters"]["sweep"] == "hardware"
+    assert main(["check", str(path), "--set", "instrument.nplc=100"]) == 2
+    assert "instrument.nplc = 100: keithley2400: nplc 100 PLC is outside" in capsys.readouterr().err
+    assert main(["check", str(path), "--set", "nplc"]) == 2
+    assert "expected KEY.PATH=VALUE" in capsys.readouterr().err

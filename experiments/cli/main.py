@@ -52,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+SET_HELP = (
+    "override one config key, checked like the file: instrument.nplc=0.1, "
+    "'instrument.measure_range=10 mA', experiment.sweep=hardware (repeatable)"
+)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="labrun", description="Drive lab source-meters, real or simulated.")
     p.add_argument("-v", "--verbose", action="store_true", help="log VISA traffic (DEBUG)")
@@ -63,6 +69,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="directory for the data file and plot (overrides save.directory)")
     run.add_argument("--sim", action="store_true", help="use a simulated instrument whatever the config says")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     run.add_argument("--live", action="store_true", help="plot the data in a window as they arrive")
     run.add_argument(
         "--interval", type=_seconds, default=0.2, help="seconds between live plot refreshes (default 0.2)"
@@ -73,6 +80,7 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("config")
     check.add_argument("--out")
     check.add_argument("--sim", action="store_true")
+    check.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     check.set_defaults(handler=cmd_check)
 
     ana = sub.add_parser("analyze", help="power spectra of a data file's columns (CSV and PNG)")
@@ -125,7 +133,7 @@ def _seconds(text: str) -> float:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    config = load_config(args.config, out=args.out, sim=True if args.sim else None)
+    config = load_config(args.config, out=args.out, sim=True if args.sim else None, overrides=args.set)
     print(f"{args.config}: OK")
     for line in plan(config):
         print(f"  {line}")
@@ -133,7 +141,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    config = load_config(args.config, out=args.out, sim=True if args.sim else None)
+    config = load_config(args.config, out=args.out, sim=True if args.sim else None, overrides=args.set)
     inst = config.instrument
     # taken before anything is sent: a busy instrument is refused untouched
     lock = device_lock_for(inst.address, simulated=inst.sim)

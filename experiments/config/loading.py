@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pathlib
 import tempfile
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -16,8 +17,15 @@ from labrun.experiments.config.schema import EXPERIMENTS, Config, IVSweepConfig
 from labrun.experiments.config.yaml_reader import MAX_BYTES, YamlRefused, read_yaml
 
 
-def load_config(path: str | os.PathLike[str], *, out: str | None = None, sim: bool | None = None) -> Config:
-    """Read, validate and check ``path``; ``out``/``sim`` override the file's values."""
+def load_config(
+    path: str | os.PathLike[str],
+    *,
+    out: str | None = None,
+    sim: bool | None = None,
+    overrides: Sequence[str] = (),
+) -> Config:
+    """Read, validate and check ``path``; ``out``/``sim`` override the file's values, and
+    each of ``overrides`` (``instrument.nplc=0.1``, as ``labrun run --set``) one key."""
     path = pathlib.Path(path)
     try:
         if (size := path.stat().st_size) > MAX_BYTES:
@@ -46,12 +54,35 @@ def load_config(path: str | os.PathLike[str], *, out: str | None = None, sim: bo
             raw["save"]["directory"] = out
     if sim is not None and isinstance(raw.get("instrument"), dict):
         raw["instrument"]["sim"] = sim
+    for override in overrides:
+        apply_override(path, raw, override)
     try:
         config = Config.model_validate(raw)
     except ValidationError as error:
         raise ConfigError(explain(path, raw, error)) from None
     check_directory(path, config.save.directory)
     return config
+
+
+def apply_override(path: pathlib.Path, raw: dict[str, Any], override: str) -> None:
+    """``KEY.PATH=VALUE`` into the config as read, the value read as YAML (``0.1``,
+    ``100 mV``, ``{type: moving, count: 5}``); validated with the rest of the file."""
+    key, sep, text = override.partition("=")
+    keys = key.strip().split(".")
+    if not sep or not all(keys):
+        raise ConfigError(f"{path}: --set {override!r}: expected KEY.PATH=VALUE, e.g. instrument.nplc=0.1")
+    try:
+        value = read_yaml(text) if text.strip() else ""
+    except (YamlRefused, yaml.YAMLError) as error:
+        raise ConfigError(f"{path}: --set {key}: cannot read {text!r}: {error}") from None
+    node: Any = raw
+    for part in keys[:-1]:
+        if not isinstance(node, dict):
+            raise ConfigError(f"{path}: --set {key}: {part!r} is not a section")
+        node = node.setdefault(part, {})
+    if not isinstance(node, dict):
+        raise ConfigError(f"{path}: --set {key}: {keys[-2]!r} is not a section")
+    node[keys[-1]] = value
 
 
 def explain(path: pathlib.Path, raw: Any, error: ValidationError) -> str:
