@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import pathlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyvisa
@@ -134,14 +134,14 @@ def realistic_bench() -> str:
     return bench_in_memory(list(default_bench(timing="realistic").values()))
 
 
-def bench_in_memory(entries: list[Mapping[str, Any]]) -> str:
+def bench_in_memory(entries: Sequence[Mapping[str, Any]]) -> str:
     """A bench without a file (a config's own twin): the library path for ``sim=``.
 
     ``open_sourcemeter(model, address, sim=bench_in_memory([...]))`` or
     ``ResourceManager(f"{path}@labrun")``; entries as in a bench file.
     """
     path = f"{MEMORY}{uuid.uuid4().hex}"
-    _memory_benches[path] = checked_bench(entries, "bench in memory")
+    _memory_benches[path] = checked_bench(list(entries), "bench in memory")
     return path
 
 

@@ -76,3 +76,20 @@ def test_table_snapshots_are_consistent_while_a_thread_appends() -> None:
     assert bad == []
     assert len(table) == 20_000
     assert table.last() == {"i": 19_999.0, "twice": 39_998.0}
+
+
+def test_a_closed_table_gives_read_only_views_an_open_one_copies() -> None:
+    """A finished run's data is not held twice (views), and nobody can change it through them."""
+    table = DataTable(("step", "current"))
+    table.append([0, 1e-3])
+    while_running = table.snapshot()
+    while_running["current"][0] = 5.0  # a copy: the table is untouched
+    table.append([1, 2e-3])
+    table.close()
+    done = table.snapshot()
+    assert done["current"].tolist() == [1e-3, 2e-3]
+    assert not done["current"].flags.writeable and not done["current"].flags.owndata
+    with pytest.raises(ValueError, match="read-only"):
+        done["current"][0] = 5.0
+    with pytest.raises(ValueError, match="the table is closed"):
+        table.append([2, 3e-3])

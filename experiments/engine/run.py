@@ -315,6 +315,7 @@ class Run:
     def _end(self, error: BaseException | None) -> None:
         """Clear the flag (the run is over for everyone), then settle the future."""
         self._error = error
+        self.table.close()
         self._done.set()
         exits.live_runs.discard(self)
         if error is not None:

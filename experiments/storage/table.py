@@ -21,8 +21,11 @@ class DataTable:
     def __init__(self, columns: Sequence[str], capacity: int = 256) -> None:
         self.columns = tuple(columns)
         self._published: tuple[Array, int] = (np.empty((max(capacity, 1), len(self.columns))), 0)
+        self.closed = False
 
     def append(self, row: Sequence[float]) -> None:
+        if self.closed:
+            raise ValueError("the table is closed: its run has ended")
         array, count = self._published
         if count == len(array):  # grow by doubling: memory follows the data kept
             bigger = np.empty((2 * len(array), len(self.columns)))
@@ -35,10 +38,20 @@ class DataTable:
         return self._published[1]
 
     def snapshot(self) -> dict[str, Array]:
-        """Every row so far, one numpy array per column (copies: safe to keep)."""
+        """Every row so far, one numpy array per column: copies while rows are still being
+        added; once the table is closed, read-only views (nothing more is written, so they
+        are safe to keep, and a long run's data is not held twice)."""
         array, count = self._published
-        block = array[:count].copy()
+        if self.closed:
+            block = array[:count]
+            block.flags.writeable = False
+        else:
+            block = array[:count].copy()
         return {name: block[:, i] for i, name in enumerate(self.columns)}
+
+    def close(self) -> None:
+        """No more rows: from now on snapshots are views, not copies."""
+        self.closed = True
 
     def since(self, start: int) -> tuple[Array, int]:
         """Rows ``start`` .. now (a copy) and how many rows there are: what a poller has not seen."""
