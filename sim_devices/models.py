@@ -53,14 +53,15 @@ class Keithley2400Twin(SourceMeterTwin):
         out: list[float] = []
         for level in levels:
             voltage, current = self.terminals(level=level)
-            values = {
-                "VOLT": voltage,
-                "CURR": current,
-                "RES": self.resistance_of(voltage, current),
-                "TIME": self.elapsed(),
-                "STAT": 0.0,
-            }
-            out.extend(values[e] for e in chosen)
+            for element in chosen:  # only what is asked for is computed (a hot path)
+                if element == "VOLT":
+                    out.append(voltage)
+                elif element == "CURR":
+                    out.append(current)
+                elif element == "RES":
+                    out.append(self.resistance_of(voltage, current))
+                else:
+                    out.append(self.elapsed() if element == "TIME" else 0.0)
         return out
 
     def after_setting(self, channel: int, key: str, value: Any) -> None:
