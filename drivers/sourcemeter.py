@@ -299,6 +299,12 @@ class SourceMeter(RangeSettings, SourceState, InstrumentSweeps):
         output-off are sent once each without waiting for confirmations, and the timeout
         is raised saying the output state is unknown. No further timeout is waited for.
         """
+        if self._sweeping and self.instrument.responsive:  # a sweep left running: stop it first
+            try:
+                self.abort_sweep()
+                self.end_sweep(len(self._sweep_levels))
+            except InstrumentError as error:
+                logger.error("%s: stopping its sweep before the shutdown failed: %s", self.name, error)
         silent: InstrumentTimeout | None = None
         if not self.instrument.responsive:
             silent = InstrumentTimeout(self.name, "shutdown", "the instrument stopped answering before it")

@@ -59,6 +59,7 @@ class InstrumentSweeps:
     _sweep_levels: list[float]
 
     _resistance: bool
+    _sweeping: bool = False
 
     if TYPE_CHECKING:
         _level: float
@@ -95,6 +96,7 @@ class InstrumentSweeps:
                 self.instrument.write(command)
             self.instrument.write(scpi.start)
         self._sweep_levels = checked
+        self._sweeping = True  # until end_sweep: a shutdown aborts it first
 
     def sweep_count(self) -> int:
         """Readings in the buffer so far."""
@@ -146,3 +148,4 @@ class InstrumentSweeps:
         with self.instrument.io_lock:
             for command in scpi.teardown(function):
                 self.instrument.write(command)
+        self._sweeping = False

@@ -240,3 +240,16 @@ def test_the_yaml_key_runs_a_hardware_sweep(
     data = load_data(next(tmp_path.glob("*.csv")))
     assert data["source"].tolist() == pytest.approx([k / 20 for k in range(21)])
     assert next(tmp_path.glob("*.png")).stat().st_size > 0
+
+
+def test_leaving_the_with_block_during_a_sweep_aborts_it_before_the_ramp_down() -> None:
+    """A script that starts a sweep by hand and ends: the instrument stops stepping, output off."""
+    with open_sourcemeter("keithley2400", BENCH["keithley2400"], sim=realistic_bench()) as smu:
+        smu.nplc = 1  # type: ignore[attr-defined]
+        smu.current_limit = 0.01
+        smu.output_on()
+        smu.start_sweep([k / 100 for k in range(100)])
+        swept = twin_of(smu.instrument.resource)
+    assert swept.sweep is not None and swept.sweep.aborted is not None
+    assert swept.sweep.collected < 100
+    assert swept.state[(1, "output")] is False and swept.state[(1, "voltage_mode")] == "FIX"
