@@ -2,7 +2,7 @@
 
 The load (resistor, diode, ...) gives each reading its current from the voltage, with
 noise, compliance clipping and the output-off state; each model's behaviour
-(``models.py``) formats the readings its own way.
+(``behaviour_*.py``) formats the readings its own way.
 """
 
 from __future__ import annotations
