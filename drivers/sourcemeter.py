@@ -11,13 +11,13 @@ import dataclasses
 import logging
 import re
 import time
-from types import TracebackType
 from typing import ClassVar
 
 from . import at_exit
-from .errors import InstrumentError, InstrumentTimeout, LimitError, WrongInstrument
+from .errors import InstrumentError, LimitError, WrongInstrument
 from .instrument import Instrument
 from .ranges import RangeSettings
+from .safe_end import SafeEnd
 from .settings import check_range
 from .specs import Limits, Ranges, Reading, Scpi
 from .state import SourceMode, SourceState
@@ -26,7 +26,7 @@ from .sweeps import InstrumentSweeps
 logger = logging.getLogger(__name__)
 
 
-class SourceMeter(RangeSettings, SourceState, InstrumentSweeps):
+class SourceMeter(RangeSettings, SourceState, InstrumentSweeps, SafeEnd):
     """A source-measure unit on one channel.
 
     Subclasses set the class attributes below; the public methods are the same for
@@ -287,91 +287,6 @@ class SourceMeter(RangeSettings, SourceState, InstrumentSweeps):
         if len(fields) != 2 + self._resistance:
             raise ValueError(f"expected {2 + self._resistance} values, got {len(fields)}")
         return float(fields[0]), float(fields[1])
-
-    # ---------------------------------------------------------------- shutdown
-
-    def shutdown(self, steps: int = 10, step_delay: float = 0.0) -> None:
-        """Leave the instrument safe: ramp the level to zero in ``steps``, output off.
-
-        The output is turned off even if the ramp fails; the ramp's error is raised after.
-        Bounded against an instrument that stopped answering: from its first timeout (or
-        at once, if the last query timed out already) the rest of the ramp and the
-        output-off are sent once each without waiting for confirmations, and the timeout
-        is raised saying the output state is unknown. No further timeout is waited for.
-        """
-        if self._sweeping and self.instrument.responsive:  # a sweep left running: stop it first
-            try:
-                self.abort_sweep()
-                self.end_sweep(len(self._sweep_levels))
-            except InstrumentError as error:
-                logger.error("%s: stopping its sweep before the shutdown failed: %s", self.name, error)
-        silent: InstrumentTimeout | None = None
-        if not self.instrument.responsive:
-            silent = InstrumentTimeout(self.name, "shutdown", "the instrument stopped answering before it")
-        try:
-            with self.instrument.io_lock:
-                start = self.level
-                setter = self.scpi.voltage_level if self.mode == "voltage" else self.scpi.current_level
-                for k in range(steps - 1, -1, -1):
-                    value = start * k / steps
-                    try:
-                        self.instrument.write(setter.format(value=value), check=silent is None)
-                    except InstrumentTimeout as error:
-                        silent = error  # sent, unconfirmed: the rest goes unconfirmed too
-                    self._level = value
-                    if step_delay:
-                        time.sleep(step_delay)
-        except InstrumentError:
-            self.output_off()  # confirmed: the instrument answers, it refused a ramp step
-            raise
-        if silent is None:
-            self.output_off()
-            return
-        try:
-            self.instrument.write(self.scpi.output_off, check=False)
-            sent = "ramp and output-off sent without confirmation"
-        except InstrumentError as off_error:
-            sent = f"output-off could not be sent ({off_error.detail})"
-        self._output_enabled = False  # what the driver last sent: asking again would wait again
-        silent.add_note(f"{self.name}: {sent}: the output state is unknown")
-        raise silent
-
-    def stop_runs(self, reason: str = "its instrument was closed", timeout: float = 60.0) -> None:
-        """Stop a run in progress on this driver object and wait until it has let go."""
-        owner = self.instrument.device_lock.stop_holder(self, reason, timeout=timeout)
-        if owner is not None:
-            logger.warning("%s: stopped %s, which was still running (%s)", self.name, owner, reason)
-
-    def close(self) -> None:
-        """Stop a run in progress on this driver (it turns its output off), then close."""
-        try:
-            self.stop_runs()
-        finally:
-            at_exit.open_drivers.discard(self)
-            self.instrument.close()
-
-    def __enter__(self) -> SourceMeter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop a run in progress on it, shut down and close; a shutdown failure never
-        hides the error already raised."""
-        try:
-            self.stop_runs()
-            if self.output_enabled:
-                self.shutdown()
-        except Exception as error:
-            if exc is None:
-                raise
-            exc.add_note(f"{self.name}: shutdown on exit also failed: {error}")
-            logger.error("%s: shutdown on exit failed: %s", self.name, error)
-        finally:
-            self.close()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
