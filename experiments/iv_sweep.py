@@ -101,6 +101,11 @@ class IVSweep(Experiment):
     ``return_sweep`` goes back from ``stop`` to ``start`` too. Every level is checked
     against the instrument's limits (and ``max_voltage``/``max_current`` if given)
     when the sweep is made, before anything is written.
+
+    ``spacing="log"`` steps logarithmically. ``sweep="hardware"`` lets the instrument step
+    through the levels into its buffer (``delay`` becomes its source delay), polled every
+    ``poll_interval`` s: the same points, data file and stop, much faster at short NPLC.
+    With ``instrument.measure_resistance`` on, each point carries its ``resistance``.
     """
 
     name = "iv_sweep"
