@@ -12,7 +12,7 @@ run: ``wait(seconds)`` (interrupted at once by a stop) and ``stop_requested``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -31,8 +31,17 @@ class Experiment:
     #: the two columns a live plot draws, x then y
     plot_axes: tuple[str, str] = ("step", "current")
 
-    def __init__(self, instrument: SourceMeter | None = None, *, save: Saving | None = None) -> None:
+    def __init__(
+        self,
+        instrument: SourceMeter | None = None,
+        *,
+        save: Saving | None = None,
+        instruments: Sequence[SourceMeter] = (),
+    ) -> None:
         self.instrument = instrument
+        #: every instrument a run of it holds (device locks taken all or nothing, in one
+        #: global order, so two runs on the same instruments cannot deadlock)
+        self.instruments = tuple(dict.fromkeys(i for i in (instrument, *instruments) if i is not None))
         self.save = save
         #: subscribed to every run of this experiment (``run.subscribe`` is for one run)
         self.listeners: list[Listener] = []

@@ -31,6 +31,8 @@ class Procedure(Protocol):
     columns: Mapping[str, str]
     plot_axes: tuple[str, str]  # the two columns a view draws by default, x then y
     instrument: SourceMeter | None
+    #: every instrument the run claims (its device locks, all or nothing), the first included
+    instruments: tuple[SourceMeter, ...]
     save: Saving | None
     listeners: list[Listener]  # subscribed to every run of it
     last_run: Run | None  # set by the engine when a run claims it

@@ -38,7 +38,7 @@ def start(experiment: Procedure, *, blocking: bool = True, timeout: float | None
     locked = False
     try:
         if not blocking:
-            locked = run.take_device(blocking=False, timeout=None) and run.device_lock is not None
+            locked = run.take_device(blocking=False, timeout=None)
         thread = threading.Thread(
             target=run.body,
             kwargs={"blocking": blocking, "timeout": timeout, "locked": locked},
@@ -48,9 +48,8 @@ def start(experiment: Procedure, *, blocking: bool = True, timeout: float | None
         exits.live_runs.add(run)
         thread.start()
     except BaseException as error:
-        lock = run.device_lock
-        if locked and lock is not None:
-            lock.release()
+        if locked:
+            run.release_devices()
         run._end(error)
         raise
     return run

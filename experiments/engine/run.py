@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from concurrent.futures import Future
 from typing import Any
 
-from labrun.drivers import DeviceBusy, DeviceLock
+from labrun.drivers import DeviceBusy, DeviceLock, SourceMeter
 
 from ..storage import DataFile, DataTable
 from . import exits
@@ -85,8 +85,19 @@ class Run:
 
     @property
     def device_lock(self) -> DeviceLock | None:
+        """The lock of the run's (first) instrument."""
         instrument = self.experiment.instrument
         return instrument.instrument.device_lock if instrument is not None else None
+
+    @property
+    def device_locks(self) -> list[tuple[DeviceLock, SourceMeter]]:
+        """Every claimed instrument's lock (each once) with its driver, in one global order
+        (by address): two runs claiming the same instruments in any order cannot deadlock."""
+        held: dict[int, tuple[DeviceLock, SourceMeter]] = {}
+        for instrument in self.experiment.instruments:
+            lock = instrument.instrument.device_lock
+            held.setdefault(id(lock), (lock, instrument))
+        return sorted(held.values(), key=lambda pair: pair[0].name)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(point)`` for each point of this run; returns the unsubscribe function.
@@ -199,15 +210,29 @@ class Run:
             raise
 
     def take_device(self, blocking: bool, timeout: float | None) -> bool:
-        """Take the device lock; waiting stays stoppable. False if stopped first."""
-        lock = self.device_lock
-        if lock is None:
-            return True
-        user = self.experiment.instrument
+        """Take every instrument's device lock, all or nothing, in the global order; waiting
+        stays stoppable. False if stopped first (nothing is then held)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        taken: list[DeviceLock] = []
+        try:
+            for lock, user in self.device_locks:
+                if not self._take_one(lock, user, blocking, deadline):
+                    break
+                taken.append(lock)
+            else:
+                return True
+        except BaseException:
+            for lock in reversed(taken):
+                lock.release()
+            raise
+        for lock in reversed(taken):  # stopped while waiting for the next one
+            lock.release()
+        return False
+
+    def _take_one(self, lock: DeviceLock, user: SourceMeter, blocking: bool, deadline: float | None) -> bool:
         if not blocking:
             lock.acquire(self.owner(), blocking=False, stop=self.stop, user=user)
             return True
-        deadline = None if timeout is None else time.monotonic() + timeout
         while not self._stop.is_set():
             slice_ = 0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic()))
             try:
@@ -217,6 +242,11 @@ class Run:
                 if deadline is not None and time.monotonic() >= deadline:
                     raise
         return False
+
+    def release_devices(self) -> None:
+        """Every device lock, in the reverse order of taking them."""
+        for lock, _ in reversed(self.device_locks):
+            lock.release()
 
     def body(self, *, blocking: bool = True, timeout: float | None = None, locked: bool = False) -> None:
         """Everything after the claim, in the calling thread; ends the run (never raises)."""
@@ -230,21 +260,16 @@ class Run:
 
     def _locked_execute(self, blocking: bool, timeout: float | None, locked: bool) -> None:
         self.own_threads.add(threading.get_ident())
-        device = self.device_lock
-        if device is not None and not locked:
-            if not self.take_device(blocking, timeout):
-                self._publish(state="stopped")  # stopped while waiting its turn
-                return
-            locked = True
-        instrument = self.experiment.instrument
-        exclusive = instrument is not None and instrument.instrument.lock_exclusive()
+        if not locked and not self.take_device(blocking, timeout):
+            self._publish(state="stopped")  # stopped while waiting its turn
+            return
+        exclusive = [i.instrument for i in self.experiment.instruments if i.instrument.lock_exclusive()]
         try:
             self._execute()
         finally:
-            if exclusive and instrument is not None:
-                instrument.instrument.unlock_exclusive()
-            if device is not None and locked:
-                device.release()
+            for instrument in reversed(exclusive):
+                instrument.unlock_exclusive()
+            self.release_devices()
 
     def _execute(self) -> None:
         """Data file, setup, steps, teardown; the file is open for exactly this span.
