@@ -10,17 +10,15 @@ from __future__ import annotations
 from .settings import Choice, Number, ReadOnly, Switch
 from .sourcemeter import SourceMeter
 from .specs import Limits, Ranges, Scpi
-from .sweeps import SweepScpi, values
+from .sweeps import SweepScpi, source_list
 
 
 def _setup_2400(function: str, levels: list[float], delay: float) -> list[str]:
     """LIST mode (manual §10 "List"): at most 100 values a command, the rest appended;
     the trigger count steps through it, the buffer (§9) takes each reading."""
-    chunks = [levels[k : k + 100] for k in range(0, len(levels), 100)]
     return [
         f":SOUR:{function}:MODE LIST",
-        f":SOUR:LIST:{function} {values(chunks[0])}",
-        *(f":SOUR:LIST:{function}:APP {values(chunk)}" for chunk in chunks[1:]),
+        *source_list(function, levels),
         f":SOUR:DEL {delay:.6g}",
         f":TRIG:COUN {len(levels)}",
         ":TRAC:CLE",

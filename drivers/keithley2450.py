@@ -12,7 +12,7 @@ from .errors import WrongInstrument
 from .settings import Choice, Number, ReadOnly, Switch
 from .sourcemeter import SourceMeter
 from .specs import Limits, Ranges, Scpi
-from .sweeps import SweepScpi, values
+from .sweeps import SweepScpi, source_list
 
 BUFFER = '"defbuffer1"'
 
@@ -21,10 +21,8 @@ def _setup_2450(function: str, levels: list[float], delay: float) -> list[str]:
     """A list sweep builds the trigger model (reference manual, :SOURce:SWEep:<f>:LIST):
     start at index 1, ``delay`` s before each reading, once, no abort on limit, into
     defbuffer1; at most 100 list values a command, the rest appended."""
-    chunks = [levels[k : k + 100] for k in range(0, len(levels), 100)]
     return [
-        f":SOUR:LIST:{function} {values(chunks[0])}",
-        *(f":SOUR:LIST:{function}:APP {values(chunk)}" for chunk in chunks[1:]),
+        *source_list(function, levels),
         f":TRAC:CLE {BUFFER}",
         f":SOUR:SWE:{function}:LIST 1, {delay:.6g}, 1, OFF, {BUFFER}",
     ]

@@ -29,6 +29,16 @@ def values(levels: Sequence[float]) -> str:
     return ",".join(f"{level:.6E}" for level in levels)
 
 
+def source_list(function: str, levels: Sequence[float], per_command: int = 100) -> list[str]:
+    """``:SOUR:LIST:<function>`` with the first ``per_command`` levels, then ``:APP`` for
+    the rest (the Keithleys take at most 100 values a command)."""
+    chunks = [levels[k : k + per_command] for k in range(0, len(levels), per_command)]
+    return [
+        f":SOUR:LIST:{function} {values(chunks[0])}",
+        *(f":SOUR:LIST:{function}:APP {values(chunk)}" for chunk in chunks[1:]),
+    ]
+
+
 @dataclass(frozen=True)
 class SweepScpi:
     """A model's instrument-side sweep, as SCPI built from the levels."""

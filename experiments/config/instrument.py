@@ -133,83 +133,67 @@ class InstrumentConfig(Strict):
 
     @model_validator(mode="after")
     def within_the_models_settings(self) -> InstrumentConfig:
-        """Each setting refused here, with what the model allows, before anything is opened."""
+        """Each setting refused here, with what the model allows, before anything is opened
+        (the ranges, whose unit depends on the experiment's mode, in ``Config``)."""
         driver = MODELS[self.model]
-        checks: list[tuple[str, str, Any]] = []
-        if self.nplc is not None:
-            checks.append(("nplc", "nplc", self.nplc))
-        if isinstance(self.averaging, AveragingConfig):
-            checks += [
-                ("averaging", "averaging", True),
-                ("averaging.type", "averaging_type", self.averaging.type),
-                ("averaging.count", "averaging_count", self.averaging.count),
-            ]
-        elif self.averaging == "off":
-            checks.append(("averaging", "averaging", False))
-        if self.autozero is not None:
-            checks.append(("autozero", "autozero", self.autozero))
-        if self.source_delay == "auto":
-            checks.append(("source_delay", "source_delay_auto", True))
-        elif self.source_delay is not None:
-            checks.append(("source_delay", "source_delay", self.source_delay))
-        if self.output_off_state is not None:
-            checks.append(("output_off_state", "output_off_state", self.output_off_state))
-        if self.offset_compensation is not None:
-            checks.append(("offset_compensation", "offset_compensation", self.offset_compensation))
-        if self.aperture is not None:
-            checks.append(("aperture", "aperture", self.aperture))
         if self.measure_resistance and not driver.scpi.resistance_on:
             raise ConfigFieldError(
                 "instrument.measure_resistance", f"the {self.model}'s readings carry no resistance in labrun"
             )
-        for key, name, value in checks:
+        for key, name, value in self.driver_settings():
+            if key in ("source_range", "measure_range", "measure_resistance"):
+                continue
             setting = getattr(driver, name, None)
             if not isinstance(setting, Setting):
-                raise ConfigFieldError(
-                    f"instrument.{key}", f"the {self.model} has no {name.replace('_', ' ')}"
-                )
+                what = name.replace("_", " ")
+                raise ConfigFieldError(f"instrument.{key}", f"the {self.model} has no {what}")
             try:
                 setting.allowed_for(driver, value)
             except LimitError as error:
                 raise ConfigFieldError(f"instrument.{key}", f"{self.model}: {error}") from None
         return self
 
-    def settings_for(self, mode: str) -> list[tuple[str, Any]]:
-        """(driver setting, value) to apply, in order, for an experiment in ``mode``."""
+    def driver_settings(self, mode: str = "voltage") -> list[tuple[str, str, Any]]:
+        """(config key, driver setting, value) in the order they are applied, for an
+        experiment in ``mode``: one list for checking and for applying."""
         sourced, measured = ("voltage", "current") if mode == "voltage" else ("current", "voltage")
-        out: list[tuple[str, Any]] = []
+        out: list[tuple[str, str, Any]] = []
         if self.nplc is not None:
-            out.append(("nplc", self.nplc))
+            out.append(("nplc", "nplc", self.nplc))
         if self.sense is not None:
-            out.append(("remote_sense", self.sense == "4-wire"))
+            out.append(("sense", "remote_sense", self.sense == "4-wire"))
         for key, kind, what in (("source_range", "source", sourced), ("measure_range", "measure", measured)):
             value = getattr(self, key)
             if value == "auto":
-                out.append((f"{what}_{kind}_autorange", True))
+                out.append((key, f"{what}_{kind}_autorange", True))
             elif value is not None:
-                out.append((f"{what}_{kind}_range", value[0]))
+                out.append((key, f"{what}_{kind}_range", value[0]))
         if isinstance(self.averaging, AveragingConfig):
-            out += [("averaging_type", self.averaging.type), ("averaging_count", self.averaging.count)]
-            out.append(("averaging", True))
+            out += [
+                ("averaging", "averaging", True),
+                ("averaging.type", "averaging_type", self.averaging.type),
+                ("averaging.count", "averaging_count", self.averaging.count),
+            ]
         elif self.averaging == "off":
-            out.append(("averaging", False))
+            out.append(("averaging", "averaging", False))
         if self.autozero is not None:
-            out.append(("autozero", self.autozero))
+            out.append(("autozero", "autozero", self.autozero))
         if self.source_delay == "auto":
-            out.append(("source_delay_auto", True))
+            out.append(("source_delay", "source_delay_auto", True))
         elif self.source_delay is not None:
             if hasattr(MODELS[self.model], "source_delay_auto"):
-                out.append(("source_delay_auto", False))
-            out.append(("source_delay", self.source_delay))
-        if self.output_off_state is not None:
-            out.append(("output_off_state", self.output_off_state))
-        if self.offset_compensation is not None:
-            out.append(("offset_compensation", self.offset_compensation))
-        if self.aperture is not None:
-            out.append(("aperture", self.aperture))
+                out.append(("source_delay", "source_delay_auto", False))
+            out.append(("source_delay", "source_delay", self.source_delay))
+        for key in ("output_off_state", "offset_compensation", "aperture"):
+            if (value := getattr(self, key)) is not None:
+                out.append((key, key, value))
         if self.measure_resistance:
-            out.append(("measure_resistance", True))
+            out.append(("measure_resistance", "measure_resistance", True))
         return out
+
+    def settings_for(self, mode: str) -> list[tuple[str, Any]]:
+        """(driver setting, value) to apply, in order, for an experiment in ``mode``."""
+        return [(name, value) for _, name, value in self.driver_settings(mode)]
 
     @model_validator(mode="after")
     def known_backend(self) -> InstrumentConfig:
