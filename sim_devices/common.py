@@ -107,14 +107,12 @@ class CommonCommands:
 
     def command_save(self, unit: ProgramUnit) -> None:
         """``*SAV n``: keep the present settings in slot n."""
-        if not hasattr(self, "saved"):
-            self.saved = {}
         self.saved[_slot(unit)] = copy.deepcopy(self.state)
 
     def command_recall(self, unit: ProgramUnit) -> None:
         """``*RCL n``: the settings kept in slot n (the output off, as on recall)."""
         slot = _slot(unit)
-        kept = getattr(self, "saved", {}).get(slot)
+        kept = self.saved.get(slot)
         if kept is None:
             raise ScpiError(-221, f"nothing saved in slot {slot}")
         self.state = copy.deepcopy(kept)

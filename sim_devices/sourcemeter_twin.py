@@ -53,6 +53,7 @@ class SourceMeterTwin(SourceLists, ScpiTwin):
         #: (amplitude A, frequency Hz) of a hum added to the current, or None
         self.hum: tuple[float, float] | None = None
         self.readings = 0  # readings taken with the output on: what a data file should hold
+        self.source_lists: dict[tuple[int, str], list[float]] = {}  # :SOURce:LIST, by channel and function
         super().__init__(name, tree)
         self.rng = random.Random(seed)
 

@@ -62,6 +62,8 @@ class SourceLists:
     """What a source-meter twin needs for list sweeps (a mixin of :class:`SourceMeterTwin`)."""
 
     sweep: SweepRun | None = None
+    #: each channel's source lists, by function (set by the twin)
+    source_lists: dict[tuple[int, str], list[float]]
     # what it uses of the twin it is mixed into
     state: dict[tuple[int, str], Any]
     tree: CommandTree
@@ -73,11 +75,6 @@ class SourceLists:
         def reading_time(self, channel: int = 1) -> float: ...
         def sourced(self, channel: int = 1) -> str: ...
         def measured_at(self, channel: int = 1, level: float | None = None) -> tuple[float, float]: ...
-
-    def _lists(self) -> dict[tuple[int, str], list[float]]:
-        if not hasattr(self, "_source_lists"):
-            self._source_lists: dict[tuple[int, str], list[float]] = {}
-        return self._source_lists
 
     def set_list(self, unit: ProgramUnit, function: str, *, append: bool = False) -> None:
         """``:SOURce:LIST:VOLTage v1,v2,...`` (``:APPend`` adds to it): numbers, in range."""
@@ -91,13 +88,13 @@ class SourceLists:
         if any(abs(v) > high for v in values):
             raise ScpiError(-222, f"a {function} list value beyond ±{high:g}")
         key = (unit.channel, function)
-        values = [*self._lists().get(key, []), *values] if append else values
+        values = [*self.source_lists.get(key, []), *values] if append else values
         if len(values) > MAX_LIST:
             raise ScpiError(-223, f"a {function} list of {len(values)} points: at most {MAX_LIST}")
-        self._lists()[key] = values
+        self.source_lists[key] = values
 
     def get_list(self, channel: int, function: str) -> list[float]:
-        return self._lists().get((channel, function), [])
+        return self.source_lists.get((channel, function), [])
 
     def start_sweep(self, channel: int, levels: Sequence[float | None], delay: float, store: Store) -> None:
         """Start stepping the source through ``levels`` now (after the message's work so far)."""

@@ -65,6 +65,7 @@ class ScpiTwin(CommonCommands, Device):
         #: IEEE 488.2 registers: the event status register (power-on bit set, as after
         #: switching on), its enable, and the service request enable
         self.esr, self.ese, self.sre = ESR_PON, 0, 0
+        self.saved: dict[int, dict[tuple[int, str], Any]] = {}  # *SAV's memory slots
         self._io = threading.Lock()  # the twin is one instrument: one message at a time
         self.reset_state()
 
