@@ -249,9 +249,17 @@ def test_a_second_ctrl_c_exits_at_once_saying_the_output_state_is_unknown(
         silent_from = served.status("keithley2400")["messages"]
         wait_until(lambda: served.status("keithley2400")["messages"] > silent_from, "a query left unanswered")
         proc.send_signal(signal.SIGINT)  # the run waits up to 20 s for that answer
-        time.sleep(0.3)  # two signals, not one: the OS merges a pending signal with its repeat
+        # the second only once the first is handled: the OS merges a pending signal with its
+        # repeat (a fixed pause here was timing luck on a busy machine)
+        assert proc.stderr is not None
+        first = ""
+        while "SIGINT" not in first:  # its message says it has the first one
+            line = proc.stderr.readline()
+            assert line, first
+            first += line
         proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=10)
+        _, rest = proc.communicate(timeout=10)
+        stderr = first + rest
     finally:
         proc.kill()
         served.inject("keithley2400", None)
