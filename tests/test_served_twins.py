@@ -370,10 +370,16 @@ def test_hostile_clients_do_not_hurt_it(served: ServedTwins) -> None:
         quitter.close()
     for _ in range(100):
         socket.create_connection(("127.0.0.1", port)).close()
-    # the server lets each go when it notices the close; until then they count against its
-    # 8 sessions (a busy machine notices later): wait for that, as a client would retry
-    deadline = time.monotonic() + 10
-    while served.status("keithley2450")["clients"] > 1 and time.monotonic() < deadline:
+    # the server accepts each (they may still wait in the accept queue), then lets it go when
+    # it notices the close; until then they count against its 8 sessions (a busy machine is
+    # slower at both): wait until all 202 were accepted and let go, as a client would retry
+    deadline = time.monotonic() + 20
+
+    def settled() -> bool:
+        status = served.status("keithley2450")
+        return bool(status["connections"] >= 202 and status["clients"] <= 1)
+
+    while not settled() and time.monotonic() < deadline:
         time.sleep(0.01)
 
     half = Raw(port)
