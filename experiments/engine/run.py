@@ -84,12 +84,6 @@ class Run:
         return self._stop.is_set()
 
     @property
-    def device_lock(self) -> DeviceLock | None:
-        """The lock of the run's (first) instrument."""
-        instrument = self.experiment.instrument
-        return instrument.instrument.device_lock if instrument is not None else None
-
-    @property
     def device_locks(self) -> list[tuple[DeviceLock, SourceMeter]]:
         """Every claimed instrument's lock (each once) with its driver, in one global order
         (by address): two runs claiming the same instruments in any order cannot deadlock."""
