@@ -164,7 +164,7 @@ class Run:
             ended = not self.running
             rows, seen = self.table.since(seen)
             for row in rows:
-                yield dict(zip(self._names, map(float, row), strict=True))
+                yield self._named(row)
             if ended:
                 return
             await asyncio.sleep(interval)
@@ -325,11 +325,15 @@ class Run:
             raise ValueError(f"{self.experiment.name} gave a point with unknown fields {extra}")
         for keep in self.recorders:
             keep(row)
-        record = dict(zip(self._names, map(float, row), strict=True))
+        record = self._named(row)
         p = self.progress  # built directly: dataclasses.replace costs ~7 us per point
         self.progress = Progress(p.state, p.step + 1, p.total, record, p.started, p.finished)
         self._subscribers.put(record)
         self.experiment.after_point(record)
+
+    def _named(self, row: Any) -> Point:
+        """A row as the point subscribers and pollers get: column name -> float."""
+        return dict(zip(self._names, map(float, row), strict=True))
 
     def _end(self, error: BaseException | None) -> None:
         """Clear the flag (the run is over for everyone), then settle the future."""
