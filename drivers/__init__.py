@@ -13,7 +13,7 @@ from .factory import TERMINATIONS, Termination, open_sourcemeter
 from .instrument import Instrument
 from .keithley2400 import Keithley2400
 from .keithley2450 import Keithley2450
-from .keysight_b2900 import KeysightB2901
+from .keysight_b2900 import KeysightB2901, KeysightB2902
 from .locks import DeviceLock, device_lock_for, lock_directory
 from .registry import MODELS, REGISTRY, Model, model_named, register, unregister
 from .sourcemeter import SourceMeter
@@ -36,6 +36,7 @@ __all__ = [
     "Keithley2400",
     "Keithley2450",
     "KeysightB2901",
+    "KeysightB2902",
     "LabrunError",
     "LimitError",
     "Limits",

@@ -113,3 +113,13 @@ class KeysightB2901(SourceMeter):
         doc="What the output does when turned off (:OUTPut:OFF:MODE).",
     )
     # no averaging filter and no autozero switch: its aperture and NPLC are the speed controls
+
+
+class KeysightB2902(KeysightB2901):
+    """The two-channel B2902A/B2912A: this driver is channel 1, ``channel(2)`` the other
+    (each a source-meter of its own, sharing the connection)."""
+
+    model = "keysight_b2902"
+    identity_pattern = r"B29[01]2[AB]?\b"
+    series = "Keysight B2902/B2912 (two channels)"
+    channels = 2

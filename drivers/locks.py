@@ -180,9 +180,10 @@ _registry: dict[str, tuple[threading.RLock, DeviceLock]] = {}
 _registry_lock = threading.Lock()
 
 
-def device_lock_for(address: str, *, simulated: bool) -> DeviceLock:
-    """The device lock of ``address`` before anything is opened (``labrun run`` takes it first)."""
-    return locks_for(check_address(address), interprocess=not simulated)[1]
+def device_lock_for(address: str, *, simulated: bool, channel: int = 1) -> DeviceLock:
+    """The device lock of ``address`` (its ``channel``) before anything is opened
+    (``labrun run`` takes it first)."""
+    return channel_lock(check_address(address), channel, interprocess=not simulated)
 
 
 def locks_for(address: str, *, interprocess: bool) -> tuple[threading.RLock, DeviceLock]:
@@ -191,3 +192,12 @@ def locks_for(address: str, *, interprocess: bool) -> tuple[threading.RLock, Dev
         if address not in _registry:
             _registry[address] = (threading.RLock(), DeviceLock(address, interprocess=interprocess))
         return _registry[address]
+
+
+def channel_lock(address: str, channel: int, *, interprocess: bool) -> DeviceLock:
+    """The device lock of one channel of a multi-channel instrument: channel 1's is the
+    address's own (what a one-channel driver on the address takes), each other channel has
+    its own, named ``ADDRESS channel N``. The I/O lock stays the address's: one bus."""
+    if channel == 1:
+        return locks_for(address, interprocess=interprocess)[1]
+    return locks_for(f"{address} channel {channel}", interprocess=interprocess)[1]

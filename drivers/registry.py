@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .keithley2400 import Keithley2400
 from .keithley2450 import Keithley2450
-from .keysight_b2900 import KeysightB2901
+from .keysight_b2900 import KeysightB2901, KeysightB2902
 from .sourcemeter import SourceMeter
 
 
@@ -46,8 +46,8 @@ REGISTRY: list[Model] = [
         "keysight_b2901",
         ("GPIB0::23::INSTR", "USB0::0x0957::0x8B18::MY51141234::INSTR"),
     ),
-    # the two-channel model: labrun drives its channel 1 (same commands, same twin file)
-    Model("keysight_b2902", KeysightB2901, "keysight_b2901", ("GPIB0::22::INSTR",)),
+    # two channels: the driver is channel 1, ``channel(2)`` the other
+    Model("keysight_b2902", KeysightB2902, "keysight_b2902", ("GPIB0::22::INSTR",)),
 ]
 
 #: model name -> driver class

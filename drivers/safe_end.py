@@ -13,6 +13,8 @@ from .errors import InstrumentError, InstrumentTimeout
 
 if TYPE_CHECKING:
     from .instrument import Instrument
+    from .locks import DeviceLock
+    from .sourcemeter import SourceMeter
     from .specs import Scpi
     from .state import SourceMode
 
@@ -41,6 +43,11 @@ class SafeEnd:
         @property
         def output_enabled(self) -> bool: ...
         def output_off(self) -> None: ...
+        def family(self) -> list[SourceMeter]: ...
+
+        _parent: SourceMeter | None
+        device_lock: DeviceLock
+
         def abort_sweep(self) -> None: ...
         def end_sweep(self, reached: int) -> None: ...
 
@@ -92,17 +99,24 @@ class SafeEnd:
 
     def stop_runs(self, reason: str = "its instrument was closed", timeout: float = 60.0) -> None:
         """Stop a run in progress on this driver object and wait until it has let go."""
-        owner = self.instrument.device_lock.stop_holder(self, reason, timeout=timeout)
+        owner = self.device_lock.stop_holder(self, reason, timeout=timeout)
         if owner is not None:
             logger.warning("%s: stopped %s, which was still running (%s)", self.name, owner, reason)
 
     def close(self) -> None:
-        """Stop a run in progress on this driver (it turns its output off), then close."""
+        """Stop a run in progress on this driver (it turns its output off), then close.
+
+        A channel's driver lets go of its channel only; the driver that opened the
+        instrument closes every channel's first, then the connection.
+        """
         try:
+            for channel in reversed(self.family()[1:] if self._parent is None else []):
+                channel.close()
             self.stop_runs()
         finally:
             at_exit.open_drivers.discard(self)  # type: ignore[arg-type]  # a SourceMeter
-            self.instrument.close()
+            if self._parent is None:
+                self.instrument.close()
 
     def __enter__(self) -> Self:
         return self
@@ -113,16 +127,22 @@ class SafeEnd:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Stop a run in progress on it, shut down and close; a shutdown failure never
-        hides the error already raised."""
+        """Stop a run in progress on it, shut down and close (on a multi-channel instrument
+        every channel, channel 1 last); a shutdown failure never hides the error already
+        raised, nor stops the other channels' shutdowns."""
+        failed: Exception | None = None
         try:
-            self.stop_runs()
-            if self.output_enabled:
-                self.shutdown()
-        except Exception as error:
-            if exc is None:
-                raise
-            exc.add_note(f"{self.name}: shutdown on exit also failed: {error}")
-            logger.error("%s: shutdown on exit failed: %s", self.name, error)
+            for driver in reversed(self.family() if self._parent is None else [self]):
+                try:
+                    driver.stop_runs()
+                    if driver.output_enabled:
+                        driver.shutdown()
+                except Exception as error:
+                    logger.error("%s: shutdown on exit failed: %s", driver.name, error)
+                    if exc is not None:
+                        exc.add_note(f"{driver.name}: shutdown on exit also failed: {error}")
+                    failed = failed or error
         finally:
             self.close()
+        if failed is not None and exc is None:
+            raise failed

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import re
 import time
-from typing import ClassVar
+from typing import ClassVar, Self, cast
 
 from . import at_exit
+from .channels import channel_class
 from .errors import InstrumentError, LimitError, WrongInstrument
 from .instrument import Instrument
+from .locks import DeviceLock, channel_lock
 from .ranges import RangeSettings
 from .safe_end import SafeEnd
 from .settings import check_range
 from .specs import Limits, Ranges, Reading, Scpi
 from .state import SourceMode, SourceState
 from .sweeps import InstrumentSweeps
+from .visa import in_process
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +47,29 @@ class SourceMeter(RangeSettings, SourceState, InstrumentSweeps, SafeEnd):
     scpi: ClassVar[Scpi]
     #: the instrument answers no reading while its output is off (Keithley 2400)
     needs_output_for_reading: ClassVar[bool] = False
+    #: source-measure channels of the model; each is a driver of its own (``channel(n)``)
+    channels: ClassVar[int] = 1
 
-    def __init__(self, instrument: Instrument) -> None:
+    def __init__(
+        self, instrument: Instrument, *, channel: int = 1, parent: SourceMeter | None = None
+    ) -> None:
         self.instrument = instrument
+        #: which channel this driver drives (1 on a one-channel model)
+        self.channel_number = channel
+        #: held by a run for its whole life: the instrument's own, or its channel's
+        self.device_lock: DeviceLock = (
+            instrument.device_lock
+            if channel == 1
+            else channel_lock(
+                str(instrument.resource.resource_name),
+                channel,
+                interprocess=not in_process(instrument.resource),
+            )
+        )
+        self._name = instrument.name if channel == 1 else f"{instrument.name} channel {channel}"
+        #: the channel-1 driver that opened the instrument (None: this one did)
+        self._parent = parent
+        self._channels: dict[int, Self] = {}
         # what the driver knows of the instrument; ``sync()`` reads it back
         self._mode: SourceMode = "voltage"
         self._level = 0.0
@@ -65,7 +89,29 @@ class SourceMeter(RangeSettings, SourceState, InstrumentSweeps, SafeEnd):
 
     @property
     def name(self) -> str:
-        return self.instrument.name
+        return self._name
+
+    def channel(self, number: int) -> Self:
+        """The driver of channel ``number`` of this instrument (``channel(1)`` on a
+        one-channel model is the driver itself).
+
+        It shares this driver's connection and I/O lock and has its own device lock and
+        output; closing the instrument's driver stops runs on every channel first.
+        """
+        if self._parent is not None:
+            return cast(Self, self._parent.channel(number))  # channel n's class derives from channel 1's
+        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= self.channels:
+            raise LimitError(f"the {self.model} has channels 1 .. {self.channels}, not {number!r}")
+        if number == self.channel_number:
+            return self
+        if number not in self._channels:
+            driver = channel_class(type(self), number)(self.instrument, channel=number, parent=self)
+            driver.keep_output = self.keep_output
+            driver.compliance_advice = self.compliance_advice
+            driver._resistance = self._resistance  # the reading format is the instrument's
+            driver.sync()
+            self._channels[number] = driver
+        return self._channels[number]
 
     def identify(self) -> str:
         """The ``*IDN?`` answer: maker, model, serial number, firmware."""
@@ -89,17 +135,33 @@ class SourceMeter(RangeSettings, SourceState, InstrumentSweeps, SafeEnd):
         return idn
 
     def reset(self) -> None:
-        """``*RST`` (output off, defaults), then the driver's own configuration."""
+        """``*RST`` (output off, defaults), then the driver's own configuration.
+
+        On a multi-channel instrument ``*RST`` resets every channel: refused while another
+        channel is held by a run.
+        """
+        for other in self.family():
+            if other is not self and other.device_lock.busy:
+                raise InstrumentError(
+                    self.name, "*RST", f"would reset {other.name}, in use by {other.device_lock.owner}"
+                )
         with self.instrument.io_lock:
             self.instrument.write("*RST")
             self.configure()
-            self.sync()
+            for driver in self.family():
+                driver.sync()
+
+    def family(self) -> list[SourceMeter]:
+        """The drivers on this instrument: channel 1's and every channel asked for so far."""
+        owner = self._parent or self
+        return [owner, *owner._channels.values()]
 
     def configure(self) -> None:
         """Fix the reading format the driver parses (sent after opening and after reset)."""
         for command in self.scpi.configure:
             self.instrument.write(command)
-        self._resistance = False  # the format is voltage and current again
+        for driver in self.family():  # the format is the instrument's, every channel's
+            driver._resistance = False  # voltage and current again
 
     def sync(self) -> None:
         """Read mode, level, limits and output state back from the instrument."""
@@ -127,7 +189,8 @@ class SourceMeter(RangeSettings, SourceState, InstrumentSweeps, SafeEnd):
         with self.instrument.io_lock:
             for command in commands:
                 self.instrument.write(command)
-            self._resistance = on
+            for driver in self.family():  # one reading format for every channel
+                driver._resistance = on
 
     # ------------------------------------------------------------------ source
 
@@ -257,7 +320,8 @@ class SourceMeter(RangeSettings, SourceState, InstrumentSweeps, SafeEnd):
             ) from error
         reading = self.reading_of(voltage, current, stamp)
         if self._resistance:
-            reading = dataclasses.replace(reading, resistance=float(text.split(",")[2]))
+            ohms = float(text.split(",")[2])  # 9.91E37: not measured (another channel's format)
+            reading = dataclasses.replace(reading, resistance=math.nan if abs(ohms) >= 9.9e37 else ohms)
         return reading
 
     def reading_of(self, voltage: float, current: float, stamp: float) -> Reading:

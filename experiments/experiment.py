@@ -140,7 +140,7 @@ class Experiment:
     @property
     def device_lock(self) -> DeviceLock | None:
         """The lock of the instrument this experiment runs on (None without one)."""
-        return self.instrument.instrument.device_lock if self.instrument is not None else None
+        return self.instrument.device_lock if self.instrument is not None else None
 
     def report(self) -> str:
         """How far the last run got and what it left, in one line."""

@@ -56,8 +56,7 @@ def model_definition(model: str) -> tuple[dict[str, Any], CommandTree, type[Sour
     path = HERE / f"{name}.yaml"
     # pyvisa-sim reads its part (all values as text); the tree needs typed YAML
     device_dict = parse_file(path)["devices"][name]
-    with open(path, encoding="utf-8") as fp:
-        scpi = yaml.safe_load(fp)["scpi"]
+    scpi = twin_scpi(path)
     tree = CommandTree.from_data(scpi)
     if scpi.get("twin") not in BEHAVIOURS:
         raise ValueError(f"{path}: scpi.twin {scpi.get('twin')!r}; twin behaviours: {', '.join(BEHAVIOURS)}")
@@ -72,6 +71,16 @@ def model_definition(model: str) -> tuple[dict[str, Any], CommandTree, type[Sour
     if missing:
         raise ValueError(f"{path}: hooks missing from {behaviour.__name__}: {', '.join(missing)}")
     return device_dict, tree, behaviour
+
+
+def twin_scpi(path: pathlib.Path) -> dict[str, Any]:
+    """A twin file's ``scpi`` section; ``extends: OTHER`` takes OTHER's and overrides its keys
+    (the B2902 is the B2901's command tree with two channels)."""
+    with open(path, encoding="utf-8") as fp:
+        scpi: dict[str, Any] = yaml.safe_load(fp)["scpi"]
+    if base := scpi.pop("extends", None):
+        scpi = {**twin_scpi(HERE / f"{base}.yaml"), **scpi}
+    return scpi
 
 
 #: how many twins this process has built: a test of "nothing was opened" reads it

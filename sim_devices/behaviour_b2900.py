@@ -14,7 +14,7 @@ class KeysightB2900Twin(SourceMeterTwin):
 
     def after_setting(self, channel: int, key: str, value: Any) -> None:
         # aperture and NPLC are one integration time, in seconds and in power-line cycles
-        frequency = self.state[(channel, "line_frequency")]
+        frequency = self.state[(1, "line_frequency")]  # :SYST:LFR: the instrument's
         if key == "aperture":
             for function in ("current", "voltage"):
                 self.state[(channel, f"{function}_nplc")] = value * frequency
@@ -62,6 +62,12 @@ class KeysightB2900Twin(SourceMeterTwin):
 
         self.start_sweep(channel, levels, s[(channel, "source_delay")], keep)
 
+    def command_abort(self, unit: ProgramUnit) -> None:
+        """``:ABORt (@2)`` stops channel 2's sweep only; without a channel list, any."""
+        channel = channel_list(unit.params, 0, self.tree.channels)
+        if self.sweep is not None and channel in (0, self.sweep.channel):
+            self.abort_sweep()
+
     def command_trace_clear(self, unit: ProgramUnit) -> None:
         self.collect()
         self.traces.pop(unit.channel, None)
@@ -81,7 +87,7 @@ class KeysightB2900Twin(SourceMeterTwin):
             raise ScpiError(-104, ":TRACe:DATA? offset, size are integers") from None
         if not (0 <= offset <= len(trace) and 0 <= size <= len(trace) - offset):
             raise ScpiError(-222, f"offset {offset}, size {size} of {len(trace)} readings")
-        elements = self.state[(unit.channel, "format_elements")]
+        elements = self.state[(1, "format_elements")]  # :FORM:ELEM:SENS: instrument-wide
         return ",".join(number(entry[e]) for entry in trace[offset : offset + size] for e in elements)
 
     def _fetched(self, unit: ProgramUnit) -> list[tuple[float, float]]:
@@ -119,7 +125,7 @@ class KeysightB2900Twin(SourceMeterTwin):
             "STAT": 0.0,
             "SOUR": voltage if source_is_voltage else current,
         }
-        return ",".join(number(values[e]) for e in self.state[(channel, "format_elements")])
+        return ",".join(number(values[e]) for e in self.state[(1, "format_elements")])
 
     def query_measure_current(self, unit: ProgramUnit) -> str:
         return number(self._measure(channel_list(unit.params, unit.channel, self.tree.channels))[1])

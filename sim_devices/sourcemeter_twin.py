@@ -93,7 +93,7 @@ class SourceMeterTwin(SourceLists, ScpiTwin):
         averaging = int(s.get((channel, "averaging_count"), 1)) if s.get((channel, "averaging")) else 1
         autozero = bool(s.get((channel, "autozero"), False))
         return self.timing.reading(
-            nplc, s.get((channel, "line_frequency"), 50.0), averaging=averaging, autozero=autozero
+            nplc, s.get((1, "line_frequency"), 50.0), averaging=averaging, autozero=autozero
         )
 
     def source_delay(self, channel: int = 1) -> float:

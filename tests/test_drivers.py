@@ -24,7 +24,12 @@ from .support import BENCH, twin
 
 def test_identify_names_the_model(smu: SourceMeter) -> None:
     idn = smu.identify()
-    expected = {"keithley2400": "MODEL 2400", "keithley2450": "MODEL 2450", "keysight_b2901": "B2901A"}
+    expected = {
+        "keithley2400": "MODEL 2400",
+        "keithley2450": "MODEL 2450",
+        "keysight_b2901": "B2901A",
+        "keysight_b2902": "B2902A",
+    }
     assert expected[smu.model] in idn
 
 

@@ -32,7 +32,7 @@ IDN = {
     "keithley2400": "MODEL 2400",
     "keithley2450": "MODEL 2450",
     "keysight_b2901": "B2901A",
-    "keysight_b2902": "B2901A",
+    "keysight_b2902": "B2902A",
 }
 
 

@@ -89,7 +89,7 @@ class Run:
         (by address): two runs claiming the same instruments in any order cannot deadlock."""
         held: dict[int, tuple[DeviceLock, SourceMeter]] = {}
         for instrument in self.experiment.instruments:
-            lock = instrument.instrument.device_lock
+            lock = instrument.device_lock  # the instrument's, or its channel's
             held.setdefault(id(lock), (lock, instrument))
         return sorted(held.values(), key=lambda pair: pair[0].name)
 
@@ -257,7 +257,8 @@ class Run:
         if not locked and not self.take_device(blocking, timeout):
             self._publish(state="stopped")  # stopped while waiting its turn
             return
-        exclusive = [i.instrument for i in self.experiment.instruments if i.instrument.lock_exclusive()]
+        connections = dict.fromkeys(i.instrument for i in self.experiment.instruments)  # channels share one
+        exclusive = [instrument for instrument in connections if instrument.lock_exclusive()]
         try:
             self._execute()
         finally:

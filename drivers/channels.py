@@ -1,0 +1,111 @@
+"""The channels of a multi-channel source-meter, each a source-meter of its own.
+
+Why a driver per channel (as QCoDeS's channel submodules): an experiment asks for "a
+source-meter", and each channel of a Keysight B2902 is one, with its own output, level
+and compliance. A channel driver shares its instrument's connection and I/O lock (one
+bus, one transaction at a time) and has its own device lock, so a run on channel 1 and
+one on channel 2 may run at once, never two on one channel.
+
+A channel's SCPI is its model's, with the channel in it: ``:SOUR:VOLT 1`` becomes
+``:SOUR2:VOLT 1``, ``:MEAS? (@1)`` becomes ``:MEAS? (@2)``. The rewrite is made once,
+when the channel's driver class is made (:func:`channel_class`), never per message.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .settings import Setting
+from .specs import Scpi
+from .sweeps import SweepScpi
+
+if TYPE_CHECKING:
+    from .sourcemeter import SourceMeter
+
+Driver = TypeVar("Driver", bound="SourceMeter")
+
+#: the root nodes that take a channel suffix (B2900 SCPI reference): :SOURce[n], :SENSe[n],
+#: :OUTPut[n], :TRIGger[n], :TRACe[n], :ARM[n], :CALCulate[n]
+_CHANNELLED = re.compile(
+    r"(?P<head>^|;)(?P<colon>:?)(?P<node>SOUR(?:CE)?|SENS(?:E)?|OUTP(?:UT)?|TRIG(?:GER)?|TRAC(?:E)?|ARM|"
+    r"CALC(?:ULATE)?)(?P<suffix>\d*)(?=[:\s?;]|$)",
+    re.IGNORECASE,
+)
+_CHANNEL_LIST = re.compile(r"\(@\s*1\s*\)")
+
+
+def on_channel(command: str, channel: int) -> str:
+    """``command`` (written for channel 1) addressed to ``channel``.
+
+    Each program-message unit's root node gets the channel suffix, and a channel list
+    ``(@1)`` names the channel; common commands (``*RST``) and instrument-wide ones
+    (``:FORM:ELEM:SENS``, ``:SYST:ERR?``) stay as they are.
+    """
+
+    def suffixed(m: re.Match[str]) -> str:
+        return f"{m['head']}{m['colon']}{m['node']}{channel}"
+
+    return _CHANNEL_LIST.sub(f"(@{channel})", _CHANNELLED.sub(suffixed, command))
+
+
+def _rewritten(value: Any, channel: int) -> Any:
+    """A command, a tuple of them, or a function making them, for ``channel``."""
+    if isinstance(value, str):
+        return on_channel(value, channel)
+    if isinstance(value, tuple):
+        return tuple(on_channel(command, channel) for command in value)
+    if callable(value):
+        return _calling_on_channel(value, channel)
+    return value
+
+
+def _calling_on_channel(make: Callable[..., Any], channel: int) -> Callable[..., Any]:
+    def made(*args: Any) -> Any:
+        result = make(*args)
+        if isinstance(result, list):
+            return [on_channel(command, channel) for command in result]
+        return on_channel(result, channel)
+
+    return made
+
+
+_made: dict[tuple[type, int], type] = {}
+
+
+def channel_class(model: type[Driver], channel: int) -> type[Driver]:
+    """``model``'s driver class speaking to ``channel``: every command, setting and sweep
+    of the model, rewritten once for that channel (and kept)."""
+    if channel == 1:
+        return model
+    if (model, channel) not in _made:
+        _made[model, channel] = _make(model, channel)
+    return _made[model, channel]
+
+
+def _make(model: type[Driver], channel: int) -> type[Driver]:
+    namespace: dict[str, Any] = {
+        "scpi": Scpi(
+            **{f.name: _rewritten(getattr(model.scpi, f.name), channel) for f in dataclasses.fields(Scpi)}
+        ),
+        "__doc__": f"Channel {channel} of a {model.series or model.model}.",
+        "__module__": model.__module__,
+    }
+    if model.sweep_scpi is not None:
+        sweep = model.sweep_scpi
+        namespace["sweep_scpi"] = SweepScpi(
+            **{f.name: _rewritten(getattr(sweep, f.name), channel) for f in dataclasses.fields(SweepScpi)}
+        )
+    for name in dir(model):
+        setting = getattr(model, name, None)
+        if isinstance(setting, Setting):
+            own = copy.copy(setting)
+            own.set_cmd, own.get_cmd = (
+                on_channel(setting.set_cmd, channel),
+                on_channel(setting.get_cmd, channel),
+            )
+            namespace[name] = own
+    return type(f"{model.__name__}Channel{channel}", (model,), namespace)
