@@ -80,9 +80,11 @@ class DeviceLock:
         self._user: object | None = None
         self._file: filelock.FileLock | None = None
         if interprocess:
+            # not with_suffix: an address's dots (127.0.0.1) would be taken for a suffix, and
+            # every instrument on one host would share a lock file
             stem = lock_directory() / _file_stem(address)
-            self._file = filelock.FileLock(stem.with_suffix(".lock"), thread_local=False)
-            self._holder_path = stem.with_suffix(".holder")
+            self._file = filelock.FileLock(stem.parent / f"{stem.name}.lock", thread_local=False)
+            self._holder_path = stem.parent / f"{stem.name}.holder"
 
     @property
     def busy(self) -> bool:

@@ -21,6 +21,7 @@ from pyvisa.resources import MessageBasedResource
 
 from labrun.drivers.registry import MODELS, REGISTRY, model_named
 
+from .circuits import Circuit, circuit_from_dict
 from .faults import fault_from_dict
 from .loads import load_from_dict
 from .models import BEHAVIOURS
@@ -122,19 +123,49 @@ def build_twin(model: str, address: str, spec: Mapping[str, Any] | None = None) 
     return twin
 
 
-def read_bench(path: str | pathlib.Path) -> dict[str, dict[str, Any]]:
-    """Bench file -> {canonical address: entry}; errors name the file and entry."""
+def read_bench(path: str | pathlib.Path) -> tuple[dict[str, dict[str, Any]], list[Circuit]]:
+    """Bench file -> ({canonical address: entry}, circuits); errors name the file and entry."""
     path = pathlib.Path(path)
     with open(path, encoding="utf-8") as fp:
         data = yaml.safe_load(fp) or {}
     entries = data.get("instruments") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         raise ValueError(f"{path}: expected a list under 'instruments'")
-    return checked_bench(entries, str(path))
+    bench = checked_bench(entries, str(path))
+    return bench, checked_circuits(data.get("circuits") or [], bench, str(path))
+
+
+def checked_circuits(specs: Any, bench: Mapping[str, Mapping[str, Any]], source: str) -> list[Circuit]:
+    """Circuits of a bench, each wired to channels of its instruments; errors name the source."""
+    if not isinstance(specs, list):
+        raise ValueError(f"{source}: expected a list under 'circuits'")
+    circuits = []
+    for i, spec in enumerate(specs):
+        where = f"{source}: circuits[{i}]"
+        try:
+            if not isinstance(spec, Mapping):
+                raise ValueError("expected a mapping (type: mosfet, gate: {address: ..., channel: 1}, ...)")
+            circuit = circuit_from_dict(spec)
+            for terminal, port in circuit.wiring.items():
+                if port is None:
+                    continue
+                address, channel = rname.to_canonical_name(port[0]), port[1]
+                if address not in bench:
+                    raise ValueError(f"{terminal}: no instrument at {port[0]} on this bench")
+                channels = model_definition(bench[address]["model"])[1].channels
+                if not 1 <= channel <= channels:
+                    raise ValueError(
+                        f"{terminal}: channel {channel}; the {bench[address]['model']} has 1 .. {channels}"
+                    )
+                circuit.wiring[terminal] = (address, channel)
+        except (rname.InvalidResourceName, ValueError, TypeError) as error:
+            raise ValueError(f"{where}: {error}") from None
+        circuits.append(circuit)
+    return circuits
 
 
 #: benches that live in memory, by library path (``memory:TOKEN``)
-_memory_benches: dict[str, dict[str, dict[str, Any]]] = {}
+_memory_benches: dict[str, tuple[dict[str, dict[str, Any]], list[Circuit]]] = {}
 MEMORY = "memory:"
 
 
@@ -143,14 +174,15 @@ def realistic_bench() -> str:
     return bench_in_memory(list(default_bench(timing="realistic").values()))
 
 
-def bench_in_memory(entries: Sequence[Mapping[str, Any]]) -> str:
-    """A bench without a file (a config's own twin): the library path for ``sim=``.
+def bench_in_memory(entries: Sequence[Mapping[str, Any]], circuits: Sequence[Mapping[str, Any]] = ()) -> str:
+    """A bench without a file (a config's own twins): the library path for ``sim=``.
 
     ``open_sourcemeter(model, address, sim=bench_in_memory([...]))`` or
-    ``ResourceManager(f"{path}@labrun")``; entries as in a bench file.
+    ``ResourceManager(f"{path}@labrun")``; entries and circuits as in a bench file.
     """
     path = f"{MEMORY}{uuid.uuid4().hex}"
-    _memory_benches[path] = checked_bench(list(entries), "bench in memory")
+    bench = checked_bench(list(entries), "bench in memory")
+    _memory_benches[path] = (bench, checked_circuits(list(circuits), bench, "bench in memory"))
     return path
 
 
@@ -178,10 +210,12 @@ def checked_bench(entries: list[Any], source: str) -> dict[str, dict[str, Any]]:
 
 
 class Bench:
-    """The library's device table: builds a new twin each time an address is opened."""
+    """The library's device table: builds a new twin each time an address is opened;
+    the bench's circuits see the twin now serving each address they are wired to."""
 
-    def __init__(self, entries: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, entries: dict[str, dict[str, Any]], circuits: Sequence[Circuit] = ()) -> None:
         self._entries = entries
+        self.circuits = list(circuits)
 
     @property
     def entries(self) -> dict[str, dict[str, Any]]:
@@ -189,7 +223,10 @@ class Bench:
 
     def __getitem__(self, address: str) -> SourceMeterTwin:
         entry = self.entries[address]
-        return build_twin(entry["model"], address, entry)
+        twin = build_twin(entry["model"], address, entry)
+        for circuit in self.circuits:
+            circuit.attach(address, twin)
+        return twin
 
     def list_resources(self) -> tuple[str, ...]:
         return tuple(self.entries)
@@ -218,9 +255,9 @@ class LabrunVisaLibrary(SimVisaLibrary):
         self.sessions: dict[int, Any] = {}
         path = str(self.library_path)
         if path.startswith(MEMORY):
-            self.devices = Bench(_memory_benches[path])
+            self.devices = Bench(*_memory_benches[path])
         else:
-            self.devices = DefaultBench() if path == "unset" else Bench(read_bench(path))
+            self.devices = DefaultBench() if path == "unset" else Bench(*read_bench(path))
 
     def open(self, session: Any, resource_name: str, *args: Any, **kwargs: Any) -> Any:
         """As pyvisa-sim's, but an unknown address raises as a real VISA library does.

@@ -19,13 +19,15 @@ import socket
 import socketserver
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import pyvisa
+from pyvisa import rname
 
 from .backend import build_twin
+from .circuits import Circuit
 from .control import CHUNK, ControlServer
 from .faults import fault_from_dict
 from .sourcemeter_twin import SourceMeterTwin
@@ -235,7 +237,9 @@ class ServedBench:
     """A bench of twins served on consecutive ports from ``port`` (0: any free ports).
 
     ``entries`` are bench entries (``model``, ``load``, ``noise``, ``fault``, ...), as in
-    a bench file. The control port follows the last instrument's (or ``control_port``).
+    a bench file; ``circuits`` are wired to the entries' own addresses (as the bench file
+    names them, whatever port serves them). The control port follows the last
+    instrument's (or ``control_port``).
     """
 
     def __init__(
@@ -245,6 +249,7 @@ class ServedBench:
         host: str = "127.0.0.1",
         port: int = 5025,
         control_port: int | None = None,
+        circuits: Sequence[Circuit] = (),
     ) -> None:
         self.host = host
         self.stopping = threading.Event()
@@ -256,6 +261,9 @@ class ServedBench:
                 wanted = port + i if port else 0
                 twin = build_twin(entry["model"], f"TCPIP0::{host}::{wanted}::SOCKET", entry)
                 twin.log_limit = LOG_LIMIT
+                if "address" in entry:
+                    for circuit in circuits:
+                        circuit.attach(rname.to_canonical_name(str(entry["address"])), twin)
                 instrument = ServedInstrument(entry["model"], twin, host, wanted)
                 self.servers.append(_InstrumentServer(instrument, self.stopping))
                 self.instruments.append(instrument)

@@ -45,6 +45,10 @@ class SourceMeterTwin(SourceLists, ScpiTwin):
         seed: int | None = None,
     ) -> None:
         self.load: Load = load or Resistor()
+        #: a channel's own load, where it differs from ``load`` (a circuit's terminal)
+        self.loads: dict[int, Load] = {}
+        #: the voltage each channel last measured: what it puts on a circuit in current mode
+        self.last_voltage: dict[int, float] = {}
         #: relative standard deviation of every reading
         self.noise = noise
         self.started = time.monotonic()
@@ -74,7 +78,9 @@ class SourceMeterTwin(SourceLists, ScpiTwin):
         if level is None:
             level = s[(channel, self.sourced(channel))]
         current_limit, voltage_limit = s[(channel, "current_limit")], s[(channel, "voltage_limit")]
-        voltage, current = source_and_measure(self.load, mode, level, current_limit, voltage_limit)
+        load = self.loads.get(channel, self.load)
+        voltage, current = source_and_measure(load, mode, level, current_limit, voltage_limit)
+        self.last_voltage[channel] = voltage
         if self.hum is not None:  # mains pickup on the current reading, as on a real bench
             amplitude, frequency = self.hum
             current += amplitude * math.sin(2 * math.pi * frequency * self.elapsed())
@@ -84,6 +90,17 @@ class SourceMeterTwin(SourceLists, ScpiTwin):
         else:
             self.in_compliance = abs(current) >= current_limit
         return self._noisy(voltage, 1e-6), self._noisy(current, 1e-12)
+
+    def terminal_voltage(self, channel: int) -> float:
+        """The voltage the channel puts on what is wired to it now (a circuit asks): its
+        level sourcing voltage, its last measured voltage sourcing current, 0 V when off
+        (the output-off state zero; a high-impedance output is taken as 0 V too)."""
+        s = self.state
+        if not s[(channel, "output")]:
+            return 0.0
+        if self.sourced(channel) == "voltage":
+            return float(s[(channel, "voltage")])
+        return self.last_voltage.get(channel, 0.0)
 
     def reading_time(self, channel: int = 1) -> float:
         """Seconds one reading takes now (NPLC, line frequency, averaging, autozero)."""

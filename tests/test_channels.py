@@ -3,6 +3,7 @@ own, sharing the connection and I/O lock, with its own device lock and output.""
 
 from __future__ import annotations
 
+import pathlib
 import threading
 from collections.abc import Iterator, Mapping
 
@@ -10,6 +11,7 @@ import pytest
 
 from labrun.drivers import (
     DeviceBusy,
+    DeviceLock,
     InstrumentError,
     KeysightB2902,
     LimitError,
@@ -171,3 +173,21 @@ def test_resistance_is_one_reading_format_for_both_channels(b2902: KeysightB2902
     assert second.measure().resistance == pytest.approx(1000, rel=1e-2)
     first = b2902.measure()  # channel 1 still parses its readings; it sensed no resistance
     assert first.voltage == pytest.approx(1.0, rel=1e-3) and first.resistance != first.resistance  # NaN
+
+
+def test_instruments_on_one_host_have_lock_files_of_their_own(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found with the served B2902: the lock file was named with Path.with_suffix, which
+    took everything after 127.0.0 for a suffix, so every instrument on one host (and each
+    channel of one) shared one lock file, and a run on one refused the other."""
+    monkeypatch.setenv("LABRUN_LOCK_DIR", str(tmp_path))
+    first = DeviceLock("TCPIP0::127.0.0.1::5025::SOCKET", interprocess=True)
+    second = DeviceLock("TCPIP0::127.0.0.1::5025::SOCKET channel 2", interprocess=True)
+    first.acquire("one run", blocking=False)
+    second.acquire("another run", blocking=False)  # refused as "in use" before the fix
+    try:
+        assert len(list(tmp_path.glob("*.lock"))) == 2
+    finally:
+        second.release()
+        first.release()
