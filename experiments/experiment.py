@@ -30,6 +30,10 @@ class Experiment:
     columns: Mapping[str, str] = MappingProxyType({})
     #: the two columns a live plot draws, x then y
     plot_axes: tuple[str, str] = ("step", "current")
+    #: columns whose values tell curves apart: a view draws one curve per combination
+    family: tuple[str, ...] = ()
+    #: a view also draws the current on a log axis (a transfer curve's subthreshold slope)
+    log_current: bool = False
 
     def __init__(
         self,

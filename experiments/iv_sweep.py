@@ -93,6 +93,40 @@ def prepare_source(smu: SourceMeter, mode: Mode, level: float, compliance: float
     smu.output_on()
 
 
+def instrument_readings(
+    experiment: Experiment, smu: SourceMeter, levels: list[float], delay: float, poll_interval: float
+) -> Iterator[tuple[int, Reading]]:
+    """(step, reading) of an instrument-side sweep through ``levels``, as they come.
+
+    The instrument steps the source and fills its buffer; polled every ``poll_interval``
+    s (the experiment's stoppable wait), new readings read back as they come. A stop
+    aborts it at once and keeps every reading taken; however it ends, the source is back
+    to fixed levels.
+    """
+    smu.start_sweep(levels, delay=delay)
+    taken, complete = 0, False
+    try:
+        while taken < len(levels):
+            count = smu.sweep_count()
+            for reading in smu.sweep_readings(taken, count):
+                yield taken, reading
+                taken += 1
+            if taken < len(levels) and experiment.wait(poll_interval):
+                smu.abort_sweep()  # stopped: the instrument stops stepping now
+                for reading in smu.sweep_readings(taken, smu.sweep_count()):
+                    yield taken, reading  # taken before the abort
+                    taken += 1
+                break
+        complete = True
+    finally:
+        if not complete:  # failed, or the run ended mid-chunk
+            try:
+                smu.abort_sweep()
+            except LabrunError as error:
+                logger.warning("%s: aborting the instrument's sweep failed: %s", smu.name, error)
+        smu.end_sweep(taken)
+
+
 class IVSweep(Experiment):
     """Sweep the source from ``start`` to ``stop`` in ``num_points`` steps (SI units).
 
@@ -212,32 +246,10 @@ class IVSweep(Experiment):
             yield self._point(step, float(level), reading)
 
     def _instrument_steps(self) -> Iterator[Point]:
-        """The instrument steps the source and fills its buffer; polled every
-        ``poll_interval`` s, new readings read back as they come. A stop aborts it at once
-        and keeps every reading taken; however it ends, the source is back to fixed levels."""
-        smu, levels = self.smu, self.levels
-        smu.start_sweep(levels.tolist(), delay=self.delay)
-        taken, complete = 0, False
-        try:
-            while taken < len(levels):
-                count = smu.sweep_count()
-                for reading in smu.sweep_readings(taken, count):
-                    yield self._point(taken, float(levels[taken]), reading)
-                    taken += 1
-                if taken < len(levels) and self.wait(self.poll_interval):
-                    smu.abort_sweep()  # stopped: the instrument stops stepping now
-                    for reading in smu.sweep_readings(taken, smu.sweep_count()):
-                        yield self._point(taken, float(levels[taken]), reading)  # taken before the abort
-                        taken += 1
-                    break
-            complete = True
-        finally:
-            if not complete:  # failed, or the run ended mid-chunk
-                try:
-                    smu.abort_sweep()
-                except LabrunError as error:
-                    logger.warning("%s: aborting the instrument's sweep failed: %s", smu.name, error)
-            smu.end_sweep(taken)
+        for step, reading in instrument_readings(
+            self, self.smu, self.levels.tolist(), self.delay, self.poll_interval
+        ):
+            yield self._point(step, float(self.levels[step]), reading)
 
     def _point(self, step: int, level: float, reading: Reading) -> Point:
         point: Point = {

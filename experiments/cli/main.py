@@ -23,11 +23,20 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from labrun import __version__
 from labrun.analysis.spectrum import WINDOWS
-from labrun.drivers import MODELS, LabrunError, device_lock_for, list_resources, open_sourcemeter
+from labrun.drivers import MODELS, DeviceLock, LabrunError, device_lock_for, list_resources, open_sourcemeter
 from labrun.experiments.cli import sim as sim_cli
-from labrun.experiments.config import ConfigError, load_config, plan
-from labrun.experiments.config.launch import build_experiment, open_instrument, save_plot
+from labrun.experiments.config import Config, ConfigError, plan, read_config
+from labrun.experiments.config.launch import (
+    build_experiment,
+    build_grid,
+    open_instrument,
+    open_station,
+    save_plot,
+)
+from labrun.experiments.config.plan import station_plan
+from labrun.experiments.config.station import StationConfig
 from labrun.experiments.engine import exits, start
+from labrun.experiments.experiment import Experiment
 from labrun.experiments.units import to_si
 from labrun.experiments.views.live import follow, window_open
 
@@ -133,26 +142,29 @@ def _seconds(text: str) -> float:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    config = load_config(args.config, out=args.out, sim=True if args.sim else None, overrides=args.set)
+    config = read_config(args.config, out=args.out, sim=True if args.sim else None, overrides=args.set)
     print(f"{args.config}: OK")
-    for line in plan(config):
+    for line in station_plan(config) if isinstance(config, StationConfig) else plan(config):
         print(f"  {line}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    config = load_config(args.config, out=args.out, sim=True if args.sim else None, overrides=args.set)
-    inst = config.instrument
+    config = read_config(args.config, out=args.out, sim=True if args.sim else None, overrides=args.set)
     # taken before anything is sent: a busy instrument is refused untouched
-    lock = device_lock_for(inst.address, simulated=inst.sim)
-    lock.acquire(f"labrun run {args.config}", blocking=False)
+    locks = take_locks(config, f"labrun run {args.config}")
     window = None
     with Interrupts() as interrupts, contextlib.ExitStack() as instrument:
         try:
-            smu = instrument.enter_context(open_instrument(inst, config.experiment.mode))
+            sweep: Experiment
+            if isinstance(config, StationConfig):
+                sweep = build_grid(config, instrument.enter_context(open_station(config)))
+            else:
+                smu = instrument.enter_context(open_instrument(config.instrument, config.experiment.mode))
+                sweep = build_experiment(config, smu)
         finally:
-            lock.release()  # the run takes it again at once, for its whole life
-        sweep = build_experiment(config, smu)
+            for lock in reversed(locks):
+                lock.release()  # the run takes them again at once, for its whole life
         run = None if interrupts.signal else start(sweep, blocking=False)
         if run is not None:
             interrupts.on_signal = run.stop
@@ -184,6 +196,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("close the plot window to finish", file=sys.stderr)
         plt.show()  # the final state, instrument already closed
     return 0
+
+
+def take_locks(config: Config | StationConfig, owner: str) -> list[DeviceLock]:
+    """Every instrument's (channel's) device lock, at once or not at all (``DeviceBusy``
+    naming the holder), in the global order runs take them in."""
+    if isinstance(config, StationConfig):
+        wanted = {
+            device_lock_for(inst.address, simulated=inst.sim, channel=inst.channel)
+            for inst in config.station.values()
+        }
+    else:
+        wanted = {device_lock_for(config.instrument.address, simulated=config.instrument.sim)}
+    taken: list[DeviceLock] = []
+    try:
+        for lock in sorted(wanted, key=lambda lock: lock.name):
+            lock.acquire(owner, blocking=False)
+            taken.append(lock)
+    except BaseException:
+        for lock in reversed(taken):
+            lock.release()
+        raise
+    return taken
 
 
 def say(line: str) -> None:

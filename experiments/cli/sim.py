@@ -19,10 +19,11 @@ from typing import Any
 
 import yaml
 
-from labrun.experiments.config import ConfigError, load_config
+from labrun.experiments.config import ConfigError, StationConfig, read_config
 from labrun.experiments.config.yaml_reader import YamlRefused, read_yaml
 from labrun.sim_devices import default_bench
-from labrun.sim_devices.backend import checked_bench
+from labrun.sim_devices.backend import checked_bench, checked_circuits
+from labrun.sim_devices.circuits import Circuit
 from labrun.sim_devices.control import control_request
 from labrun.sim_devices.faults import KINDS
 from labrun.sim_devices.server import ServedBench
@@ -73,10 +74,11 @@ def _port(text: str) -> int:
     return int(text)
 
 
-def bench_entries(config: str | None) -> list[dict[str, Any]]:
-    """The twins to serve: a bench file's instruments, or an experiment config's one."""
+def bench_entries(config: str | None) -> tuple[list[dict[str, Any]], list[Circuit]]:
+    """The twins to serve, and the circuits between them: a bench file's, an experiment
+    config's instrument, or a station config's instruments and circuit."""
     if config is None:
-        return list(default_bench().values())
+        return list(default_bench().values()), []
     path = pathlib.Path(config)
     try:  # the hardened reader of configs: no alias bombs, no megabytes
         raw = read_yaml(path.read_text(encoding="utf-8"))
@@ -86,17 +88,25 @@ def bench_entries(config: str | None) -> list[dict[str, Any]]:
         if not isinstance(raw["instruments"], list):
             raise ConfigError(f"{path}: expected a list under 'instruments'")
         try:
-            return list(checked_bench(raw["instruments"], str(path)).values())
+            bench = checked_bench(raw["instruments"], str(path))
+            return list(bench.values()), checked_circuits(raw.get("circuits") or [], bench, str(path))
         except ValueError as error:
             raise ConfigError(str(error)) from None
-    return [load_config(path, sim=True).instrument.bench_entry()]
+    loaded = read_config(path, sim=True)
+    if isinstance(loaded, StationConfig):
+        entries, circuits = loaded.bench()
+        bench = checked_bench(entries, str(path))
+        return list(bench.values()), checked_circuits(circuits, bench, str(path))
+    return [loaded.instrument.bench_entry()], []
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    entries = bench_entries(args.config)
+    entries, circuits = bench_entries(args.config)
     logging.getLogger("labrun.sim_devices").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
-        bench = ServedBench(entries, host=args.host, port=args.port, control_port=args.control_port)
+        bench = ServedBench(
+            entries, host=args.host, port=args.port, control_port=args.control_port, circuits=circuits
+        )
     except OSError as error:
         print(f"labrun: cannot listen on {args.host} from port {args.port}: {error}", file=sys.stderr)
         return EXIT_FAILED

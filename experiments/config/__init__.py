@@ -7,9 +7,10 @@ output directory) before any instrument is opened; every problem becomes one
 
 from .fields import ConfigError
 from .instrument import InstrumentConfig
-from .loading import load_config
+from .loading import load_config, load_station, read_config
 from .plan import plan
 from .schema import Config, IVSweepConfig, SaveConfig, TimeTraceConfig
+from .station import StationConfig
 
 __all__ = [
     "Config",
@@ -17,7 +18,10 @@ __all__ = [
     "IVSweepConfig",
     "InstrumentConfig",
     "SaveConfig",
+    "StationConfig",
     "TimeTraceConfig",
     "load_config",
+    "load_station",
     "plan",
+    "read_config",
 ]

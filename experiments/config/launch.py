@@ -10,7 +10,9 @@ from typing import Any
 
 from labrun.drivers import SourceMeter, open_sourcemeter
 from labrun.experiments.config import Config, InstrumentConfig, IVSweepConfig
+from labrun.experiments.config.station import StationConfig
 from labrun.experiments.experiment import Experiment
+from labrun.experiments.grid_sweep import GridSweep, fet_output, fet_transfer
 from labrun.experiments.iv_sweep import IVSweep
 from labrun.experiments.storage import Saving
 from labrun.experiments.time_trace import TimeTrace
@@ -46,6 +48,64 @@ def open_instrument(config: InstrumentConfig, mode: str = "voltage") -> Iterator
         yield smu
 
 
+@contextlib.contextmanager
+def open_station(config: StationConfig) -> Iterator[dict[str, SourceMeter]]:
+    """The station's instruments by name, each with its settings applied; channels of one
+    instrument share one connection. Closed (every output off) when the block ends.
+
+    The simulated ones are one bench in memory, with the circuit wired between them.
+    """
+    entries, circuits = config.bench()
+    bench = bench_in_memory(entries, circuits) if entries else ""
+    drivers: dict[str, SourceMeter] = {}
+    with contextlib.ExitStack() as stack:
+        opened: dict[str, SourceMeter] = {}  # by address: the driver that opened it
+        for name, inst in config.station.items():
+            if inst.address not in opened:
+                smu = open_sourcemeter(
+                    inst.model,
+                    inst.address,
+                    sim=bench if inst.sim else False,
+                    backend="" if inst.sim else inst.backend,
+                    timeout=inst.timeout,
+                    termination=inst.end_of_message,
+                    baud_rate=inst.baud_rate,
+                    force_model=inst.force_model,
+                )
+                opened[inst.address] = stack.enter_context(smu)
+            channel = opened[inst.address].channel(inst.channel)
+            channel.compliance_advice = f"raise experiment's compliance for {name} in the config"
+            for setting, value in inst.settings_for("voltage"):
+                setattr(channel, setting, value)  # each written, confirmed and read back
+            drivers[name] = channel
+        yield drivers
+
+
+def build_grid(
+    config: StationConfig, drivers: dict[str, SourceMeter], raw: dict[str, Any] | None = None
+) -> GridSweep:
+    """The transistor experiment a station config describes, on its named instruments
+    (each level was checked against its instrument's and your limits with the config)."""
+    exp = config.experiment
+    preset = fet_output if exp.type == "fet_output" else fet_transfer
+    return preset(
+        drivers[exp.instrument_of("gate")],
+        drivers[exp.instrument_of("drain")],
+        gate_levels=exp.gate.values(),
+        drain_levels=exp.drain.values(),
+        gate_compliance=exp.gate.compliance[0],
+        drain_compliance=exp.drain.compliance[0],
+        delay=exp.delay,
+        sweep=exp.sweep,
+        poll_interval=exp.poll_interval,
+        save=Saving(
+            directory=config.save.directory,
+            stem=config.save.name or exp.type,
+            metadata={"config": raw if raw is not None else config.model_dump(mode="json")},
+        ),
+    )
+
+
 def build_experiment(
     config: Config, smu: SourceMeter, raw: dict[str, Any] | None = None
 ) -> IVSweep | TimeTrace:
@@ -72,6 +132,13 @@ def save_plot(experiment: Experiment) -> pathlib.Path | None:
     path = experiment.data_file.path.with_suffix(".png")
     x, y = experiment.plot_axes
     plot_columns(
-        experiment.data, path, x=x, y=y, units=experiment.columns, title=experiment.data_file.path.stem
+        experiment.data,
+        path,
+        x=x,
+        y=y,
+        units=experiment.columns,
+        title=experiment.data_file.path.stem,
+        family=experiment.family,
+        log_current=experiment.log_current,
     )
     return path

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from labrun.drivers.errors import shown
 from labrun.experiments.config.fields import MAX_MESSAGES, ConfigError, ConfigFieldError
 from labrun.experiments.config.schema import EXPERIMENTS, Config, IVSweepConfig
+from labrun.experiments.config.station import StationConfig, StationInstrumentConfig
 from labrun.experiments.config.yaml_reader import MAX_BYTES, YamlRefused, read_yaml
 
 
@@ -24,8 +25,40 @@ def load_config(
     sim: bool | None = None,
     overrides: Sequence[str] = (),
 ) -> Config:
+    """A one-instrument config (``instrument``, ``experiment``, ``save``), read and checked
+    as :func:`read_config` does; a station config is refused, naming :func:`load_station`."""
+    config = read_config(path, out=out, sim=sim, overrides=overrides)
+    if not isinstance(config, Config):
+        raise ConfigError(f"{path}: a station config (several instruments): read it with load_station()")
+    return config
+
+
+def load_station(
+    path: str | os.PathLike[str],
+    *,
+    out: str | None = None,
+    sim: bool | None = None,
+    overrides: Sequence[str] = (),
+) -> StationConfig:
+    """A station config (``station``, ``circuit``, ``experiment``, ``save``), read and checked."""
+    config = read_config(path, out=out, sim=sim, overrides=overrides)
+    if not isinstance(config, StationConfig):
+        raise ConfigError(f"{path}: a one-instrument config: read it with load_config()")
+    return config
+
+
+def read_config(
+    path: str | os.PathLike[str],
+    *,
+    out: str | None = None,
+    sim: bool | None = None,
+    overrides: Sequence[str] = (),
+) -> Config | StationConfig:
     """Read, validate and check ``path``; ``out``/``sim`` override the file's values, and
-    each of ``overrides`` (``instrument.nplc=0.1``, as ``labrun run --set``) one key."""
+    each of ``overrides`` (``instrument.nplc=0.1``, as ``labrun run --set``) one key.
+
+    A file with a ``station`` (several named instruments) is a :class:`StationConfig`;
+    one with an ``instrument``, a :class:`Config`."""
     path = pathlib.Path(path)
     try:
         if (size := path.stat().st_size) > MAX_BYTES:
@@ -54,12 +87,17 @@ def load_config(
             raw["save"]["directory"] = out
     if sim is not None and isinstance(raw.get("instrument"), dict):
         raw["instrument"]["sim"] = sim
+    if sim is not None and isinstance(raw.get("station"), dict):
+        for entry in raw["station"].values():
+            if isinstance(entry, dict):
+                entry["sim"] = sim
     for override in overrides:
         apply_override(path, raw, override)
+    root: type[Config | StationConfig] = StationConfig if "station" in raw else Config
     try:
-        config = Config.model_validate(raw)
+        config = root.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(explain(path, raw, error)) from None
+        raise ConfigError(explain(path, raw, error, root)) from None
     check_directory(path, config.save.directory)
     return config
 
@@ -85,7 +123,7 @@ def apply_override(path: pathlib.Path, raw: dict[str, Any], override: str) -> No
     node[keys[-1]] = value
 
 
-def explain(path: pathlib.Path, raw: Any, error: ValidationError) -> str:
+def explain(path: pathlib.Path, raw: Any, error: ValidationError, root: type[BaseModel] = Config) -> str:
     """One line per problem: file, key path, bad value, what is allowed."""
     lines = []
     problems = error.errors(include_url=False)
@@ -96,7 +134,13 @@ def explain(path: pathlib.Path, raw: Any, error: ValidationError) -> str:
         message = problem["msg"].removeprefix("Value error, ")
         context = problem.get("ctx", {}).get("error")
         if isinstance(context, ConfigFieldError):
-            location = context.key.split(".")
+            if location[:1] == ["station"] and context.key.startswith("instrument."):
+                location = [
+                    *location[:2],
+                    *context.key.split(".")[1:],
+                ]  # the instrument checks say instrument.
+            else:
+                location = context.key.split(".")
         if problem["type"] in ("union_tag_invalid", "union_tag_not_found"):
             location = [*location, "type"]
             missing = problem["type"] == "union_tag_not_found"
@@ -106,7 +150,7 @@ def explain(path: pathlib.Path, raw: Any, error: ValidationError) -> str:
         key = ".".join(location) or "(top level)"
         value = _lookup(raw, location)
         if problem["type"] == "extra_forbidden":
-            allowed = _allowed_keys(location[:-1], raw)
+            allowed = _allowed_keys(location[:-1], raw, root)
             message = f"unknown key; allowed here: {', '.join(allowed)}" if allowed else "unknown key"
         elif problem["type"] == "missing":
             message = "missing: this key is required"
@@ -132,9 +176,11 @@ def _lookup(raw: Any, location: list[str]) -> Any:
     return node
 
 
-def _allowed_keys(location: list[str], raw: Any) -> list[str]:
-    model: type[BaseModel] = Config
-    if location[:1] == ["experiment"]:
+def _allowed_keys(location: list[str], raw: Any, root: type[BaseModel] = Config) -> list[str]:
+    model: type[BaseModel] = root
+    if root is StationConfig and location[:1] == ["station"] and len(location) >= 2:
+        model, location = StationInstrumentConfig, location[2:]
+    elif root is Config and location[:1] == ["experiment"]:
         kind = _lookup(raw, ["experiment", "type"])
         model = EXPERIMENTS.get(kind, IVSweepConfig) if isinstance(kind, str) else IVSweepConfig
         location = location[1:]

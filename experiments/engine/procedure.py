@@ -30,6 +30,8 @@ class Procedure(Protocol):
     name: str
     columns: Mapping[str, str]
     plot_axes: tuple[str, str]  # the two columns a view draws by default, x then y
+    family: tuple[str, ...]  # columns telling curves apart (one curve per combination)
+    log_current: bool  # a view draws the current on a log axis too
     instrument: SourceMeter | None
     #: every instrument the run claims (its device locks, all or nothing), the first included
     instruments: tuple[SourceMeter, ...]
@@ -59,4 +61,8 @@ def metadata_of(experiment: Procedure) -> dict[str, Any]:
         instrument = experiment.instrument
         metadata["instrument"] = {"model": instrument.model, "name": instrument.name}
         metadata["identity"] = instrument.identify()
+    if len(experiment.instruments) > 1:  # every one the run holds, each with its identity
+        metadata["instruments"] = [
+            {"model": i.model, "name": i.name, "identity": i.identify()} for i in experiment.instruments
+        ]
     return metadata

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from labrun.experiments.engine import Run
-from labrun.experiments.views.plot import agg_figure, label_axes
+from labrun.experiments.views.plot import curve_figure, draw_curves, label_axes
 
 if TYPE_CHECKING:
     from IPython.display import DisplayHandle
@@ -33,10 +33,12 @@ logger = logging.getLogger(__name__)
 
 
 class LivePlot:
-    """One run's data as a line on a matplotlib figure; ``refresh()`` brings it up to date.
+    """One run's data on a matplotlib figure; ``refresh()`` brings it up to date.
 
-    ``x`` and ``y`` are column names (the experiment's ``plot_axes`` by default). Without
-    a ``figure`` the plot draws on its own Agg figure, which needs no screen.
+    ``x`` and ``y`` are column names (the experiment's ``plot_axes`` by default). An
+    experiment with a ``family`` (a grid's outer axes) is drawn as one curve per outer
+    step, with a legend; one with ``log_current`` gets a second panel, |y| on a log axis.
+    Without a ``figure`` the plot draws on its own Agg figure, which needs no screen.
     """
 
     def __init__(
@@ -51,26 +53,34 @@ class LivePlot:
                     f"{experiment.name} has no column {name!r}; it has {list(experiment.columns)}"
                 )
         self.run = run
+        self.family = tuple(experiment.family)
         if figure is None:
-            figure, axes = agg_figure()
+            figure, panels = curve_figure(experiment.log_current)
+        elif experiment.log_current:
+            panels = [figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)]
         else:
-            axes = figure.axes[0] if figure.axes else figure.add_subplot()
-        self.figure, self.axes = figure, axes
+            panels = [figure.axes[0] if figure.axes else figure.add_subplot()]
+        self.figure, self.axes, self.panels = figure, panels[0], panels
         (self.line,) = self.axes.plot([], [], "o-", markersize=3, linewidth=1)
         label_axes(self.axes, self.x, self.y, experiment.columns)
-        self.shown = 0  # points on the line
+        self.shown = 0  # points on the plot
         self.updates = 0  # refreshes that changed the picture
         self._state = ""
 
     def refresh(self) -> bool:
-        """Put every point measured so far on the line; False (and nothing done) if none is new."""
+        """Put every point measured so far on the plot; False (and nothing done) if none is new."""
         progress = self.run.progress
         if progress.step == self.shown and progress.state == self._state:
             return False
         data = self.run.data  # may hold more points than progress.step: never fewer
-        self.line.set_data(data[self.x], data[self.y])
-        self.axes.relim()
-        self.axes.autoscale_view()
+        units = self.run.experiment.columns
+        if self.family or len(self.panels) > 1:
+            for panel, log in zip(self.panels, (False, True), strict=False):
+                draw_curves(panel, data, x=self.x, y=self.y, units=units, family=self.family, log=log)
+        else:  # one line: move its data (cheaper than drawing it anew)
+            self.line.set_data(data[self.x], data[self.y])
+            self.axes.relim()
+            self.axes.autoscale_view()
         self.shown = len(data[self.x])
         self._state = progress.state
         self.axes.set_title(f"{self.run.experiment.name}: {progress.state}, {self.shown} of {progress.total}")
