@@ -21,9 +21,11 @@ from labrun.analysis.fet import on_off_ratio, subthreshold_swing, threshold_volt
 from labrun.drivers import DeviceBusy, KeysightB2902, SourceMeter, open_sourcemeter
 from labrun.experiments import Point, load_data, start
 from labrun.experiments.cli.main import main
+from labrun.experiments.cli.sim import bench_entries
 from labrun.experiments.config import ConfigError, load_station
 from labrun.experiments.grid_sweep import Axis, GridSweep, Terminal, fet_output, fet_transfer, levels_between
 from labrun.experiments.storage import Saving
+from labrun.experiments.views.live import LivePlot
 from labrun.sim_devices import bench_in_memory
 from labrun.sim_devices.backend import twin_of
 from labrun.sim_devices.circuits import Mosfet
@@ -418,3 +420,34 @@ def test_ctrl_c_during_an_output_grid_on_a_served_b2902_turns_the_drain_off_then
         assert _offs(served.log("keysight_b2902", last=40))[-2:] == [":OUTP2 OFF", ":OUTP OFF"]
     (data_file,) = (tmp_path / "data").glob("*.csv")
     assert 0 < len(load_data(data_file)["drain_current"]) < 800
+
+
+def test_the_live_plot_draws_a_curve_per_outer_step_with_a_legend(
+    fet: tuple[KeysightB2902, SourceMeter],
+) -> None:
+    gate, drain = fet
+    output = start(_output_grid(gate, drain, points=20))
+    output.result(timeout=10)
+    live = LivePlot(output)
+    assert live.refresh() and live.shown == 40
+    legend = live.axes.get_legend()
+    assert len(live.axes.lines) == 2 and legend is not None
+    assert [text.get_text() for text in legend.get_texts()] == ["gate 2 V", "gate 3 V"]
+    transfer = start(
+        fet_transfer(
+            gate, drain, gate_levels=levels_between(0, 2, 11), drain_levels=[0.1, 1.0],
+            gate_compliance=1e-3, drain_compliance=0.1,
+        )
+    )  # fmt: skip
+    transfer.result(timeout=10)
+    live = LivePlot(transfer)
+    assert live.refresh() and len(live.panels) == 2
+    assert live.panels[1].get_yscale() == "log" and len(live.panels[1].lines) == 2
+
+
+def test_sim_serve_takes_a_station_configs_twins_and_their_circuit() -> None:
+    entries, circuits = bench_entries(str(CONFIGS / "fet_output.yaml"))
+    assert [entry["model"] for entry in entries] == ["keysight_b2902"]  # two channels, one twin
+    (circuit,) = circuits
+    assert circuit.wiring == {"gate": (B2902, 1), "drain": (B2902, 2), "source": None}
+    assert circuit.device.threshold == 1.0
