@@ -17,6 +17,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 #: room -> its folder; listed from the top down: a room may import only rooms after it
 ROOMS = [
     ("cli", "experiments/cli"),
+    ("panel", "experiments/panel"),
     ("config", "experiments/config"),
     ("views", "experiments/views"),
     ("model", "experiments"),  # experiment.py, iv_sweep.py, ... (the subpackages are rooms of their own)
@@ -28,6 +29,7 @@ ROOMS = [
 ]
 MODULE_OF_ROOM = {
     "cli": "labrun.experiments.cli",
+    "panel": "labrun.experiments.panel",
     "config": "labrun.experiments.config",
     "views": "labrun.experiments.views",
     "engine": "labrun.experiments.engine",

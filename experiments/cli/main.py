@@ -23,15 +23,17 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from labrun import __version__
 from labrun.analysis.spectrum import WINDOWS
-from labrun.drivers import MODELS, DeviceLock, LabrunError, device_lock_for, list_resources, open_sourcemeter
+from labrun.drivers import MODELS, LabrunError, list_resources, open_sourcemeter
+from labrun.experiments.cli import panel as panel_cli
 from labrun.experiments.cli import sim as sim_cli
-from labrun.experiments.config import Config, ConfigError, plan, read_config
+from labrun.experiments.config import ConfigError, plan, read_config
 from labrun.experiments.config.launch import (
     build_experiment,
     build_grid,
     open_instrument,
     open_station,
     save_plot,
+    take_locks,
 )
 from labrun.experiments.config.plan import station_plan
 from labrun.experiments.config.station import StationConfig
@@ -115,6 +117,7 @@ def parser() -> argparse.ArgumentParser:
     meas.set_defaults(handler=cmd_measure)
 
     sim_cli.add_commands(sub)
+    panel_cli.add_command(sub)
     return p
 
 
@@ -196,28 +199,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("close the plot window to finish", file=sys.stderr)
         plt.show()  # the final state, instrument already closed
     return 0
-
-
-def take_locks(config: Config | StationConfig, owner: str) -> list[DeviceLock]:
-    """Every instrument's (channel's) device lock, at once or not at all (``DeviceBusy``
-    naming the holder), in the global order runs take them in."""
-    if isinstance(config, StationConfig):
-        wanted = {
-            device_lock_for(inst.address, simulated=inst.sim, channel=inst.channel)
-            for inst in config.station.values()
-        }
-    else:
-        wanted = {device_lock_for(config.instrument.address, simulated=config.instrument.sim)}
-    taken: list[DeviceLock] = []
-    try:
-        for lock in sorted(wanted, key=lambda lock: lock.name):
-            lock.acquire(owner, blocking=False)
-            taken.append(lock)
-    except BaseException:
-        for lock in reversed(taken):
-            lock.release()
-        raise
-    return taken
 
 
 def say(line: str) -> None:

@@ -8,7 +8,7 @@ import pathlib
 from collections.abc import Iterator
 from typing import Any
 
-from labrun.drivers import SourceMeter, open_sourcemeter
+from labrun.drivers import DeviceLock, SourceMeter, device_lock_for, open_sourcemeter
 from labrun.experiments.config import Config, InstrumentConfig, IVSweepConfig
 from labrun.experiments.config.station import StationConfig
 from labrun.experiments.experiment import Experiment
@@ -18,6 +18,34 @@ from labrun.experiments.storage import Saving
 from labrun.experiments.time_trace import TimeTrace
 from labrun.experiments.views.plot import plot_columns
 from labrun.sim_devices import bench_in_memory
+
+
+def instrument_locks(config: Config | StationConfig) -> list[DeviceLock]:
+    """The device locks (instruments', channels') a config's run takes, in the global order."""
+    if isinstance(config, StationConfig):
+        wanted = {
+            device_lock_for(inst.address, simulated=inst.sim, channel=inst.channel)
+            for inst in config.station.values()
+        }
+    else:
+        wanted = {device_lock_for(config.instrument.address, simulated=config.instrument.sim)}
+    return sorted(wanted, key=lambda lock: lock.name)
+
+
+def take_locks(config: Config | StationConfig, owner: str) -> list[DeviceLock]:
+    """Every instrument's (channel's) device lock, at once or not at all (``DeviceBusy``
+    naming the holder): taken before anything is sent, so a busy instrument is refused
+    untouched."""
+    taken: list[DeviceLock] = []
+    try:
+        for lock in instrument_locks(config):
+            lock.acquire(owner, blocking=False)
+            taken.append(lock)
+    except BaseException:
+        for lock in reversed(taken):
+            lock.release()
+        raise
+    return taken
 
 
 @contextlib.contextmanager

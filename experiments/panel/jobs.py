@@ -1,0 +1,328 @@
+"""What the panel runs: a queue of configs, run one after another in a worker thread.
+
+Why a queue of configs and not of experiments: an experiment needs open instruments,
+and instruments are opened for a run and closed after it (the output is off, the
+connection free for a script in between). A job is a config name and the page's values;
+it is checked like ``labrun check`` when it is queued (a bad value never starts
+anything), opened, built and run when its turn comes, and ends with its data file,
+plot, the state its instruments were left in, and its error in words.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import pathlib
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from labrun.drivers import DeviceBusy, LabrunError, SourceMeter
+from labrun.experiments.config import Config, StationConfig, read_config
+from labrun.experiments.config.launch import (
+    build_experiment,
+    build_grid,
+    instrument_locks,
+    open_instrument,
+    open_station,
+    save_plot,
+)
+from labrun.experiments.engine import Run, start
+from labrun.experiments.experiment import Experiment
+
+from .forms import config_path, overrides_of
+
+logger = logging.getLogger(__name__)
+
+JobState = Literal["queued", "starting", "running", "done", "stopped", "failed", "removed"]
+
+
+class Refused(LabrunError):
+    """A start the panel will not queue (already queued or running, instrument busy)."""
+
+
+@dataclass
+class InstrumentView:
+    """One instrument (or channel) as the page shows it."""
+
+    model: str
+    address: str
+    channel: int
+    simulated: bool
+    identity: str = ""  # *IDN?, once a run has opened it
+    output: str = "unknown"  # "on" / "off", as last read back from the instrument
+    lock: Any = None  # its DeviceLock: busy and by whom, asked when shown
+    driver: SourceMeter | None = None  # while a job has it open: its output as the run set it
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "address": self.address,
+            "channel": self.channel,
+            "simulated": self.simulated,
+            "identity": self.identity or "not opened yet",
+            "output": self._output(),
+            "busy": bool(self.lock is not None and self.lock.busy),
+            "holder": (self.lock.owner or "") if self.lock is not None and self.lock.busy else "",
+        }
+
+    def _output(self) -> str:
+        """While a run has it, the output as the run last set it (asking would wait for
+        the bus); otherwise as last read back from the instrument."""
+        driver = self.driver
+        if driver is not None:
+            return "on" if driver.output_enabled else "off"
+        return self.output
+
+
+@dataclass
+class Job:
+    """One queued, running or finished run of a config."""
+
+    id: int
+    config: str
+    values: dict[str, str]
+    parsed: Config | StationConfig
+    state: JobState = "queued"
+    run: Run | None = None
+    experiment: Experiment | None = None
+    error: str = ""
+    data_file: str = ""  # relative to the data directory
+    plot_file: str = ""
+    queued: float = field(default_factory=time.time)
+    finished: float | None = None
+
+    def summary(self) -> dict[str, Any]:
+        progress = self.run.progress if self.run is not None else None
+        remaining = None
+        if progress is not None and progress.step and progress.state == "running":
+            remaining = progress.elapsed / progress.step * (progress.total - progress.step)
+        experiment = self.experiment
+        return {
+            "id": self.id,
+            "config": self.config,
+            "values": self.values,
+            "state": self.state,
+            "step": progress.step if progress else 0,
+            "total": progress.total if progress else 0,
+            "remaining": remaining,
+            "error": self.error,
+            "data_file": self.data_file,
+            "plot_file": self.plot_file,
+            "columns": list(experiment.columns) if experiment else [],
+            "plot_axes": list(experiment.plot_axes) if experiment else [],
+            "family": list(experiment.family) if experiment else [],
+            "log_current": bool(experiment.log_current) if experiment else False,
+        }
+
+
+class Jobs:
+    """The queue, the job running now, and the finished ones; one worker thread."""
+
+    def __init__(self, config_dir: pathlib.Path, data_dir: pathlib.Path) -> None:
+        self.config_dir, self.data_dir = config_dir, data_dir
+        self.queue: list[Job] = []
+        self.current: Job | None = None
+        self.finished: list[Job] = []
+        self.instruments: dict[tuple[str, int], InstrumentView] = {}
+        self._ids = itertools.count(1)
+        self._changed = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._loop, name="labrun-panel-jobs", daemon=True)
+        self._thread.start()
+
+    # -------------------------------------------------------------- the page asks
+
+    def check(self, name: str, values: dict[str, str]) -> Config | StationConfig:
+        """The config with the page's values, checked as ``labrun check`` does (ConfigError)."""
+        return read_config(
+            config_path(self.config_dir, name), out=str(self.data_dir), overrides=overrides_of(values)
+        )
+
+    def submit(self, name: str, values: dict[str, str]) -> Job:
+        """Queue a run of config ``name``; refused (``Refused``, ``ConfigError``) with the reason."""
+        parsed = self.check(name, values)
+        with self._changed:
+            if self._closing:
+                raise Refused("the panel is shutting down")
+            for other in [*(j for j in [self.current] if j is not None), *self.queue]:
+                if other.config == name and other.state in ("queued", "starting", "running"):
+                    raise Refused(f"{name} is already {other.state} (job {other.id}): it is never run twice")
+            self._check_free(parsed)
+            job = Job(next(self._ids), name, dict(values), parsed)
+            self.queue.append(job)
+            self._note_instruments(parsed)
+            self._changed.notify_all()
+        return job
+
+    def _check_free(self, parsed: Config | StationConfig) -> None:
+        """Refuse a config whose instrument someone else holds (another process, a script);
+        one held by this panel's own run waits its turn in the queue."""
+        mine = set()
+        if self.current is not None and self.current.run is not None:
+            mine = {id(lock) for lock, _ in self.current.run.device_locks}
+        for lock in instrument_locks(parsed):
+            if id(lock) in mine:
+                continue
+            try:
+                lock.acquire("the panel's check", blocking=False)
+            except DeviceBusy as busy:
+                raise Refused(str(busy)) from None
+            lock.release()
+
+    def move(self, job_id: int, position: int) -> None:
+        with self._changed:
+            job = self._queued(job_id)
+            self.queue.remove(job)
+            self.queue.insert(max(0, min(position, len(self.queue))), job)
+
+    def remove(self, job_id: int) -> None:
+        with self._changed:
+            job = self._queued(job_id)
+            self.queue.remove(job)
+            job.state, job.finished = "removed", time.time()
+            self.finished.append(job)
+
+    def stop(self, job_id: int, reason: str = "stopped from the panel") -> None:
+        """Stop the running job (its run ramps down and turns its outputs off)."""
+        job = self.current
+        if job is None or job.id != job_id or job.run is None:
+            raise Refused(f"job {job_id} is not running")
+        job.run.stop(reason)
+
+    def job(self, job_id: int) -> Job:
+        for job in [*(j for j in [self.current] if j is not None), *self.queue, *self.finished]:
+            if job.id == job_id:
+                return job
+        raise KeyError(job_id)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop accepting, drop the queue, stop the running job and wait until its outputs
+        are off."""
+        with self._changed:
+            self._closing = True
+            for job in self.queue:
+                job.state, job.finished = "removed", time.time()
+            self.finished.extend(self.queue)
+            self.queue.clear()
+            current = self.current
+            self._changed.notify_all()
+        if current is not None and current.run is not None:
+            current.run.stop("the panel is shutting down")
+        self._thread.join(timeout)
+
+    # ----------------------------------------------------------------- the worker
+
+    def _queued(self, job_id: int) -> Job:
+        for job in self.queue:
+            if job.id == job_id:
+                return job
+        raise Refused(f"job {job_id} is not in the queue")
+
+    def _loop(self) -> None:
+        while True:
+            with self._changed:
+                while not self.queue and not self._closing:
+                    self._changed.wait()
+                if self._closing:
+                    return
+                job = self.current = self.queue.pop(0)
+                job.state = "starting"
+            try:
+                self._execute(job)
+            except BaseException as error:  # never lose the worker: the job says what happened
+                logger.exception("panel job %s failed", job.id)
+                job.state, job.error = "failed", _in_words(error)
+            finally:
+                job.finished = time.time()
+                with self._changed:
+                    self.finished.append(job)
+                    self.current = None
+
+    def _execute(self, job: Job) -> None:
+        parsed = job.parsed
+        drivers: dict[str, SourceMeter] = {}
+        with contextlib.ExitStack() as stack:
+            try:
+                if isinstance(parsed, StationConfig):
+                    drivers = stack.enter_context(open_station(parsed))
+                    experiment: Experiment = build_grid(parsed, drivers)
+                else:
+                    smu = stack.enter_context(open_instrument(parsed.instrument, parsed.experiment.mode))
+                    drivers = {"instrument": smu}
+                    experiment = build_experiment(parsed, smu)
+                job.experiment = experiment
+                self._seen(drivers)
+                job.run = start(experiment, blocking=False)
+                job.state = "running"
+                job.run.wait_unguarded(None)
+            except LabrunError as error:
+                job.state, job.error = "failed", _in_words(error)
+            finally:
+                if job.run is not None:
+                    self._finish(job)
+                with contextlib.suppress(LabrunError):  # what the outputs were left at, asked
+                    self._seen(drivers)
+                for view in self.instruments.values():
+                    view.driver = None
+
+    def _finish(self, job: Job) -> None:
+        """Data file, plot and error in words first; the end state last (the page takes a
+        finished state to mean all of it is there)."""
+        run, experiment = job.run, job.experiment
+        assert run is not None and experiment is not None
+        if run.error is not None:
+            job.error = _in_words(run.error)
+        if experiment.data_file is not None:
+            job.data_file = experiment.data_file.path.name
+            try:
+                plot = save_plot(experiment) if job.parsed.save.plot else None
+            except OSError as error:
+                job.error = job.error or f"plot not written: {error}"
+            else:
+                job.plot_file = plot.name if plot is not None else ""
+        job.state = run.progress.state if run.progress.state in ("done", "stopped", "failed") else "failed"
+
+    def _note_instruments(self, parsed: Config | StationConfig) -> None:
+        for inst, channel, lock in _instruments_of(parsed):
+            self.instruments.setdefault(
+                (inst.address, channel),
+                InstrumentView(inst.model, inst.address, channel, inst.sim, lock=lock),
+            )
+
+    def _seen(self, drivers: dict[str, SourceMeter]) -> None:
+        for smu in drivers.values():
+            view = self.instruments.get((str(smu.instrument.resource.resource_name), smu.channel_number))
+            if view is None:
+                continue
+            view.driver = None
+            view.identity = view.identity or smu.identify()
+            view.output = "on" if smu.is_output_on() else "off"
+            view.driver = smu
+
+    def station(self) -> list[dict[str, Any]]:
+        return [view.summary() for view in self.instruments.values()]
+
+    def note_configs(self, configs: list[Config | StationConfig]) -> None:
+        """Show the instruments these configs name on the page, before any has run."""
+        with self._changed:
+            for parsed in configs:
+                self._note_instruments(parsed)
+
+
+def _instruments_of(parsed: Config | StationConfig) -> list[tuple[Any, int, Any]]:
+    locks = {lock.name: lock for lock in instrument_locks(parsed)}
+    if isinstance(parsed, StationConfig):
+        out = []
+        for inst in parsed.station.values():
+            name = inst.address if inst.channel == 1 else f"{inst.address} channel {inst.channel}"
+            out.append((inst, inst.channel, locks.get(name)))
+        return out
+    return [(parsed.instrument, 1, locks.get(parsed.instrument.address))]
+
+
+def _in_words(error: BaseException) -> str:
+    """The error as the page shows it: its message and its notes."""
+    return "; ".join([str(error) or type(error).__name__, *getattr(error, "__notes__", ())])
