@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from . import analysis_cases, cases, peer_cases, served_cases, timed_cases
+from . import analysis_cases, cases, panel_cases, peer_cases, served_cases, timed_cases
 from .result import Result
 
 CASES: dict[str, Callable[[bool], Result | list[Result]]] = {
@@ -25,6 +25,7 @@ CASES: dict[str, Callable[[bool], Result | list[Result]]] = {
     **analysis_cases.CASES,
     **timed_cases.CASES,
     **peer_cases.CASES,
+    **panel_cases.CASES,
 }
 
 

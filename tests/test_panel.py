@@ -300,3 +300,18 @@ def test_labrun_panel_refuses_a_missing_config_directory(
 ) -> None:
     assert main(["panel", str(tmp_path / "nowhere")]) == 2
     assert "not a directory of configs" in capsys.readouterr().err
+
+
+def test_an_instrument_error_is_shown_in_words_and_the_data_so_far_kept(configs: pathlib.Path) -> None:
+    failing = iv("keithley2400", K2400, points=50, delay="0 s")
+    failing["instrument"].update({"timeout": "0.2 s", "fault": {"kind": "error", "after": 30, "code": -363}})
+    (configs / "failing.yaml").write_text(yaml.safe_dump(failing))
+    app = create_app(configs, configs.parent / "data")
+    with TestClient(app) as test_client:
+        job = submit(test_client, "failing").json()
+        failed = wait_for(test_client, job["id"], "failed")
+        assert "-363" in failed["error"] and "failed at step" in failed["error"]  # the instrument's words
+        kept = load_data(configs.parent / "data" / failed["data_file"])
+        assert 0 < len(kept["current"]) == failed["step"] < 50
+        station = {i["address"]: i for i in test_client.get("/api/state").json()["station"]}
+        assert station[K2400]["output"] == "off"  # turned off despite the failure

@@ -215,9 +215,14 @@ function setUp(job) {
   addPoints(pending.splice(0));  // any that came before the columns were known
 }
 
+// seconds from each point's measurement to its drawing (python -m bench reads it)
+window.labrunLag = [];
+
 function addPoints(rows) {
   if (!columns.length) { pending.push(...rows); return; }
   const ix = columns.indexOf(axes[0]), iy = columns.indexOf(axes[1]);
+  const its = columns.indexOf("timestamp");
+  if (its >= 0) for (const row of rows) window.labrunLag.push(Date.now() / 1000 - row[its]);
   const keys = family.map((name) => columns.indexOf(name));
   const grouped = {};
   for (const row of rows) {
