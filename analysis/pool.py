@@ -24,6 +24,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any
@@ -90,54 +91,120 @@ class AnalysisPool:
         self.keep_bytes = keep_bytes
         self.in_flight_bytes = in_flight_bytes
         self._outstanding: set[SharedArray] = set()
+        #: segments under arrays handed out (``array()``, spectra's power), by the address of
+        #: their data: back to the pool when the array and its views are gone
+        self._lent: dict[int, SharedArray] = {}
         self._kept: dict[int, list[SharedArray]] = {}  # capacity -> segments free for reuse
         self._closing = False
         self._lock = threading.Condition()
 
+    def array(self, shape: int | tuple[int, ...], dtype: npt.DTypeLike = np.float64) -> npt.NDArray[Any]:
+        """An empty array in shared memory, for a producer to fill (an acquisition, a file
+        reader): ``spectrum()`` of it, or of its leading rows, hands it to a worker with no
+        copy. Its segment goes back to the pool when the array and every view of it are
+        gone; do not change it while a job on it runs."""
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        if not self.shares_memory:
+            return np.empty(shape, dtype)
+        nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        shared = self._take(nbytes)
+        return self._lend(shared, shared.view(shape, dtype))
+
     def spectrum(self, traces: npt.ArrayLike, sample_rate: float, window: str = "hann") -> Future[Spectrum]:
         """Power spectrum (one trace, or the average of rows) computed in a worker.
 
-        The power comes back through a shared segment of its own (a 2^20-sample trace
-        has a 4 MB spectrum: pickled through the pool's pipe it cost more than the FFT's
-        input did), copied out once when the job is done.
+        Traces in an array from :meth:`array` are read where they are; others are copied
+        into a segment first. The power comes back in a segment of its own and the
+        result's ``power`` is a view of it, no copy (a 2^20-sample trace has a 4 MB
+        spectrum: pickled through the pool's pipe it cost more than the FFT's input did);
+        that segment goes back to the pool when the power array is gone.
         """
         data = np.ascontiguousarray(traces)  # as measured: int16 samples travel as int16
         if not self.shares_memory or data.ndim not in (1, 2) or data.shape[-1] < 2:
             return self.submit_array(power_spectrum, data, sample_rate, window)  # errors from the worker
         bins = data.shape[-1] // 2 + 1
-        source, sink = self._acquire(data.nbytes, bins * 8)
+        lent = self._lent.get(data.__array_interface__["data"][0])
+        if lent is not None and data.nbytes <= lent.capacity:
+            (sink,) = self._acquire(bins * 8)
+            source = None  # the traces are where the producer put them
+        else:
+            source, sink = self._acquire(data.nbytes, bins * 8)
         try:
-            ref, out = source.load(data), sink.reserve((bins,), np.float64)
+            ref = source.load(data) if source is not None else lent.reserve(data.shape, data.dtype)  # type: ignore[union-attr]
+            out = sink.reserve((bins,), np.float64)
             job = self.executor.submit(
                 spectrum_into, ref, out, sample_rate, window, keep_bytes=self.keep_bytes
             )
         except BaseException:
-            self._release(source, sink)
+            self._release(*(s for s in (source, sink) if s is not None))
             raise
         result: Future[Spectrum] = _Forwarded(job)
+        held = [data]
+        # the job's callback must not keep the caller's future alive (a cycle through
+        # _Forwarded._job would keep the spectrum, and its segment, until a gc pass)
+        caller = weakref.ref(result)
 
         def finish(done: Future[Any]) -> None:
+            lent = False
             try:
+                future = caller()
                 if done.cancelled():
-                    Future.cancel(result)
+                    if future is not None:
+                        Future.cancel(future)
                     return
                 try:
                     error = done.exception()
-                    if error is None:
-                        spectrum = dataclasses.replace(
-                            done.result(), power=sink.view((bins,), np.float64).copy()
-                        )
+                    if error is None and future is not None:
+                        power = self._lend(sink, sink.view((bins,), np.float64))
+                        lent = True
+                        spectrum = dataclasses.replace(done.result(), power=power)
                 except Exception as failure:  # e.g. closed under a job of an executor not ours
                     error = failure
+                if future is None:  # nobody waits for it any more
+                    return
                 if error is None:
-                    result.set_result(spectrum)
+                    future.set_result(spectrum)
                 else:
-                    result.set_exception(error)  # never left pending: a caller would wait forever
+                    future.set_exception(error)  # never left pending: a caller would wait forever
             finally:
-                self._release(source, sink)
+                if not lent:
+                    self._release(sink)
+                if source is not None:
+                    self._release(source)
+                held.clear()  # the producer's array, held while the worker read it
 
         job.add_done_callback(finish)
         return result
+
+    def _take(self, nbytes: int) -> SharedArray:
+        """A segment for an array handed out: a kept one, or a new one; not counted in flight
+        (the caller holds it as long as it likes, as it would an array of its own)."""
+        size = _capacity_for(nbytes)
+        with self._lock:
+            if self._closing:
+                raise RuntimeError("the analysis pool is closed")
+            free = self._kept.get(size)
+            if free:
+                return free.pop()
+        return SharedArray(np.empty(0), capacity=size)
+
+    def _lend(self, shared: SharedArray, array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """``array`` (a view of ``shared``) handed out: the segment comes back when it is gone."""
+        address = array.__array_interface__["data"][0]
+        with self._lock:
+            self._outstanding.discard(shared)  # no longer a job's: the array's
+            self._lent[address] = shared
+            self._lock.notify_all()
+        weakref.finalize(array, self._give_back, address, shared)
+        return array
+
+    def _give_back(self, address: int, shared: SharedArray) -> None:
+        with self._lock:
+            if self._lent.get(address) is not shared:
+                return
+            del self._lent[address]
+            self._outstanding.add(shared)
+        self._release(shared)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         """Any picklable function, for analysis beyond spectra."""
@@ -227,7 +294,8 @@ class AnalysisPool:
             return sum(len(free) for free in self._kept.values())
 
     def close(self, *, cancel: bool = True) -> None:
-        """Shut the pool down (if it is ours) and unlink every segment, in use or kept."""
+        """Shut the pool down (if it is ours) and unlink every segment, in use or kept;
+        one under an array still in use (a spectrum's power) is unmapped when it is gone."""
         with self._lock:
             self._closing = True
             self._lock.notify_all()
@@ -235,10 +303,13 @@ class AnalysisPool:
             self.executor.shutdown(wait=True, cancel_futures=cancel)
         with self._lock:
             left = [*self._outstanding, *(s for free in self._kept.values() for s in free)]
+            lent = list(self._lent.values())
             self._outstanding.clear()
             self._kept.clear()
         for shared in left:
             shared.close()
+        for shared in lent:  # under arrays still in use: unmapped when they are gone (_give_back)
+            shared.unlink()
 
     def __enter__(self) -> AnalysisPool:
         return self

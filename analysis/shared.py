@@ -85,6 +85,12 @@ class SharedArray:
                 return
             self._closed = True
         self._shm.close()
+        self.unlink()
+
+    def unlink(self) -> None:
+        """Remove the segment's name (its memory goes when the last mapping does), keeping
+        this process's mapping: for a segment under arrays still in use. Never unmap one:
+        numpy keeps no buffer export, so its views would point at unmapped memory."""
         with suppress(FileNotFoundError):
             self._shm.unlink()
 

@@ -436,3 +436,51 @@ def test_npy_writer_refuses_mixed_frames_and_existing_files(tmp_path: pathlib.Pa
     assert np.load(path).shape == (1, 3)
     with pytest.raises(FileExistsError):
         NpyWriter(path)
+
+
+# ------------------------------------------------------------ copy-free path
+
+
+def test_traces_made_in_a_pool_array_travel_without_a_copy_and_the_power_is_a_view() -> None:
+    before = shm_segments()
+    with AnalysisPool(max_workers=1, keep_bytes=0) as p:
+        traces = p.array((8, 4096))  # the producer writes here: an acquisition, a reader
+        traces[...] = np.random.default_rng(5).normal(size=(8, 4096))
+        assert len(shm_segments() - before) == 1
+        spectrum = p.spectrum(traces, 1.0).result(60)
+        assert spectrum.power == pytest.approx(power_spectrum(traces, 1.0).power)
+        assert not spectrum.power.flags.owndata  # a view of the spectrum's segment, not a copy
+        assert len(shm_segments() - before) == 2  # the traces' and the power's: none made for a copy
+        head = p.spectrum(traces[:4], 1.0).result(60)  # the leading rows: the same segment, read in place
+        assert head.power == pytest.approx(power_spectrum(traces[:4], 1.0).power)
+        del traces, head
+        assert len(shm_segments() - before) == 1  # given back as they went (keep_bytes=0: unlinked)
+    assert shm_segments() - before == set()  # the power's name is gone with the pool...
+    assert spectrum.power == pytest.approx(spectrum.power.copy())  # ...its memory is not: still readable
+    kept = spectrum.power.sum()
+    del spectrum
+    assert np.isfinite(kept)
+
+
+def test_a_dropped_result_gives_its_segment_back_for_the_next_job() -> None:
+    with AnalysisPool(max_workers=1) as p:
+        x = np.random.default_rng(6).normal(size=(4, 4096))
+        p.spectrum(x, 1.0).result(60)  # not kept by anyone
+        wait_done_callbacks(p)
+        assert p.kept == 2 and p.segments == 0  # the traces' and the power's, ready for reuse
+        results = [p.spectrum(x, 1.0).result(60) for _ in range(3)]  # kept: each its own power
+        wait_done_callbacks(p)
+        assert len({id(r.power.base) for r in results}) == 3
+        assert all(r.power == pytest.approx(results[0].power) for r in results)
+        del results
+        assert p.kept == 4
+
+
+def test_a_pool_array_is_plain_memory_where_nothing_is_shared() -> None:
+    with ThreadPoolExecutor(1) as threads:
+        p = AnalysisPool(threads)
+        traces = p.array(1024)
+        assert traces.flags.owndata and traces.shape == (1024,)
+        traces[...] = np.sin(np.arange(1024))
+        assert p.spectrum(traces, 1.0).result(60).power == pytest.approx(power_spectrum(traces, 1.0).power)
+        p.close()
