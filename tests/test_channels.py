@@ -23,6 +23,8 @@ from labrun.drivers.channels import on_channel
 from labrun.experiments import Experiment, Point, start
 from labrun.sim_devices.backend import twin_of
 
+from .support import ServedTwins, run_script
+
 B2902 = "GPIB0::22::INSTR"
 
 
@@ -191,3 +193,28 @@ def test_instruments_on_one_host_have_lock_files_of_their_own(
     finally:
         second.release()
         first.release()
+
+
+SCRIPT_ENDS_WITH_BOTH_ON = """
+import sys
+from labrun.drivers import open_sourcemeter
+b2902 = open_sourcemeter("keysight_b2902", sys.argv[1], backend="@py")
+for channel, volts in ((b2902, 1.0), (b2902.channel(2), 2.0)):
+    channel.set_current_limit(0.01)
+    channel.set_voltage(volts)
+    channel.output_on()
+print("both on", flush=True)
+"""  # and the script ends, closing nothing
+
+
+def test_a_script_that_ends_with_both_channels_on_leaves_them_off(tmp_path: pathlib.Path) -> None:
+    with ServedTwins() as served:
+        script = tmp_path / "ends.py"
+        script.write_text(
+            SCRIPT_ENDS_WITH_BOTH_ON.replace("sys.argv[1]", repr(served.address("keysight_b2902")))
+        )
+        assert "both on" in run_script(script, tmp_path)
+        channels = served.status("keysight_b2902")["channels"]
+        assert [(c["output"], c["level"]) for c in channels] == [(False, 0.0), (False, 0.0)]  # ramped, off
+        offs = [m.split(";")[0] for m in served.log("keysight_b2902", last=40) if m.startswith(":OUTP")]
+        assert offs[-2:] == [":OUTP2 OFF", ":OUTP OFF"]  # channel 2 first

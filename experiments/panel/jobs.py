@@ -161,8 +161,8 @@ class Jobs:
         """Refuse a config whose instrument someone else holds (another process, a script);
         one held by this panel's own run waits its turn in the queue."""
         mine = set()
-        if self.current is not None and self.current.run is not None:
-            mine = {id(lock) for lock, _ in self.current.run.device_locks}
+        if self.current is not None:  # running, or opening its instruments to start: not to be touched
+            mine = {id(lock) for lock in instrument_locks(self.current.parsed)}
         for lock in instrument_locks(parsed):
             if id(lock) in mine:
                 continue
