@@ -129,10 +129,13 @@ class GridSweep(Experiment):
         self.columns = self._columns()
         inner = by_name[self.axes[-1].terminal]
         default_y = next((f"{t.name}_current" for t in self.terminals if t.measured and t is not inner), None)
+        sourced = "voltage" if inner.mode == "voltage" else "current"
         self.plot_axes = plot or (
-            f"{inner.name}_{'voltage' if inner.mode == 'voltage' else 'current'}",
+            f"{inner.name}_{sourced}" if inner.measured else f"{inner.name}_source",
             default_y or f"{inner.name}_current",
         )
+        if unknown := [c for c in self.plot_axes if c not in self.columns]:
+            raise ValueError(f"plot: no column {unknown[0]!r}; the grid has {list(self.columns)}")
         if sweep == "hardware" and not self.plot_axes[1].startswith(f"{inner.name}_"):
             raise ValueError(
                 f"sweep='hardware' times only the swept channel's readings ({inner.name}); "

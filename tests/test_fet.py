@@ -451,3 +451,26 @@ def test_sim_serve_takes_a_station_configs_twins_and_their_circuit() -> None:
     (circuit,) = circuits
     assert circuit.wiring == {"gate": (B2902, 1), "drain": (B2902, 2), "source": None}
     assert circuit.device.threshold == 1.0
+
+
+def test_a_grid_of_any_shape_names_its_columns_and_plots_what_it_has(
+    fet: tuple[KeysightB2902, SourceMeter],
+) -> None:
+    gate, drain = fet
+    grid = GridSweep(
+        [Terminal("g", gate, 1e-3, measured=False), Terminal("d", drain, 0.1, bias=1.0)],
+        [Axis("g", (1.5, 2.0, 2.5))],  # one axis: the gate swept at a fixed drain bias
+    )
+    assert grid.plot_axes == ("g_source", "d_current") and grid.family == ()
+    assert "g_voltage" not in grid.columns and grid.total_steps() == 3
+    data = grid.run()
+    assert data["d_voltage"] == pytest.approx([1.0] * 3, rel=1e-3)  # held at its bias
+    assert np.all(np.diff(data["d_current"]) > 0)
+    with pytest.raises(ValueError, match="plot: no column 'g_voltage'"):
+        GridSweep(
+            [Terminal("g", gate, 1e-3, measured=False)], [Axis("g", (1.0,))], plot=("g_voltage", "g_current")
+        )
+    with pytest.raises(ValueError, match="distinct terminals"):
+        GridSweep([Terminal("g", gate, 1e-3)], [Axis("x", (1.0,))])
+    with pytest.raises(ValueError, match="one source-meter channel"):
+        GridSweep([Terminal("a", gate, 1e-3), Terminal("b", gate, 1e-3)], [Axis("a", (1.0,))])
