@@ -9,6 +9,7 @@ one on channel 2 may run at once, never two on one channel.
 A channel's SCPI is its model's, with the channel in it: ``:SOUR:VOLT 1`` becomes
 ``:SOUR2:VOLT 1``, ``:MEAS? (@1)`` becomes ``:MEAS? (@2)``. The rewrite is made once,
 when the channel's driver class is made (:func:`channel_class`), never per message.
+:class:`ChannelFamily` (a mixin of ``SourceMeter``) keeps an instrument's channel drivers.
 """
 
 from __future__ import annotations
@@ -17,13 +18,17 @@ import copy
 import dataclasses
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar, cast
 
+from .errors import LimitError
+from .locks import DeviceLock, channel_lock
 from .settings import Setting
 from .specs import Scpi
 from .sweeps import SweepScpi
+from .visa import in_process
 
 if TYPE_CHECKING:
+    from .instrument import Instrument
     from .sourcemeter import SourceMeter
 
 Driver = TypeVar("Driver", bound="SourceMeter")
@@ -109,3 +114,71 @@ def _make(model: type[Driver], channel: int) -> type[Driver]:
             )
             namespace[name] = own
     return type(f"{model.__name__}Channel{channel}", (model,), namespace)
+
+
+class ChannelFamily:
+    """The drivers of one instrument's channels (a mixin of ``SourceMeter``): the one that
+    opened it (channel 1) keeps the others, made on first ask."""
+
+    #: source-measure channels of the model; each is a driver of its own (``channel(n)``)
+    channels: ClassVar[int] = 1
+    model: ClassVar[str]
+    instrument: Instrument
+    keep_output: bool
+    compliance_advice: str | None
+    _resistance: bool
+
+    if TYPE_CHECKING:
+
+        def sync(self) -> None: ...
+
+    def join_family(self, instrument: Instrument, channel: int, parent: SourceMeter | None) -> None:
+        """Set at construction: the channel, its device lock, its name, its parent."""
+        #: which channel this driver drives (1 on a one-channel model)
+        self.channel_number = channel
+        #: held by a run for its whole life: the instrument's own (channel 1), or its channel's
+        self.device_lock: DeviceLock = (
+            instrument.device_lock
+            if channel == 1
+            else channel_lock(
+                str(instrument.resource.resource_name),
+                channel,
+                interprocess=not in_process(instrument.resource),
+            )
+        )
+        self._name = instrument.name if channel == 1 else f"{instrument.name} channel {channel}"
+        #: the channel-1 driver that opened the instrument (None: this one did)
+        self._parent = parent
+        self._channels: dict[int, Self] = {}
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def channel(self, number: int) -> Self:
+        """The driver of channel ``number`` of this instrument (``channel(1)`` on a
+        one-channel model is the driver itself).
+
+        It shares this driver's connection and I/O lock and has its own device lock and
+        output; closing the instrument's driver stops runs on every channel first.
+        """
+        if self._parent is not None:
+            return cast(Self, self._parent.channel(number))  # channel n's class derives from channel 1's
+        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= self.channels:
+            raise LimitError(f"the {self.model} has channels 1 .. {self.channels}, not {number!r}")
+        if number == self.channel_number:
+            return self
+        if number not in self._channels:
+            made: Any = channel_class(cast("type[SourceMeter]", type(self)), number)  # a SourceMeter class
+            driver = made(self.instrument, channel=number, parent=self)
+            driver.keep_output = self.keep_output
+            driver.compliance_advice = self.compliance_advice
+            driver._resistance = self._resistance  # the reading format is the instrument's
+            driver.sync()
+            self._channels[number] = driver
+        return self._channels[number]
+
+    def family(self) -> list[SourceMeter]:
+        """The drivers on this instrument: channel 1's and every channel asked for so far."""
+        owner = self._parent or self
+        return [owner, *owner._channels.values()]  # type: ignore[list-item]  # SourceMeters

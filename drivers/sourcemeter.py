@@ -12,25 +12,23 @@ import logging
 import math
 import re
 import time
-from typing import ClassVar, Self, cast
+from typing import ClassVar
 
 from . import at_exit
-from .channels import channel_class
+from .channels import ChannelFamily
 from .errors import InstrumentError, LimitError, WrongInstrument
 from .instrument import Instrument
-from .locks import DeviceLock, channel_lock
 from .ranges import RangeSettings
 from .safe_end import SafeEnd
 from .settings import check_range
 from .specs import Limits, Ranges, Reading, Scpi
 from .state import SourceMode, SourceState
 from .sweeps import InstrumentSweeps
-from .visa import in_process
 
 logger = logging.getLogger(__name__)
 
 
-class SourceMeter(RangeSettings, SourceState, InstrumentSweeps, SafeEnd):
+class SourceMeter(RangeSettings, SourceState, InstrumentSweeps, SafeEnd, ChannelFamily):
     """A source-measure unit on one channel.
 
     Subclasses set the class attributes below; the public methods are the same for
@@ -47,29 +45,12 @@ class SourceMeter(RangeSettings, SourceState, InstrumentSweeps, SafeEnd):
     scpi: ClassVar[Scpi]
     #: the instrument answers no reading while its output is off (Keithley 2400)
     needs_output_for_reading: ClassVar[bool] = False
-    #: source-measure channels of the model; each is a driver of its own (``channel(n)``)
-    channels: ClassVar[int] = 1
 
     def __init__(
         self, instrument: Instrument, *, channel: int = 1, parent: SourceMeter | None = None
     ) -> None:
         self.instrument = instrument
-        #: which channel this driver drives (1 on a one-channel model)
-        self.channel_number = channel
-        #: held by a run for its whole life: the instrument's own, or its channel's
-        self.device_lock: DeviceLock = (
-            instrument.device_lock
-            if channel == 1
-            else channel_lock(
-                str(instrument.resource.resource_name),
-                channel,
-                interprocess=not in_process(instrument.resource),
-            )
-        )
-        self._name = instrument.name if channel == 1 else f"{instrument.name} channel {channel}"
-        #: the channel-1 driver that opened the instrument (None: this one did)
-        self._parent = parent
-        self._channels: dict[int, Self] = {}
+        self.join_family(instrument, channel, parent)
         # what the driver knows of the instrument; ``sync()`` reads it back
         self._mode: SourceMode = "voltage"
         self._level = 0.0
@@ -86,32 +67,6 @@ class SourceMeter(RangeSettings, SourceState, InstrumentSweeps, SafeEnd):
         self._sealed = True  # from here on, a public attribute must be a setting (__setattr__)
 
     # ---------------------------------------------------------------- identity
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def channel(self, number: int) -> Self:
-        """The driver of channel ``number`` of this instrument (``channel(1)`` on a
-        one-channel model is the driver itself).
-
-        It shares this driver's connection and I/O lock and has its own device lock and
-        output; closing the instrument's driver stops runs on every channel first.
-        """
-        if self._parent is not None:
-            return cast(Self, self._parent.channel(number))  # channel n's class derives from channel 1's
-        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= self.channels:
-            raise LimitError(f"the {self.model} has channels 1 .. {self.channels}, not {number!r}")
-        if number == self.channel_number:
-            return self
-        if number not in self._channels:
-            driver = channel_class(type(self), number)(self.instrument, channel=number, parent=self)
-            driver.keep_output = self.keep_output
-            driver.compliance_advice = self.compliance_advice
-            driver._resistance = self._resistance  # the reading format is the instrument's
-            driver.sync()
-            self._channels[number] = driver
-        return self._channels[number]
 
     def identify(self) -> str:
         """The ``*IDN?`` answer: maker, model, serial number, firmware."""
@@ -150,11 +105,6 @@ class SourceMeter(RangeSettings, SourceState, InstrumentSweeps, SafeEnd):
             self.configure()
             for driver in self.family():
                 driver.sync()
-
-    def family(self) -> list[SourceMeter]:
-        """The drivers on this instrument: channel 1's and every channel asked for so far."""
-        owner = self._parent or self
-        return [owner, *owner._channels.values()]
 
     def configure(self) -> None:
         """Fix the reading format the driver parses (sent after opening and after reset)."""
