@@ -185,8 +185,11 @@ def spectrum_into(
     ref: SharedRef, out: SharedRef, sample_rate: float, window: str, *, keep_bytes: int = 0
 ) -> Spectrum:
     """Runs in a worker: the power goes into the ``out`` segment, the rest comes back pickled."""
-    with attached(ref, keep_bytes=keep_bytes) as traces:
-        result = power_spectrum(traces, sample_rate, window)
-    with attached(out, keep_bytes=keep_bytes, writeable=True) as power:
-        power[...] = result.power
-    return dataclasses.replace(result, power=np.empty(0))
+    with (
+        attached(ref, keep_bytes=keep_bytes) as traces,
+        attached(out, keep_bytes=keep_bytes, writeable=True) as power,
+    ):
+        # summed in place; nothing may hold a view of the segment once it is detached
+        spectrum = power_spectrum(traces, sample_rate, window, out=power)
+        spectrum = dataclasses.replace(spectrum, power=np.empty(0))
+    return spectrum

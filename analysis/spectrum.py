@@ -132,8 +132,13 @@ def _scratch_for(name: str, shape: tuple[int, ...], dtype: type[np.generic]) -> 
     return kept[:nbytes].view(dtype).reshape(shape)
 
 
-def power_spectrum(traces: npt.ArrayLike, sample_rate: float, window_name: str = "hann") -> Spectrum:
-    """One-sided power spectrum of one trace (1-D) or the average of several (2-D, one per row)."""
+def power_spectrum(
+    traces: npt.ArrayLike, sample_rate: float, window_name: str = "hann", *, out: Array | None = None
+) -> Spectrum:
+    """One-sided power spectrum of one trace (1-D) or the average of several (2-D, one per row).
+
+    ``out``: float64 room for the bins, where the power is summed and left (a worker's
+    shared segment: no temporary of its size, no copy into it afterwards)."""
     data = np.asarray(traces, dtype=np.float64)
     if data.ndim == 1:
         data = data[np.newaxis, :]
@@ -149,7 +154,10 @@ def power_spectrum(traces: npt.ArrayLike, sample_rate: float, window_name: str =
     # a few rows at a time, summed in place: the temporaries stay in cache-sized
     # blocks instead of whole-array copies (25 % faster here for many short traces)
     block = max(1, BLOCK_BYTES // (16 * n))
-    total = np.zeros(bins)
+    if out is not None and (out.shape != (bins,) or out.dtype != np.float64):
+        raise ValueError(f"out: expected float64 of shape ({bins},), got {out.dtype} {out.shape}")
+    total = np.zeros(bins) if out is None else out
+    total[...] = 0.0
     for first in range(0, rows, block):
         part = data[first : first + block]
         windowed = np.multiply(part, w, out=_scratch_for("windowed", part.shape, np.float64))

@@ -484,3 +484,12 @@ def test_a_pool_array_is_plain_memory_where_nothing_is_shared() -> None:
         traces[...] = np.sin(np.arange(1024))
         assert p.spectrum(traces, 1.0).result(60).power == pytest.approx(power_spectrum(traces, 1.0).power)
         p.close()
+
+
+def test_a_spectrum_can_be_summed_into_room_given_for_it() -> None:
+    traces = np.random.default_rng(7).normal(size=(5, 1000))
+    out = np.full(501, np.nan)
+    spectrum = power_spectrum(traces, 10.0, out=out)
+    assert spectrum.power is out and out == pytest.approx(power_spectrum(traces, 10.0).power)
+    with pytest.raises(ValueError, match=r"out: expected float64 of shape \(501,\)"):
+        power_spectrum(traces, 10.0, out=np.zeros(500))
