@@ -34,6 +34,8 @@ run = start(sweep)
 while run.progress.step < 3:
     time.sleep(0.005)
 print("running", flush=True)
+if how != "wait":  # end once the parent has seen the output on (it would race the ending)
+    sys.stdin.readline()
 if how == "exception":
     raise RuntimeError("the script failed")
 if how == "sys.exit":
@@ -60,14 +62,19 @@ def run_script(
     script.write_text(SCRIPT, encoding="utf-8")
     proc = subprocess.Popen(
         [sys.executable, str(script), served.address("keithley2400"), str(tmp_path / "data"), how],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert proc.stdout is not None
+    assert proc.stdout is not None and proc.stdin is not None
     try:
         assert proc.stdout.readline() == "running\n"
+        # asked before the script may end: found failing once in CI, when sys.exit() had
+        # already turned the output off by the time the status was asked
         assert served.status("keithley2400")["channels"][0]["output"] is True
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
         if sig is not None:
             proc.send_signal(sig)
         stdout, stderr = proc.communicate(timeout=30)
