@@ -155,7 +155,10 @@ def test_kill_9_loses_at_most_the_point_in_flight(tmp_path: pathlib.Path) -> Non
         seen = 0
         while time.monotonic() < deadline and seen < 5:
             for f in (tmp_path / "out").glob("*.csv"):
-                seen = len(load_data(f))
+                try:
+                    seen = len(load_data(f))
+                except ValueError as error:  # made, its header not written yet (seen under load)
+                    assert "no column header (yet)" in str(error)
             time.sleep(0.01)
         assert seen >= 5
         os.kill(proc.pid, signal.SIGKILL)
