@@ -25,14 +25,16 @@ SweepKind = Literal["stepped", "hardware"]
 logger = logging.getLogger(__name__)
 
 
-def check_hardware_sweep(smu: SourceMeter, points: int) -> None:
-    """Refuse an instrument-side sweep the model cannot do, before anything is written."""
+def check_hardware_sweep(smu: SourceMeter | type[SourceMeter], points: int) -> None:
+    """Refuse an instrument-side sweep the model cannot do, before anything is written
+    (a driver, or its class: configs are checked before anything is opened)."""
     scpi = smu.sweep_scpi
     if scpi is None:
         raise ValueError(f"the {smu.model} has no instrument-side sweep in labrun: use sweep='stepped'")
     if points > scpi.max_points:
         raise LimitError(
-            f"an instrument-side sweep of {points} points: the {smu.model} buffers at most {scpi.max_points}"
+            f"an instrument-side sweep of {points} points: the {smu.model} buffers at most "
+            f"{scpi.max_points} (a stepped sweep has no such limit)"
         )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import pathlib
 from collections.abc import Iterator
 from typing import Any
@@ -48,6 +47,28 @@ def take_locks(config: Config | StationConfig, owner: str) -> list[DeviceLock]:
     return taken
 
 
+def connect(config: InstrumentConfig, bench: str) -> SourceMeter:
+    """The configured instrument, opened: a simulated one on ``bench`` (a bench in memory),
+    a real one through its configured VISA backend."""
+    return open_sourcemeter(
+        config.model,
+        config.address,
+        sim=bench if config.sim else False,
+        backend="" if config.sim else config.backend,
+        timeout=config.timeout,
+        termination=config.end_of_message,
+        baud_rate=config.baud_rate,
+        force_model=config.force_model,
+    )
+
+
+def apply_settings(smu: SourceMeter, config: InstrumentConfig, mode: str) -> None:
+    """The config's instrument settings for an experiment in ``mode``, in order, each
+    written, confirmed and read back."""
+    for name, value in config.settings_for(mode):
+        setattr(smu, name, value)
+
+
 @contextlib.contextmanager
 def open_instrument(config: InstrumentConfig, mode: str = "voltage") -> Iterator[SourceMeter]:
     """The configured instrument, its settings applied for an experiment in ``mode``,
@@ -56,23 +77,10 @@ def open_instrument(config: InstrumentConfig, mode: str = "voltage") -> Iterator
     A simulated one is described to the ``@labrun`` backend as a one-instrument bench in
     memory, so any address and any load work through pyvisa's public mechanism.
     """
-    connect = functools.partial(
-        open_sourcemeter,
-        config.model,
-        config.address,
-        timeout=config.timeout,
-        termination=config.end_of_message,
-        baud_rate=config.baud_rate,
-        force_model=config.force_model,
-    )
-    if not config.sim:
-        smu = connect(backend=config.backend)
-    else:
-        smu = connect(sim=bench_in_memory([config.bench_entry()]))
+    smu = connect(config, bench_in_memory([config.bench_entry()]) if config.sim else "")
     smu.compliance_advice = "raise experiment.compliance in the config"
     with smu:
-        for name, value in config.settings_for(mode):
-            setattr(smu, name, value)  # each written, confirmed and read back
+        apply_settings(smu, config, mode)
         yield smu
 
 
@@ -90,21 +98,10 @@ def open_station(config: StationConfig) -> Iterator[dict[str, SourceMeter]]:
         opened: dict[str, SourceMeter] = {}  # by address: the driver that opened it
         for name, inst in config.station.items():
             if inst.address not in opened:
-                smu = open_sourcemeter(
-                    inst.model,
-                    inst.address,
-                    sim=bench if inst.sim else False,
-                    backend="" if inst.sim else inst.backend,
-                    timeout=inst.timeout,
-                    termination=inst.end_of_message,
-                    baud_rate=inst.baud_rate,
-                    force_model=inst.force_model,
-                )
-                opened[inst.address] = stack.enter_context(smu)
+                opened[inst.address] = stack.enter_context(connect(inst, bench))
             channel = opened[inst.address].channel(inst.channel)
             channel.compliance_advice = f"raise experiment's compliance for {name} in the config"
-            for setting, value in inst.settings_for("voltage"):
-                setattr(channel, setting, value)  # each written, confirmed and read back
+            apply_settings(channel, inst, "voltage")
             drivers[name] = channel
         yield drivers
 
@@ -126,11 +123,17 @@ def build_grid(
         delay=exp.delay,
         sweep=exp.sweep,
         poll_interval=exp.poll_interval,
-        save=Saving(
-            directory=config.save.directory,
-            stem=config.save.name or exp.type,
-            metadata={"config": raw if raw is not None else config.model_dump(mode="json")},
-        ),
+        save=saving(config, raw),
+    )
+
+
+def saving(config: Config | StationConfig, raw: dict[str, Any] | None = None) -> Saving:
+    """Where a config's run saves, named after its experiment, with the config (as written,
+    if given) in the file."""
+    return Saving(
+        directory=config.save.directory,
+        stem=config.save.name or config.experiment.type,
+        metadata={"config": raw if raw is not None else config.model_dump(mode="json")},
     )
 
 
@@ -145,11 +148,7 @@ def build_experiment(
         **config.experiment.kwargs(),
         max_voltage=limits.max_voltage,
         max_current=limits.max_current,
-        save=Saving(
-            directory=config.save.directory,
-            stem=config.save.name or config.experiment.type,
-            metadata={"config": raw if raw is not None else config.model_dump(mode="json")},
-        ),
+        save=saving(config, raw),
     )
 
 

@@ -12,7 +12,7 @@ from labrun.drivers import (
 )
 from labrun.experiments.config.fields import MAX_POINTS, ConfigFieldError, Level, Seconds, Strict
 from labrun.experiments.config.instrument import InstrumentConfig
-from labrun.experiments.iv_sweep import check_sweep_limits, units_of
+from labrun.experiments.iv_sweep import check_hardware_sweep, check_sweep_limits, units_of
 
 
 def check_units(
@@ -172,15 +172,8 @@ class Config(Strict):
             raise ConfigFieldError(f"experiment.{key}", str(error)) from None
         self.check_ranges()
         if isinstance(sweep, IVSweepConfig) and sweep.sweep == "hardware":
-            scpi = MODELS[self.instrument.model].sweep_scpi
-            if scpi is None:
-                raise ConfigFieldError(
-                    "experiment.sweep", f"the {self.instrument.model} has no instrument-side sweep"
-                )
-            if sweep.readings > scpi.max_points:
-                raise ConfigFieldError(
-                    "experiment.sweep",
-                    f"hardware: {sweep.readings} points; the {self.instrument.model} buffers at most "
-                    f"{scpi.max_points} (sweep: stepped has no such limit)",
-                )
+            try:
+                check_hardware_sweep(MODELS[self.instrument.model], sweep.readings)
+            except ValueError as error:  # LimitError is one
+                raise ConfigFieldError("experiment.sweep", str(error)) from None
         return self

@@ -36,7 +36,7 @@ from labrun.experiments.config.fields import (
 from labrun.experiments.config.instrument import InstrumentConfig
 from labrun.experiments.config.schema import SaveConfig
 from labrun.experiments.grid_sweep import levels_between
-from labrun.experiments.iv_sweep import check_sweep_limits
+from labrun.experiments.iv_sweep import check_hardware_sweep, check_sweep_limits
 
 #: what a station's instruments must share when they are channels of one instrument
 SHARED = ("model", "sim", "backend", "timeout", "termination", "baud_rate", "force_model", "timing")
@@ -220,13 +220,10 @@ class StationConfig(Strict):
                     "another channel; an instrument-side sweep times only its own channel's readings: "
                     "use sweep: stepped",
                 )
-            scpi = MODELS[self.station[names[1]].model].sweep_scpi
-            if scpi is None or len(getattr(exp, inner).values()) > scpi.max_points:
-                raise ConfigFieldError(
-                    "experiment.sweep",
-                    f"hardware: the {self.station[names[1]].model} has no instrument-side sweep of "
-                    f"{len(getattr(exp, inner).values())} points",
-                )
+            try:
+                check_hardware_sweep(MODELS[self.station[names[1]].model], len(getattr(exp, inner).values()))
+            except ValueError as error:  # LimitError is one
+                raise ConfigFieldError("experiment.sweep", str(error)) from None
 
     def _check_circuit(self) -> None:
         if self.circuit is None:
