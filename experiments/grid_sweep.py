@@ -228,7 +228,6 @@ class GridSweep(Experiment):
 
     def _instrument_curve(self, where: dict[str, float], inner: Axis, terminal: Terminal) -> Iterator[Point]:
         others = {t.name: t.smu.measure() for t in self.terminals if t.measured and t is not terminal}
-        source = terminal.smu.set_voltage if terminal.mode == "voltage" else terminal.smu.set_current
         for j, reading in instrument_readings(
             self, terminal.smu, list(inner.levels), self.delay, self.poll_interval
         ):
@@ -236,7 +235,7 @@ class GridSweep(Experiment):
                 {**where, f"{inner.terminal}_index": j, f"{inner.terminal}_source": inner.levels[j]},
                 {**others, terminal.name: reading},
             )
-        source(inner.levels[0])  # the next curve starts where this one did
+        terminal.source(inner.levels[0])  # the next curve starts where this one did
 
     def _point(self, where: Mapping[str, float], readings: Mapping[str, Reading]) -> Point:
         point: Point = dict(where)

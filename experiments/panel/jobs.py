@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from labrun.drivers import DeviceBusy, LabrunError, SourceMeter
+from labrun.drivers import DeviceBusy, LabrunError, SourceMeter, device_lock_for
 from labrun.experiments.config import Config, StationConfig, read_config
 from labrun.experiments.config.launch import (
     build_experiment,
@@ -96,9 +96,6 @@ class Job:
 
     def summary(self) -> dict[str, Any]:
         progress = self.run.progress if self.run is not None else None
-        remaining = None
-        if progress is not None and progress.step and progress.state == "running":
-            remaining = progress.elapsed / progress.step * (progress.total - progress.step)
         experiment = self.experiment
         return {
             "id": self.id,
@@ -107,7 +104,7 @@ class Job:
             "state": self.state,
             "step": progress.step if progress else 0,
             "total": progress.total if progress else 0,
-            "remaining": remaining,
+            "remaining": progress.remaining if progress else None,
             "error": self.error,
             "data_file": self.data_file,
             "plot_file": self.plot_file,
@@ -313,14 +310,16 @@ class Jobs:
 
 
 def _instruments_of(parsed: Config | StationConfig) -> list[tuple[Any, int, Any]]:
-    locks = {lock.name: lock for lock in instrument_locks(parsed)}
-    if isinstance(parsed, StationConfig):
-        out = []
-        for inst in parsed.station.values():
-            name = inst.address if inst.channel == 1 else f"{inst.address} channel {inst.channel}"
-            out.append((inst, inst.channel, locks.get(name)))
-        return out
-    return [(parsed.instrument, 1, locks.get(parsed.instrument.address))]
+    """(instrument config, channel, its device lock) of each instrument a config drives."""
+    configs = (
+        [(inst, inst.channel) for inst in parsed.station.values()]
+        if isinstance(parsed, StationConfig)
+        else [(parsed.instrument, 1)]
+    )
+    return [
+        (inst, channel, device_lock_for(inst.address, simulated=inst.sim, channel=channel))
+        for inst, channel in configs
+    ]
 
 
 def _in_words(error: BaseException) -> str:
