@@ -7,7 +7,6 @@ floats: volts, amperes, seconds.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import re
@@ -271,7 +270,7 @@ class SourceMeter(RangeSettings, SourceState, InstrumentSweeps, SafeEnd, Channel
         reading = self.reading_of(voltage, current, stamp)
         if self._resistance:
             ohms = float(text.split(",")[2])  # 9.91E37: not measured (another channel's format)
-            reading = dataclasses.replace(reading, resistance=math.nan if abs(ohms) >= 9.9e37 else ohms)
+            reading = reading._replace(resistance=math.nan if abs(ohms) >= 9.9e37 else ohms)
         return reading
 
     def reading_of(self, voltage: float, current: float, stamp: float) -> Reading:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):
     """One measurement: terminal voltage (V), current (A), host time (s since epoch).
 
     ``in_compliance``: the limited quantity sat at its limit, so the source did not
     reach its level (the current at ``current_limit`` in voltage mode).
+
+    A named tuple, immutable like a frozen dataclass and made in a third of its time
+    (one per point of every sweep).
     """
 
     voltage: float

@@ -11,7 +11,6 @@ and is pinned in the tests against the twins, not yet against hardware.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -139,9 +138,7 @@ class InstrumentSweeps:
             rows = [[measured, level] for level, measured in rows]
         readings = [self.reading_of(row[0], row[1], stamp) for row in rows]
         if width == 3:
-            readings = [
-                dataclasses.replace(r, resistance=row[2]) for r, row in zip(readings, rows, strict=True)
-            ]
+            readings = [r._replace(resistance=row[2]) for r, row in zip(readings, rows, strict=True)]
         return readings
 
     def abort_sweep(self) -> None:

@@ -237,15 +237,15 @@ class IVSweep(Experiment):
             yield from self._instrument_steps()
             return
         source = self.smu.set_voltage if self.mode == "voltage" else self.smu.set_current
-        for step, level in enumerate(self.levels):
+        for step, level in enumerate(self.levels.tolist()):  # Python floats, converted once
             if self.delay > 0:
-                source(float(level))
+                source(level)
                 if self.wait(self.delay):
                     return  # stopped while waiting: this point is not measured
                 reading = self.smu.measure()
             else:  # no settling time: level and reading in one checked round trip
-                reading = self.smu.source_and_measure(float(level))
-            yield self._point(step, float(level), reading)
+                reading = self.smu.source_and_measure(level)
+            yield self._point(step, level, reading)
 
     def _instrument_steps(self) -> Iterator[Point]:
         for step, reading in instrument_readings(

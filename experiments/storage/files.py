@@ -53,6 +53,32 @@ def format_row(row: Sequence[float | int | bool]) -> str:
     return ",".join(str(int(v)) if isinstance(v, int | np.integer) else repr(float(v)) for v in row)
 
 
+class RowFormat:
+    """:func:`format_row` with a newline, as one ``%`` format for rows of plain ``int``,
+    ``bool`` and ``float`` values (``%d``, ``%r``: the same text), remade when the values'
+    types change; any other type (numpy scalars) takes :func:`format_row`.
+
+    Why: a run's rows have the same types row after row, and one format of the whole row
+    costs half of formatting value by value (measured 1.7 against 2.6 us for six values).
+    """
+
+    PLAIN = {int: "%d", bool: "%d", float: "%r"}  # noqa: RUF012
+
+    def __init__(self) -> None:
+        self._types: tuple[type, ...] = ()
+        self._format: str | None = None
+
+    def __call__(self, row: Sequence[float | int | bool]) -> str:
+        types = tuple(map(type, row))
+        if types != self._types:
+            self._types = types
+            fields = [self.PLAIN.get(kind) for kind in types]
+            self._format = None if None in fields else ",".join(fields) + "\n"  # type: ignore[arg-type]
+        if self._format is None:
+            return format_row(row) + "\n"
+        return self._format % tuple(row)
+
+
 class DataFile:
     """A CSV data file written as points arrive.
 
@@ -69,6 +95,7 @@ class DataFile:
         self.rows = 0
         self._fd = stream.fileno()
         self._size = 0
+        self._format_row = RowFormat()
 
     @classmethod
     def create(
@@ -93,7 +120,7 @@ class DataFile:
     def write(self, row: Sequence[float | int | bool]) -> None:
         """Check the file is still ours, append one row, and hand it to the OS at once."""
         self._check()  # before: a file cut short would be written on past a hole
-        text = format_row(row) + "\n"
+        text = self._format_row(row)
         self._put(text, len(text))  # a row is ASCII: its length is its size
         self.rows += 1
 
