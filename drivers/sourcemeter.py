@@ -177,7 +177,7 @@ class SourceMeter(RangeSettings, SourceState, InstrumentSweeps, SafeEnd, Channel
         What a sweep does at each point; the level is checked like ``set_voltage`` /
         ``set_current`` and confirmed through the error queue before the reading counts.
         """
-        if self.mode == "voltage":
+        if self._mode == "voltage":
             value, setter = self._allowed_voltage(level), self.scpi.voltage_level
         else:
             value, setter = self._allowed_current(level), self.scpi.current_level
@@ -256,7 +256,7 @@ class SourceMeter(RangeSettings, SourceState, InstrumentSweeps, SafeEnd, Channel
 
     def _check_output_for_reading(self) -> None:
         """Refuse at once where the instrument would answer nothing (2400: +803) and time out."""
-        if self.needs_output_for_reading and not self.output_enabled:
+        if self.needs_output_for_reading and not self._output_enabled:
             raise InstrumentError(self.name, "measure", "the output is off: turn it on to take a reading")
 
     def _reading(self, text: str) -> Reading:
@@ -275,10 +275,10 @@ class SourceMeter(RangeSettings, SourceState, InstrumentSweeps, SafeEnd, Channel
 
     def reading_of(self, voltage: float, current: float, stamp: float) -> Reading:
         """A :class:`Reading`, flagged (and warned of, once) when it sat at the compliance."""
-        if self.mode == "voltage":
-            clipped = abs(current) >= 0.999 * self.current_limit
+        if self._mode == "voltage":
+            clipped = abs(current) >= 0.999 * self._current_limit
         else:
-            clipped = abs(voltage) >= 0.999 * self.voltage_limit
+            clipped = abs(voltage) >= 0.999 * self._voltage_limit
         if clipped and not self._warned_compliance:
             self._warned_compliance = True  # once per driver: a sweep into compliance is normal
             if self.mode == "voltage":

@@ -1,14 +1,18 @@
-"""Data files: never overwritten, flushed per point, readable after an abrupt end."""
+"""Data files: never overwritten, each row handed to the OS as it comes (bursts in batches),
+readable after an abrupt end."""
 
 from __future__ import annotations
 
 import pathlib
 import threading
+import time
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 
 import numpy as np
 import pytest
 
-from labrun.experiments import DataFile, DataTable, load_data
+from labrun.experiments import DataFile, DataTable, Experiment, Point, Saving, load_data, start
 
 
 def test_files_started_in_the_same_second_are_distinct(tmp_path: pathlib.Path) -> None:
@@ -21,15 +25,69 @@ def test_files_started_in_the_same_second_are_distinct(tmp_path: pathlib.Path) -
 
 
 def test_each_row_is_on_disk_before_the_next_point(tmp_path: pathlib.Path) -> None:
+    """At an instrument's pace (a write interval or more between rows) every row goes at once."""
     f = DataFile.create(tmp_path, "run", ("x", "y"), {"units": {"x": "V", "y": "A"}})
     f.write((1.0, 2.0))
     # read through a separate handle while the writer is still open
     assert len(load_data(f.path)) == 1
+    time.sleep(DataFile.WRITE_INTERVAL * 1.1)  # sleep never ends early: the next row goes at once
     f.write((3.0, 4.0))
     data = load_data(f.path)
     assert data["y"].tolist() == [2.0, 4.0]
+    assert f.rows == 2
     assert data.metadata["units"] == {"x": "V", "y": "A"}
     f.close()
+
+
+def test_a_burst_of_rows_is_written_in_batches_and_all_of_it_by_flush(tmp_path: pathlib.Path) -> None:
+    f = DataFile.create(tmp_path, "run", ("i", "y"), {})
+    f.WRITE_INTERVAL = 60.0  # the whole burst within one interval, whatever this machine's pace
+    for i in range(2000):
+        f.write((i, i / 3))
+    assert f.rows == 1 == len(load_data(f.path))  # the first went at once, the rest wait
+    f.flush()
+    assert f.rows == 2000
+    assert load_data(f.path)["y"].tolist() == [i / 3 for i in range(2000)]
+    f.write((2000, 1.5))
+    f.close()  # writes what is left
+    assert len(load_data(f.path)) == f.rows == 2001
+
+
+class _BurstThenWait(Experiment):
+    """A burst of points faster than the write interval, then a long wait (stopped by the test)."""
+
+    name = "burst"
+    columns: Mapping[str, str] = MappingProxyType({"step": "", "y": "V"})
+
+    def __init__(self, points: int, save: Saving, waiting: threading.Event) -> None:
+        super().__init__(save=save)
+        self.points, self.waiting = points, waiting
+
+    def total_steps(self) -> int:
+        return self.points + 1
+
+    def steps(self) -> Iterator[Point]:
+        for step in range(self.points):
+            yield {"step": step, "y": step / 7}
+        self.waiting.set()
+        if not self.wait(60):  # stopped by the test: the last point is never measured
+            yield {"step": self.points, "y": 0.0}
+
+
+def test_a_run_writes_a_burst_out_before_it_waits(tmp_path: pathlib.Path) -> None:
+    waiting = threading.Event()
+    burst = _BurstThenWait(500, Saving(str(tmp_path)), waiting)
+    run = start(burst)
+    assert waiting.wait(30)
+    assert burst.data_file is not None
+    deadline = time.monotonic() + 30
+    while burst.data_file.rows < 500 and time.monotonic() < deadline:
+        time.sleep(0.005)  # the flush may still be under way as the flag is set
+    assert burst.data_file.rows == 500  # counted once written: the file holds them all
+    assert load_data(burst.data_file.path)["y"].tolist() == [k / 7 for k in range(500)]
+    assert run.running  # written before the wait, not by the run's end
+    run.stop()
+    run.result(30)
 
 
 def test_a_row_cut_short_by_a_crash_is_ignored(tmp_path: pathlib.Path) -> None:

@@ -124,6 +124,8 @@ class Subscribers:
         #: the delivery threads: none of them may wait for the run's end
         self.threads: set[int] = set()
         self._deliveries: dict[Listener, Delivery] = {}
+        #: the deliveries as a tuple, remade when they change: ``put`` runs once per point
+        self._current: tuple[Delivery, ...] = ()
         self._open = False
         self._lock = threading.Lock()
 
@@ -133,6 +135,7 @@ class Subscribers:
                 self.listeners.append(listener)
             if self._open and listener not in self._deliveries:
                 self._deliveries[listener] = self._delivery(listener)
+                self._current = tuple(self._deliveries.values())
 
     def remove(self, listener: Listener) -> None:
         """Unsubscribed: nothing more is delivered (the point in hand, if any, finishes)."""
@@ -147,16 +150,17 @@ class Subscribers:
             for listener in [*self.standing, *self.listeners]:
                 if listener not in self._deliveries:
                     self._deliveries[listener] = self._delivery(listener)
+            self._current = tuple(self._deliveries.values())
 
     def put(self, point: Point) -> None:
-        for delivery in tuple(self._deliveries.values()):
+        for delivery in self._current:
             delivery.put(point)
 
     def close(self, grace: float) -> None:
         """The run has ended: each subscriber gets its queued points, within ``grace`` s."""
         with self._lock:
             self._open = False
-            deliveries, self._deliveries = tuple(self._deliveries.values()), {}
+            deliveries, self._deliveries, self._current = self._current, {}, ()
         for delivery in deliveries:
             delivery.close(grace)
 
@@ -171,4 +175,6 @@ class Subscribers:
             for listeners in (self.listeners, self.standing):
                 if listener in listeners:
                     listeners.remove(listener)
-            return self._deliveries.pop(listener, None)
+            delivery = self._deliveries.pop(listener, None)
+            self._current = tuple(self._deliveries.values())
+            return delivery

@@ -132,9 +132,12 @@ class Run:
         self._stop.set()
 
     def wait_stop(self, seconds: float) -> bool:
-        """The experiment's interruptible wait: True if a stop was requested."""
+        """The experiment's interruptible wait: True if a stop was requested. The rows
+        measured so far go to the data file first (see ``DataFile.WRITE_INTERVAL``)."""
         if seconds <= 0:
             return self._stop.is_set()
+        if self.data_file is not None:
+            self.data_file.flush()
         return self._stop.wait(seconds)
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -300,8 +303,11 @@ class Run:
                     break
         except BaseException as error:
             failed = error
+        failed = self._write_pending(failed)  # before the teardown, which may take long
+        if failed is not None:
             p = self.progress
-            error.add_note(f"{experiment.name}: failed at step {p.step + 1} of {p.total}{self._kept()}")
+            at = f"at step {p.step + 1} of {p.total}" if p.step < p.total else f"after its {p.total} steps"
+            failed.add_note(f"{experiment.name}: failed {at}{self._kept()}")
         try:
             experiment.teardown()
         except BaseException as teardown_error:
@@ -371,6 +377,19 @@ class Run:
         if experiment.save is None:
             return None
         return experiment.save.open(experiment.name, experiment.columns, metadata_of(experiment))
+
+    def _write_pending(self, failed: BaseException | None) -> BaseException | None:
+        """The rows measured but not yet in the data file go there now; a failure to write
+        them fails the run (or rides along with the error that ended it)."""
+        if self.data_file is None:
+            return failed
+        try:
+            self.data_file.flush()
+        except OSError as error:
+            if failed is None:
+                return error
+            failed.add_note(f"{self.experiment.name}: writing its last rows failed: {error}")
+        return failed
 
     def _kept(self) -> str:
         """What the data file holds, honestly: its rows, not the points measured."""
