@@ -96,7 +96,8 @@ class Instrument:
                 return self.query(query)
             answer = self._transact(f"{command};{query}", f"{command};{self.error_count_query};{query}")
             count, separator, rest = answer.partition(";")
-            self._raise_if_errors(command, count)
+            if count != "0":  # "0" is the answer at almost every point: no need to parse it
+                self._raise_if_errors(command, count)
             if not separator:  # the query itself was refused: the queue says why
                 raise InstrumentError(self.name, query, self._queue_text() or "no answer")
             return rest
@@ -173,7 +174,8 @@ class Instrument:
             raise InstrumentError(self.name, command, error.description) from error
         self.responsive = True
         answer = raw.decode(self.resource.encoding, errors="replace")
-        logger.debug("%s <- %s", self.name, answer.rstrip())
+        if logger.isEnabledFor(logging.DEBUG):  # not even the rstrip otherwise
+            logger.debug("%s <- %s", self.name, answer.rstrip())
         if not answer.endswith(self.termination):
             # an answer cut short still parses as numbers: never take it for a reading
             raise InstrumentError(self.name, command, f"truncated answer {answer!r} (no terminator)")

@@ -385,7 +385,7 @@ class Run:
             return failed
         try:
             self.data_file.flush()
-        except OSError as error:
+        except BaseException as error:  # a lost file, a full disk, a Ctrl-C: the teardown comes next
             if failed is None:
                 return error
             failed.add_note(f"{self.experiment.name}: writing its last rows failed: {error}")
