@@ -23,7 +23,7 @@ from labrun.drivers import open_sourcemeter
 from labrun.experiments import Experiment, IVSweep, Point, Saving, start
 from labrun.sim_devices.backend import HERE
 
-from .result import Result
+from .result import Result, median_round
 
 K2400 = "GPIB0::24::INSTR"
 
@@ -84,9 +84,8 @@ def twin_read(quick: bool) -> list[Result]:
                 twin.write(setup)
             ask_static = functools.partial(_ask, static, static_query)
             ask_twin = functools.partial(_ask, twin, query)
-            pairs = [(_per_call(ask_static, n), _per_call(ask_twin, n)) for _ in range(3)]
-            base, ours = min(p[0] for p in pairs), min(p[1] for p in pairs)
-            spread = ", ".join(f"{o / b:.2f}" for b, o in pairs)
+            pairs = [(_per_call(ask_static, n), _per_call(ask_twin, n)) for _ in range(5)]
+            base, ours, spread = median_round(pairs)
             rows.append(
                 Result(
                     f"twin answer per query: {name}",
@@ -96,7 +95,7 @@ def twin_read(quick: bool) -> list[Result]:
                     "pyvisa-sim static answer, same length",
                     "≤ 1.5×",
                     ours / base <= 1.5,
-                    f"rounds: {spread}",
+                    spread,
                 )
             )
     return rows
@@ -128,8 +127,7 @@ def _labrun_sweep(n: int, latency: float = 0.0) -> float:
 def sweep_overhead(quick: bool) -> Result:
     """IV sweep, delay 0, run by the threaded runner with a data file, vs a raw pyvisa loop."""
     n = 300 if quick else 2000
-    pairs = [(_raw_sweep(n), _labrun_sweep(n)) for _ in range(5)]
-    base, ours = min(p[0] for p in pairs), min(p[1] for p in pairs)
+    base, ours, spread = median_round([(_raw_sweep(n), _labrun_sweep(n)) for _ in range(5)])
     return Result(
         f"IV sweep per point ({n} points, file, runner)",
         ours * 1e6,
@@ -138,7 +136,7 @@ def sweep_overhead(quick: bool) -> Result:
         "raw pyvisa write+query loop",
         "≤ 1.10×",
         ours / base <= 1.10,
-        "each point confirmed via the error queue and flushed to disk",
+        f"each point confirmed via the error queue and written to disk; {spread}",
     )
 
 
@@ -195,8 +193,8 @@ def live_plot(quick: bool) -> list[Result]:
 
     results = []
     for latency, n in ((0.002, 100 if quick else 500), (0.0, 1000 if quick else 20000)):
-        pairs = [(sweep_time(latency, n, False), sweep_time(latency, n, True)) for _ in range(3)]
-        base, ours = min(p[0] for p in pairs), min(p[1] for p in pairs)
+        pairs = [(sweep_time(latency, n, False), sweep_time(latency, n, True)) for _ in range(5)]
+        base, ours, spread = median_round(pairs)
         results.append(
             Result(
                 f"sweep watched by a live plot (PNG every 0.2 s), {latency * 1e3:g} ms latency",
@@ -206,9 +204,12 @@ def live_plot(quick: bool) -> list[Result]:
                 "the same sweep unwatched",
                 "≈ 1× (≤ 1.10×)" if latency else "measured",
                 ours / base <= 1.10 if latency else True,
-                "the plot reads snapshots; its redraw holds the GIL while the sweep waits on I/O"
-                if latency
-                else "no I/O wait: the redraw competes with the sweep for the GIL",
+                (
+                    "the plot reads snapshots; its redraw holds the GIL while the sweep waits on I/O"
+                    if latency
+                    else "no I/O wait: the redraw competes with the sweep for the GIL"
+                )
+                + f"; {spread}",
             )
         )
     return results

@@ -25,7 +25,7 @@ from labrun.drivers import open_sourcemeter
 from labrun.experiments import Experiment, IVSweep, Point, Saving, start
 from labrun.sim_devices import bench_in_memory, default_bench
 
-from .result import Result
+from .result import Result, median_round
 
 K2400 = "GPIB0::24::INSTR"
 BENCH_ENTRIES = [entry for entry in default_bench().values() if entry["address"] == K2400]
@@ -140,16 +140,12 @@ def overhead(quick: bool) -> list[Result]:
         print("peers: PyMeasure not installed (pip install -e '.[bench]'): skipped", file=sys.stderr)
         return []
     warnings.filterwarnings("ignore", category=FutureWarning)
-    points, rounds = (200, 2) if quick else (2000, 3)
-    labrun_costs, pymeasure_costs = [], []
+    points, rounds = (200, 3) if quick else (2000, 5)
+    pairs = []
     for _ in range(rounds):
-        labrun_costs.append(_run_labrun(points) - _raw(points, _labrun_strings))
-        pymeasure_costs.append(_run_pymeasure(points)[0] - _raw(points, _pymeasure_strings))
-    ours, theirs = min(labrun_costs), min(pymeasure_costs)
-    spread = (
-        f"labrun {min(labrun_costs) * 1e6:.1f}–{max(labrun_costs) * 1e6:.1f} µs, PyMeasure "
-        f"{min(pymeasure_costs) * 1e6:.1f}–{max(pymeasure_costs) * 1e6:.1f} µs over {rounds} rounds"
-    )
+        ours = _run_labrun(points) - _raw(points, _labrun_strings)
+        pairs.append((_run_pymeasure(points)[0] - _raw(points, _pymeasure_strings), ours))
+    theirs, ours, spread = median_round(pairs)
     return [
         Result(
             f"framework cost per point over its raw loop, {points} points (PyMeasure 0.16 side by side)",
