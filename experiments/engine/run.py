@@ -297,9 +297,10 @@ class Run:
             if self.data_file is not None:
                 self.recorders.append(self.data_file.write)
             experiment.setup()
+            record, stop_asked = self._record, self._stop.is_set  # looked up once, not per point
             for point in experiment.steps():
-                self._record(point)
-                if self._stop.is_set():
+                record(point)
+                if stop_asked():
                     break
         except BaseException as error:
             failed = error
@@ -344,7 +345,7 @@ class Run:
             raise ValueError(f"{self.experiment.name} gave a point with unknown fields {extra}")
         for keep in self.recorders:
             keep(row)
-        record = self._named(row)
+        record = dict(zip(self._names, map(float, row), strict=False))  # as _named(row), a call less
         self._count = (self._count[0] + 1, record)
         self._subscribers.put(record)
         self.experiment.after_point(record)
