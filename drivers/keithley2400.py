@@ -8,6 +8,7 @@ reading while the output is off (error +803 "Output disabled", no answer).
 from __future__ import annotations
 
 from .settings import Choice, Number, ReadOnly, Switch
+from .shared_settings import KeithleyOffState, OffsetCompensation
 from .sourcemeter import SourceMeter
 from .specs import Limits, Ranges, Scpi
 from .sweeps import SweepScpi, source_list
@@ -39,7 +40,7 @@ SWEEP_2400 = SweepScpi(
 )
 
 
-class Keithley2400(SourceMeter):
+class Keithley2400(KeithleyOffState, OffsetCompensation, SourceMeter):
     model = "keithley2400"
     # the SCPI-compatible siblings; the 2450/2460/2470 (Touch series) speak another SCPI
     identity_pattern = r"MODEL 24(?:00|01|10|20|25|30|40)\b"
@@ -115,15 +116,4 @@ class Keithley2400(SourceMeter):
     )
     source_delay_auto = Switch(
         ":SOUR:DEL:AUTO {value}", ":SOUR:DEL:AUTO?", doc="The delay from the range's table."
-    )
-    offset_compensation = Switch(
-        ":SENS:RES:OCOM {value}",
-        ":SENS:RES:OCOM?",
-        doc="Offset-compensated ohms: each resistance from two readings, source on and off.",
-    )
-    output_off_state = Choice(
-        ":OUTP:SMOD {value}",
-        ":OUTP:SMOD?",
-        words={"normal": "NORM", "high_impedance": "HIMP", "zero": "ZERO", "guard": "GUAR"},
-        doc="What the output does when turned off (:OUTPut:SMODe).",
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .errors import WrongInstrument
 from .settings import Choice, Number, ReadOnly, Switch
+from .shared_settings import KeithleyOffState, OffsetCompensation
 from .sourcemeter import SourceMeter
 from .specs import Limits, Ranges, Scpi
 from .sweeps import SweepScpi, source_list
@@ -40,7 +41,7 @@ SWEEP_2450 = SweepScpi(
 )
 
 
-class Keithley2450(SourceMeter):
+class Keithley2450(KeithleyOffState, OffsetCompensation, SourceMeter):
     model = "keithley2450"
     identity_pattern = r"MODEL 24(?:50|60|61|70)\b"
     series = "Keithley 2450 series (2450, 2460, 2461, 2470)"
@@ -122,17 +123,6 @@ class Keithley2450(SourceMeter):
         ":SOUR:VOLT:DEL:AUTO {value};:SOUR:CURR:DEL:AUTO {value}",
         ":SOUR:VOLT:DEL:AUTO?",
         doc="The delay from the range's table.",
-    )
-    offset_compensation = Switch(
-        ":SENS:RES:OCOM {value}",
-        ":SENS:RES:OCOM?",
-        doc="Offset-compensated ohms: each resistance from two readings, source on and off.",
-    )
-    output_off_state = Choice(
-        ":OUTP:SMOD {value}",
-        ":OUTP:SMOD?",
-        words={"normal": "NORM", "high_impedance": "HIMP", "zero": "ZERO", "guard": "GUAR"},
-        doc="What the output does when turned off (:OUTPut:SMODe).",
     )
 
     def check_identity(self, *, force_model: bool = False) -> str:

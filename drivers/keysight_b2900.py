@@ -8,6 +8,7 @@ take a channel list (``:MEAS? (@1)``) and answer the elements chosen by
 from __future__ import annotations
 
 from .settings import Choice, Number, ReadOnly, Switch
+from .shared_settings import OffsetCompensation
 from .sourcemeter import SourceMeter
 from .specs import Limits, Ranges, Scpi
 from .sweeps import SweepScpi, values
@@ -38,7 +39,7 @@ SWEEP_B2900 = SweepScpi(
 )
 
 
-class KeysightB2901(SourceMeter):
+class KeysightB2901(OffsetCompensation, SourceMeter):
     model = "keysight_b2901"
     identity_pattern = r"B29(?:0[12]|1[12])[AB]?\b"
     series = "Keysight B2900 series (B2901, B2902, B2911, B2912)"
@@ -92,11 +93,6 @@ class KeysightB2901(SourceMeter):
         high=100000.0,
         unit="s",
         doc="Settling time after each source step (:TRIGger:TRANsient:DELay); no automatic delay.",
-    )
-    offset_compensation = Switch(
-        ":SENS:RES:OCOM {value}",
-        ":SENS:RES:OCOM?",
-        doc="Offset-compensated ohms: each resistance from two readings, source on and off.",
     )
     aperture = Number(
         ":SENS:CURR:APER {value};:SENS:VOLT:APER {value}",
