@@ -183,13 +183,13 @@ class SourceMeter(RangeSettings, SourceState, InstrumentSweeps, SafeEnd, Channel
             value, setter = self._allowed_current(level), self.scpi.current_level
         self._check_output_for_reading()
         text = self.instrument.command_then_query(setter.format(value=value), self.scpi.reading_query)
-        self._level = value
+        self.__dict__["_level"] = value  # past the guard of __setattr__ (a private name): once a point
         return self._reading(text)
 
     def _allowed_voltage(self, volts: float) -> float:
         volts = check_range("voltage", volts, -self.limits.max_voltage, self.limits.max_voltage, "V")
         allowed = self.limits.max_current_at(volts)
-        if self.current_limit > allowed:
+        if self._current_limit > allowed:
             raise LimitError(
                 f"{volts:g} V with a current limit of {self.current_limit:g} A is outside the "
                 f"{self.model}'s power envelope: at {volts:g} V at most {allowed:g} A; lower the limit first"
@@ -199,7 +199,7 @@ class SourceMeter(RangeSettings, SourceState, InstrumentSweeps, SafeEnd, Channel
     def _allowed_current(self, amps: float) -> float:
         amps = check_range("current", amps, -self.limits.max_current, self.limits.max_current, "A")
         allowed = self.limits.max_voltage_at(amps)
-        if self.voltage_limit > allowed:
+        if self._voltage_limit > allowed:
             raise LimitError(
                 f"{amps:g} A with a voltage limit of {self.voltage_limit:g} V is outside the "
                 f"{self.model}'s power envelope: at {amps:g} A at most {allowed:g} V; lower the limit first"
