@@ -140,7 +140,7 @@ def overhead(quick: bool) -> list[Result]:
         print("peers: PyMeasure not installed (pip install -e '.[bench]'): skipped", file=sys.stderr)
         return []
     warnings.filterwarnings("ignore", category=FutureWarning)
-    points, rounds = (200, 3) if quick else (2000, 5)
+    points, rounds = (200, 3) if quick else (2000, 9)
     pairs = []
     for _ in range(rounds):
         ours = _run_labrun(points) - _raw(points, _labrun_strings)
