@@ -24,10 +24,9 @@ from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from concurrent.futures import Future
 from typing import Any
 
-from labrun.drivers import DeviceBusy, DeviceLock, SourceMeter
-
 from ..storage import DataFile, DataTable
 from . import exits
+from .claims import Locks, locks_of, release_all, take_all
 from .delivery import Listener, Subscribers
 from .procedure import AlreadyRunning, Procedure, metadata_of
 from .progress import Point, Progress, State
@@ -96,14 +95,10 @@ class Run:
         return self._stop.is_set()
 
     @property
-    def device_locks(self) -> list[tuple[DeviceLock, SourceMeter]]:
+    def device_locks(self) -> Locks:
         """Every claimed instrument's lock (each once) with its driver, in one global order
         (by address): two runs claiming the same instruments in any order cannot deadlock."""
-        held: dict[int, tuple[DeviceLock, SourceMeter]] = {}
-        for instrument in self.experiment.instruments:
-            lock = instrument.device_lock  # the instrument's, or its channel's
-            held.setdefault(id(lock), (lock, instrument))
-        return sorted(held.values(), key=lambda pair: pair[0].name)
+        return locks_of(self.experiment.instruments)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(point)`` for each point of this run; returns the unsubscribe function.
@@ -221,41 +216,13 @@ class Run:
     def take_device(self, blocking: bool, timeout: float | None) -> bool:
         """Take every instrument's device lock, all or nothing, in the global order; waiting
         stays stoppable. False if stopped first (nothing is then held)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        taken: list[DeviceLock] = []
-        try:
-            for lock, user in self.device_locks:
-                if not self._take_one(lock, user, blocking, deadline):
-                    break
-                taken.append(lock)
-            else:
-                return True
-        except BaseException:
-            for lock in reversed(taken):
-                lock.release()
-            raise
-        for lock in reversed(taken):  # stopped while waiting for the next one
-            lock.release()
-        return False
-
-    def _take_one(self, lock: DeviceLock, user: SourceMeter, blocking: bool, deadline: float | None) -> bool:
-        if not blocking:
-            lock.acquire(self.owner(), blocking=False, stop=self.stop, user=user)
-            return True
-        while not self._stop.is_set():
-            slice_ = 0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic()))
-            try:
-                lock.acquire(self.owner(), timeout=slice_, stop=self.stop, user=user)
-                return True
-            except DeviceBusy:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise
-        return False
+        return take_all(
+            self.device_locks, self.owner(), self.stop, self._stop, blocking=blocking, timeout=timeout
+        )
 
     def release_devices(self) -> None:
         """Every device lock, in the reverse order of taking them."""
-        for lock, _ in reversed(self.device_locks):
-            lock.release()
+        release_all(lock for lock, _ in self.device_locks)
 
     def body(self, *, blocking: bool = True, timeout: float | None = None, locked: bool = False) -> None:
         """Everything after the claim, in the calling thread; ends the run (never raises)."""
