@@ -130,15 +130,22 @@ def test_the_cli_reports_a_fault_with_exit_1_and_keeps_the_data(
 
 
 @pytest.mark.timeout(60)
-def test_kill_9_loses_at_most_the_point_in_flight(tmp_path: pathlib.Path) -> None:
+@pytest.mark.parametrize(
+    ("points", "delay"),
+    [(500, "20 ms"), (200_000, 0)],  # an instrument's pace; a burst, its rows written in batches
+    ids=["paced", "burst"],
+)
+def test_kill_9_loses_at_most_the_point_in_flight(
+    tmp_path: pathlib.Path, points: int, delay: str | int
+) -> None:
     config = {
         "instrument": {"model": "keithley2400", "address": "GPIB0::24::INSTR", "sim": True},
         "experiment": {
             "type": "iv_sweep",
             "start": 0,
             "stop": 1,
-            "num_points": 500,
-            "delay": "20 ms",
+            "num_points": points,
+            "delay": delay,
             "compliance": 0.01,
         },
         "save": {"directory": str(tmp_path / "out"), "plot": False},
