@@ -15,7 +15,10 @@ import yaml
 from labrun.experiments import load_data
 from labrun.experiments.cli.main import main
 from labrun.experiments.config import ConfigError, IVSweepConfig, load_config
+from labrun.experiments.config.launch import build_experiment, open_instrument
 from labrun.sim_devices import backend
+
+from .support import in_measuring_thread
 
 CONFIGS = pathlib.Path(__file__).parent.parent / "experiments" / "configs"
 #: the one-instrument examples (the station ones, fet_*, are run in test_fet)
@@ -122,6 +125,11 @@ BAD = [
         "your configured limit",
     ),
     ("bad directory", changed(save__directory="/nonexistent/a/b"), "save.directory.*does not exist"),
+    (
+        "write interval",
+        changed(save__write_interval="2 s"),
+        "save.write_interval = '2 s'.*less than or equal to 1",
+    ),
 ]
 
 
@@ -136,6 +144,24 @@ def test_bad_configs_exit_2_with_a_clear_message_and_touch_nothing(
     assert str(path) in err
     assert re.search(message, err), err
     assert backend.twins_built == before  # no instrument was opened
+
+
+def test_a_config_may_write_every_row_at_once_whatever_the_pace(tmp_path: pathlib.Path) -> None:
+    config = load_config(write(tmp_path, changed(save__write_interval="0 ms", save__directory=str(tmp_path))))
+    assert config.save.write_interval == 0.0
+    with open_instrument(config.instrument, config.experiment.mode) as smu:
+        sweep = build_experiment(config, smu)
+        assert sweep.save is not None and sweep.save.write_interval == 0.0
+        rows_on_disk: list[int] = []
+
+        def count(point: dict[str, float]) -> None:  # in the measuring thread, after each point
+            assert sweep.data_file is not None
+            rows_on_disk.append(len(load_data(sweep.data_file.path)))
+
+        in_measuring_thread(sweep, count)
+        sweep.run()
+    assert rows_on_disk == list(range(1, len(rows_on_disk) + 1))  # each row there before the next point
+    assert load_config(write(tmp_path, GOOD)).save.write_interval == 0.001  # the default: batched bursts
 
 
 def test_out_and_sim_override_the_file(tmp_path: pathlib.Path) -> None:

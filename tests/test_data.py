@@ -41,7 +41,7 @@ def test_each_row_is_on_disk_before_the_next_point(tmp_path: pathlib.Path) -> No
 
 def test_a_burst_of_rows_is_written_in_batches_and_all_of_it_by_flush(tmp_path: pathlib.Path) -> None:
     f = DataFile.create(tmp_path, "run", ("i", "y"), {})
-    f.WRITE_INTERVAL = 60.0  # the whole burst within one interval, whatever this machine's pace
+    f.write_interval = 60.0  # the whole burst within one interval, whatever this machine's pace
     for i in range(2000):
         f.write((i, i / 3))
     assert f.rows == 1 == len(load_data(f.path))  # the first went at once, the rest wait

@@ -134,6 +134,7 @@ def saving(config: Config | StationConfig, raw: dict[str, Any] | None = None) ->
         directory=config.save.directory,
         stem=config.save.name or config.experiment.type,
         metadata={"config": raw if raw is not None else config.model_dump(mode="json")},
+        write_interval=config.save.write_interval,
     )
 
 

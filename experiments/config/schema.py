@@ -13,6 +13,7 @@ from labrun.drivers import (
 from labrun.experiments.config.fields import MAX_POINTS, ConfigFieldError, Level, Seconds, Strict
 from labrun.experiments.config.instrument import InstrumentConfig
 from labrun.experiments.iv_sweep import check_hardware_sweep, check_sweep_limits, units_of
+from labrun.experiments.storage import DataFile
 
 
 def check_units(
@@ -121,6 +122,8 @@ class SaveConfig(Strict):
     directory: str = "data"
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$", max_length=100)
     plot: bool = True
+    #: at most one write of the data file per interval (a faster burst in batches); 0: every row at once
+    write_interval: Seconds = Field(DataFile.WRITE_INTERVAL, ge=0, le=1)
 
 
 EXPERIMENTS: dict[str, type[BaseModel]] = {"iv_sweep": IVSweepConfig, "time_trace": TimeTraceConfig}

@@ -128,7 +128,7 @@ class Run:
 
     def wait_stop(self, seconds: float) -> bool:
         """The experiment's interruptible wait: True if a stop was requested. The rows
-        measured so far go to the data file first (see ``DataFile.WRITE_INTERVAL``)."""
+        measured so far go to the data file first (see ``Saving.write_interval``)."""
         if seconds <= 0:
             return self._stop.is_set()
         if self.data_file is not None:

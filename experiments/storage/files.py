@@ -94,11 +94,12 @@ class DataFile:
     then one header row of column names with their units, then one row per point.
 
     A row goes to the OS when it is written, unless the last write was less than
-    ``WRITE_INTERVAL`` ago: then it waits for the next row written after that, or for
+    ``write_interval`` ago: then it waits for the next row written after that, or for
     :meth:`flush` (the run flushes before every wait and at its end). Why: a write and
     its check cost ~4 us a row, a fifth of what the framework adds to a point; an
     instrument answers at most a few thousand times a second, so there every row still
-    goes at once, and only a burst faster than that (a simulated instrument) is batched.
+    goes at once, and only a burst faster than that (a simulated instrument) is batched;
+    ``write_interval=0`` writes every row at once, at any pace.
     Before each write the file is checked by identity: deleted, replaced or truncated by
     someone else, it raises :class:`DataFileLost` instead of writing into the void.
     """
@@ -106,8 +107,11 @@ class DataFile:
     #: seconds: at most one write to the OS per interval (rows in between are batched)
     WRITE_INTERVAL = 0.001
 
-    def __init__(self, path: pathlib.Path, fd: int, columns: Sequence[str]) -> None:
+    def __init__(
+        self, path: pathlib.Path, fd: int, columns: Sequence[str], write_interval: float = WRITE_INTERVAL
+    ) -> None:
         self.path = path
+        self.write_interval = write_interval
         self.columns = tuple(columns)
         #: rows handed to the OS (those waiting for the next write are not counted)
         self.rows = 0
@@ -124,9 +128,11 @@ class DataFile:
         stem: str,
         columns: Sequence[str],
         metadata: Mapping[str, Any],
+        *,
+        write_interval: float = WRITE_INTERVAL,
     ) -> DataFile:
         path, fd = unique_path(pathlib.Path(directory), stem)
-        data_file = cls(path, fd, columns)
+        data_file = cls(path, fd, columns, write_interval)
         try:
             for key, value in metadata.items():
                 data_file._put(f"{META_PREFIX}{json.dumps({key: value}, default=str)}\n".encode())
@@ -139,10 +145,10 @@ class DataFile:
 
     def write(self, row: Sequence[float | int | bool]) -> None:
         """Append one row: to the OS at once, or with the next write if the last one was
-        less than ``WRITE_INTERVAL`` ago."""
+        less than ``write_interval`` ago."""
         self._pending.append(row)
         now = time.monotonic()
-        if now - self._written_at >= self.WRITE_INTERVAL:
+        if now - self._written_at >= self.write_interval:
             self._written_at = now
             self.flush()
 
