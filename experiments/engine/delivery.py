@@ -124,8 +124,9 @@ class Subscribers:
         #: the delivery threads: none of them may wait for the run's end
         self.threads: set[int] = set()
         self._deliveries: dict[Listener, Delivery] = {}
-        #: the deliveries as a tuple, remade when they change: ``put`` runs once per point
-        self._current: tuple[Delivery, ...] = ()
+        #: the deliveries as a tuple, remade when they change (``put`` runs once per point;
+        #: the run skips the call while this is empty, as it is in most runs)
+        self.current: tuple[Delivery, ...] = ()
         self._open = False
         self._lock = threading.Lock()
 
@@ -135,7 +136,7 @@ class Subscribers:
                 self.listeners.append(listener)
             if self._open and listener not in self._deliveries:
                 self._deliveries[listener] = self._delivery(listener)
-                self._current = tuple(self._deliveries.values())
+                self.current = tuple(self._deliveries.values())
 
     def remove(self, listener: Listener) -> None:
         """Unsubscribed: nothing more is delivered (the point in hand, if any, finishes)."""
@@ -150,17 +151,17 @@ class Subscribers:
             for listener in [*self.standing, *self.listeners]:
                 if listener not in self._deliveries:
                     self._deliveries[listener] = self._delivery(listener)
-            self._current = tuple(self._deliveries.values())
+            self.current = tuple(self._deliveries.values())
 
     def put(self, point: Point) -> None:
-        for delivery in self._current:
+        for delivery in self.current:
             delivery.put(point)
 
     def close(self, grace: float) -> None:
         """The run has ended: each subscriber gets its queued points, within ``grace`` s."""
         with self._lock:
             self._open = False
-            deliveries, self._deliveries, self._current = self._current, {}, ()
+            deliveries, self._deliveries, self.current = self.current, {}, ()
         for delivery in deliveries:
             delivery.close(grace)
 
@@ -176,5 +177,5 @@ class Subscribers:
                 if listener in listeners:
                     listeners.remove(listener)
             delivery = self._deliveries.pop(listener, None)
-            self._current = tuple(self._deliveries.values())
+            self.current = tuple(self._deliveries.values())
             return delivery

@@ -314,7 +314,8 @@ class Run:
             keep(row)
         record = dict(zip(self._names, map(float, row), strict=False))  # as _named(row), a call less
         self._count = (self._count[0] + 1, record)
-        self._subscribers.put(record)
+        if self._subscribers.current:
+            self._subscribers.put(record)
         self.experiment.after_point(record)
 
     def _named(self, row: Any) -> Point:
