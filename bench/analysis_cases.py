@@ -254,8 +254,7 @@ class _Ceiling:
     """
 
     def __init__(self, lengths: list[int], job_samples: int, workers: int, rounds: int) -> None:
-        self.best = [float("inf"), float("inf")]  # one process, all processes
-        self.elapsed: tuple[list[float], list[float]] = ([], [])  # each round's, the same two
+        self.elapsed: tuple[list[float], list[float]] = ([], [])  # each round's: one process, all
         self._groups = []
         for shares in ([lengths], [lengths[k::workers] for k in range(workers)]):
             start, times = SPAWN.Barrier(len(shares) + 1), SPAWN.Queue()  # the +1: this process
@@ -272,11 +271,10 @@ class _Ceiling:
         for index, (procs, start, times) in enumerate(self._groups):
             start.wait(timeout=120)
             self.elapsed[index].append(max(float(times.get(timeout=120)) for _ in procs))
-            self.best[index] = min(self.best[index], self.elapsed[index][-1])
 
     @property
     def speedup(self) -> float:
-        return self.best[0] / self.best[1]
+        return min(self.elapsed[0]) / min(self.elapsed[1])  # best of rounds, each
 
     def __enter__(self) -> _Ceiling:
         return self

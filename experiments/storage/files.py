@@ -147,9 +147,7 @@ class DataFile:
         """Append one row: to the OS at once, or with the next write if the last one was
         less than ``write_interval`` ago."""
         self._pending.append(row)
-        now = time.monotonic()
-        if now - self._written_at >= self.write_interval:
-            self._written_at = now
+        if time.monotonic() - self._written_at >= self.write_interval:
             self.flush()
 
     def flush(self) -> None:
@@ -161,6 +159,7 @@ class DataFile:
         rows, self._pending = self._pending, []
         if not rows:
             return
+        self._written_at = time.monotonic()
         self._check()
         data = "".join([self._format_row(row) for row in rows]).encode()
         size = self._size
