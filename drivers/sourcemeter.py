@@ -181,13 +181,16 @@ class SourceMeter(RangeSettings, SourceState, InstrumentSweeps, SafeEnd, Channel
             value, setter = self._allowed_voltage(level), self.scpi.voltage_level
         else:
             value, setter = self._allowed_current(level), self.scpi.current_level
-        self._check_output_for_reading()
+        if self.needs_output_for_reading and not self._output_enabled:  # as measure(), a call less
+            self._check_output_for_reading()
         text = self.instrument.command_then_query(setter.format(value=value), self.scpi.reading_query)
-        self._level = value
+        self.__dict__["_level"] = value  # past the guard of __setattr__ (a private name): once a point
         return self._reading(text)
 
     def _allowed_voltage(self, volts: float) -> float:
-        volts = check_range("voltage", volts, -self.limits.max_voltage, self.limits.max_voltage, "V")
+        volts, most = float(volts), self.limits.max_voltage
+        if not -most <= volts <= most:  # NaN fails this too: check_range says why
+            check_range("voltage", volts, -most, most, "V")
         allowed = self.limits.max_current_at(volts)
         if self._current_limit > allowed:
             raise LimitError(
@@ -197,7 +200,9 @@ class SourceMeter(RangeSettings, SourceState, InstrumentSweeps, SafeEnd, Channel
         return volts
 
     def _allowed_current(self, amps: float) -> float:
-        amps = check_range("current", amps, -self.limits.max_current, self.limits.max_current, "A")
+        amps, most = float(amps), self.limits.max_current
+        if not -most <= amps <= most:  # NaN fails this too: check_range says why
+            check_range("current", amps, -most, most, "A")
         allowed = self.limits.max_voltage_at(amps)
         if self._voltage_limit > allowed:
             raise LimitError(
