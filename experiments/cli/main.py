@@ -38,6 +38,7 @@ from labrun.experiments.config.launch import (
 from labrun.experiments.config.plan import station_plan
 from labrun.experiments.config.station import StationConfig
 from labrun.experiments.engine import exits, start
+from labrun.experiments.engine.claims import release_all
 from labrun.experiments.experiment import Experiment
 from labrun.experiments.units import to_si
 from labrun.experiments.views.live import follow, window_open
@@ -166,8 +167,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 smu = instrument.enter_context(open_instrument(config.instrument, config.experiment.mode))
                 sweep = build_experiment(config, smu)
         finally:
-            for lock in reversed(locks):
-                lock.release()  # the run takes them again at once, for its whole life
+            release_all(locks)  # the run takes them again at once, for its whole life
         run = None if interrupts.signal else start(sweep, blocking=False)
         if run is not None:
             interrupts.on_signal = run.stop

@@ -10,6 +10,7 @@ from typing import Any
 from labrun.drivers import DeviceLock, SourceMeter, device_lock_for, open_sourcemeter
 from labrun.experiments.config import Config, InstrumentConfig, IVSweepConfig
 from labrun.experiments.config.station import StationConfig
+from labrun.experiments.engine.claims import release_all
 from labrun.experiments.experiment import Experiment
 from labrun.experiments.grid_sweep import GridSweep, fet_output, fet_transfer
 from labrun.experiments.iv_sweep import IVSweep
@@ -41,8 +42,7 @@ def take_locks(config: Config | StationConfig, owner: str) -> list[DeviceLock]:
             lock.acquire(owner, blocking=False)
             taken.append(lock)
     except BaseException:
-        for lock in reversed(taken):
-            lock.release()
+        release_all(taken)
         raise
     return taken
 
