@@ -142,6 +142,13 @@ class DeviceLock:
         state = "" if process_alive(int(holder.get("pid", 0))) else " (ended)"
         return _describe(holder) + state
 
+    def hand_over(self, owner: str, *, stop: Callable[[str], None] | None, user: object | None) -> None:
+        """The lock, held already, changes hands (``labrun run`` takes it before it opens the
+        instrument, then gives it to the run): never released in between."""
+        if not self.busy:
+            raise RuntimeError(f"{self.name}: only a lock that is held can be handed over")
+        self.owner, self._stop, self._user = owner, stop, user
+
     def release(self) -> None:
         self.owner, self._stop, self._user = None, None, None
         if self._file is not None:

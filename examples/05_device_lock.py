@@ -20,7 +20,7 @@ def sweep(smu, top):
 with open_sourcemeter("keithley2400", "GPIB0::24::INSTR", sim=True) as smu:
     first, second = start(sweep(smu, 1.0)), start(sweep(smu, 2.0))
     while first.running:
-        if second.progress.state == "waiting":
+        if second.progress.state == "claiming":
             print(f"second run is waiting while the first is at step {first.progress.step}")
             break
         time.sleep(0.005)

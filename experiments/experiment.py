@@ -3,7 +3,8 @@
 An experiment says what to measure: its ``columns`` (name -> unit), ``setup``, the
 ``steps`` (each yields one named point) and ``teardown``. It knows nothing of threads
 or files: the run engine (``engine/``) claims it, takes its instrument's device lock,
-saves and publishes its points. ``experiment.run()`` runs it in the caller's thread,
+saves and publishes its points; the runner, not the experiment, knows its runs.
+``experiment.run()`` runs it in the caller's thread,
 :func:`labrun.experiments.start` in the background; both are the same
 :class:`~labrun.experiments.engine.Run`. What the experiment's own code needs of the
 run: ``wait(seconds)`` (interrupted at once by a stop) and ``stop_requested``.
@@ -18,7 +19,7 @@ from typing import Any
 
 from labrun.drivers import DeviceLock, SourceMeter
 
-from .engine import Listener, Point, Progress, Run, run_here
+from .engine import RUNNER, Listener, Point, Progress, Run, run_here
 from .storage import DataFile, DataTable, Saving
 
 
@@ -49,8 +50,6 @@ class Experiment:
         self.save = save
         #: subscribed to every run of this experiment (``run.subscribe`` is for one run)
         self.listeners: list[Listener] = []
-        #: the current or last run (set by the engine when a run claims this experiment)
-        self.last_run: Run | None = None
 
     # ----------------------------------------------------------- what to measure
 
@@ -90,6 +89,11 @@ class Experiment:
         return self.last_run is not None and self.last_run.stop_requested
 
     # ------------------------------------------------ running it, and its last run
+
+    @property
+    def last_run(self) -> Run | None:
+        """The current or last run (the runner's: it holds the running flag)."""
+        return RUNNER.last_run(self)
 
     def run(self, *, blocking: bool = True, timeout: float | None = None) -> dict[str, Any]:
         """Run to the end in this thread and return the data.

@@ -31,13 +31,13 @@ CHECKS: dict[str, list[str]] = {
     "01_start_and_poll.py": [
         r"started: running=True",
         r"running +\d+/21",
-        r"finished: done, 21 points",
+        r"finished: completed, 21 points",
         r"straight-line fit: (99\d|100\d|101\d) ohm",  # the bench's 1 kOhm resistor
     ],
     "02_double_start.py": [
         r"second start refused: iv_sweep is already running",
-        r"first run: done, 11 points",
-        r"run again: done, 11 points",
+        r"first run: completed, 11 points",
+        r"run again: completed, 11 points",
     ],
     "03_stop.py": [
         r"stopped \d+\.\d ms after stop\(\), though the delay is 10 s",
@@ -45,8 +45,8 @@ CHECKS: dict[str, list[str]] = {
         r"points kept: (?P<kept>\d+) in memory, (?P=kept) in iv_sweep_\S+\.csv",
     ],
     "04_queue.py": [
-        r"sweep to 0\.50 V: done, 6 points",
-        r"sweep to 2\.00 V: done, 6 points",
+        r"sweep to 0\.50 V: completed, 6 points",
+        r"sweep to 2\.00 V: completed, 6 points",
         r"still queued: 0",
     ],
     "05_device_lock.py": [
@@ -70,7 +70,7 @@ CHECKS: dict[str, list[str]] = {
         r"drop: +accepted (?P<accepted>\d+), dropped (?P<dropped>\d+), of 100 sent",
     ],
     "08_live_plot.py": [
-        r"plotted 41 of 41 points in \d+ refreshes; done",
+        r"plotted 41 of 41 points in \d+ refreshes; completed",
         r"no screen: final picture saved to (?P<png>\S+\.png)",
     ],
 }
@@ -107,7 +107,7 @@ def test_the_notebook_runs_and_stays_usable_while_the_sweep_runs(tmp_path: pathl
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream" and o.name == "stdout")
     # the second cell ran while the ~10 s sweep was still going
-    assert re.search(r"running: True, \d+ points so far, state (running|waiting)", text), text
+    assert re.search(r"running: True, \d+ points so far, state (running|claiming)", text), text
     done = re.search(r"stopped after (\d+) points; plotted (\d+) in (\d+) pictures", text)
     assert done, text
     assert done.group(1) == done.group(2)  # the last picture shows every point kept

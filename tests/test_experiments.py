@@ -66,7 +66,7 @@ def test_start_returns_at_once_and_the_caller_polls_while_it_runs(k2400: SourceM
     proceed.set()
     data = run.result(10)
     assert len(data["current"]) == 10
-    assert run.progress.state == "done" and not run.running
+    assert run.progress.state == "completed" and not run.running
 
 
 def test_currents_follow_the_load(k2400: SourceMeter) -> None:
@@ -194,7 +194,7 @@ def test_a_queue_of_three_sweeps_runs_in_order(k2400: SourceMeter) -> None:
     release.set()
     assert worker.join(20)
     assert order == pytest.approx([0.1, 0.2, 0.3])
-    assert all(r.progress.state == "done" for r in runs)
+    assert all(r.progress.state == "completed" for r in runs)
     assert worker.stop(timeout=5)
 
 

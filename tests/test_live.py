@@ -84,7 +84,7 @@ def test_the_live_plot_shows_the_data_while_the_run_is_still_running(k2400: Sour
     assert live.refresh()
     x, _ = drawn(live)
     assert len(x) == 21 and x[0] == pytest.approx(-1.0, rel=1e-3) and x[-1] == pytest.approx(1.0, rel=1e-3)
-    assert "done, 21 of 21" in live.axes.get_title()
+    assert "completed, 21 of 21" in live.axes.get_title()
 
 
 def test_a_stopped_run_shows_its_final_state_and_every_point_kept(k2400: SourceMeter) -> None:
@@ -114,10 +114,10 @@ def test_follow_with_a_window_draws_the_final_state_headless(
     try:
         assert live is not None and not run.running
         x, _ = drawn(live)
-        assert len(x) == 30 and "done, 30 of 30" in live.axes.get_title()
+        assert len(x) == 30 and "completed, 30 of 30" in live.axes.get_title()
         assert live.updates >= 1
         bar = capsys.readouterr().err
-        assert "30/30" in bar and "done" in bar
+        assert "30/30" in bar and "completed" in bar
     finally:
         plt.close("all")
 

@@ -153,7 +153,7 @@ def test_a_run_saves_its_data_and_the_page_downloads_exactly_that_file(
     client: TestClient, configs: pathlib.Path
 ) -> None:
     job = submit(client, "quick", **{"experiment.num_points": "21"}).json()
-    done = wait_for(client, job["id"], "done")
+    done = wait_for(client, job["id"], "completed")
     assert done["step"] == done["total"] == 21 and done["error"] == ""
     on_disk = configs.parent / "data" / done["data_file"]
     assert len(load_data(on_disk)["current"]) == 21
@@ -226,7 +226,7 @@ def test_the_queue_runs_in_order_and_can_be_reordered_and_trimmed(client: TestCl
     assert [j["id"] for j in client.get("/api/state").json()["queue"]] == [other["id"], quick["id"]]
     assert client.delete(f"/api/queue/{quick['id']}").status_code == 200
     client.post(f"/api/jobs/{slow['id']}/stop")
-    assert wait_for(client, other["id"], "done")["step"] == 5
+    assert wait_for(client, other["id"], "completed")["step"] == 5
     assert wait_for(client, quick["id"], "removed")["step"] == 0  # never run
 
 

@@ -55,7 +55,7 @@ def test_two_runs_claiming_in_opposite_orders_always_finish(pair: tuple[SourceMe
         runs = [start(forward), start(backward)]
         for run in runs:
             assert run.wait(10), "deadlock"
-            assert run.progress.state == "done"
+            assert run.progress.state == "completed"
             assert run.data["first"] == pytest.approx([1e-3] * 3, rel=1e-2)
     assert not a.instrument.device_lock.busy and not b.instrument.device_lock.busy
 

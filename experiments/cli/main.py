@@ -9,15 +9,10 @@ flushed).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
-import signal
 import sys
-import threading
 from collections.abc import Callable
-from types import FrameType
-from typing import Any
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -27,19 +22,11 @@ from labrun.drivers import MODELS, LabrunError, list_resources, open_sourcemeter
 from labrun.experiments.cli import panel as panel_cli
 from labrun.experiments.cli import sim as sim_cli
 from labrun.experiments.config import ConfigError, plan, read_config
-from labrun.experiments.config.launch import (
-    build_experiment,
-    build_grid,
-    open_instrument,
-    open_station,
-    save_plot,
-    take_locks,
-)
+from labrun.experiments.config.launch import launch
 from labrun.experiments.config.plan import station_plan
 from labrun.experiments.config.station import StationConfig
-from labrun.experiments.engine import exits, start
-from labrun.experiments.engine.claims import release_all
-from labrun.experiments.experiment import Experiment
+from labrun.experiments.engine import exits
+from labrun.experiments.engine.exits import Interrupts
 from labrun.experiments.units import to_si
 from labrun.experiments.views.live import follow, window_open
 
@@ -155,39 +142,28 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = read_config(args.config, out=args.out, sim=True if args.sim else None, overrides=args.set)
-    # taken before anything is sent: a busy instrument is refused untouched
-    locks = take_locks(config, f"labrun run {args.config}")
     window = None
-    with Interrupts() as interrupts, contextlib.ExitStack() as instrument:
-        try:
-            sweep: Experiment
-            if isinstance(config, StationConfig):
-                sweep = build_grid(config, instrument.enter_context(open_station(config)))
-            else:
-                smu = instrument.enter_context(open_instrument(config.instrument, config.experiment.mode))
-                sweep = build_experiment(config, smu)
-        finally:
-            release_all(locks)  # the run takes them again at once, for its whole life
-        run = None if interrupts.signal else start(sweep, blocking=False)
+    with Interrupts() as interrupts, launch(config, owner=f"labrun run {args.config}") as launched:
+        run = None if interrupts.signal else launched.start()  # a signal while opening: nothing runs
         if run is not None:
             interrupts.on_signal = run.stop
             if interrupts.signal:  # arrived while the run was starting
                 run.stop(interrupts.signal)
             with logging_redirect_tqdm():  # log lines and warnings above the progress bar
                 window = follow(run, interval=args.interval, progress=not args.no_progress, live=args.live)
-        if sweep.data_file is not None:
-            path, rows = sweep.data_file.path, sweep.data_file.rows
+        data_file = launched.experiment.data_file
+        if data_file is not None:
+            path, rows = data_file.path, data_file.rows
             say(
                 f"data: {path} ({rows} points)"
                 if path.exists()
                 else f"data: {path} is gone ({rows} rows were written)"
             )
-        if config.save.plot:
-            try:
-                if png := save_plot(sweep):
-                    say(f"plot: {png}")
-            except OSError as error:  # a full disk: the sweep's own error matters more
-                print(f"labrun: plot not written: {error.strerror or error}", file=sys.stderr)
+        try:
+            if png := launched.save_plot():
+                say(f"plot: {png}")
+        except OSError as error:  # a full disk: the sweep's own error matters more
+            print(f"labrun: plot not written: {error.strerror or error}", file=sys.stderr)
         if run is not None:
             run.result()  # the sweep's own error (a failed shutdown included): exit 1
     if interrupts.signal:
@@ -207,45 +183,6 @@ def say(line: str) -> None:
         print(line, flush=True)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to it
-
-
-class Interrupts:
-    """Within the block, Ctrl-C, SIGTERM, SIGHUP and SIGQUIT ask the run to stop.
-
-    The run's own thread then ramps down and turns the output off, and the data file and
-    plot are written. A second signal exits at once, saying the output state is unknown.
-    """
-
-    SIGNALS = (signal.SIGINT, *exits.SIGNALS)
-
-    def __init__(self) -> None:
-        self.signal = ""  # the name of the first signal received
-        self.signum = 0
-        self.on_signal: Callable[[str], None] | None = None
-        self._previous: dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        name = signal.Signals(signum).name
-        if self.signal:
-            print(
-                f"\nlabrun: {name} again: exiting now; the output state of the instrument is UNKNOWN",
-                file=sys.stderr,
-                flush=True,
-            )
-            os._exit(128 + signum)
-        self.signal, self.signum = name, signum
-        print(f"\nlabrun: {name}: stopping (output ramped down and off, data kept)", file=sys.stderr)
-        if self.on_signal is not None:
-            self.on_signal(name)
-
-    def __enter__(self) -> Interrupts:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:

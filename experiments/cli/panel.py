@@ -13,10 +13,11 @@ import contextlib
 import ipaddress
 import pathlib
 import secrets
-import signal
 import sys
 from collections.abc import Iterator
 from typing import Any
+
+from labrun.experiments.engine import exits
 
 EXIT_BAD_INPUT = 2
 
@@ -85,16 +86,11 @@ def _server_class(base: type) -> type:
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
-            def handle(signum: int, frame: Any) -> None:
+            def handle(signum: int) -> None:
                 self.signal = self.signal or signum
-                self.handle_exit(signum, frame)
+                self.handle_exit(signum, None)
 
-            stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-            previous = {sig: signal.signal(sig, handle) for sig in stops}
-            try:
+            with exits.on_signals(handle):
                 yield
-            finally:
-                for sig, handler in previous.items():
-                    signal.signal(sig, handler)
 
     return PanelServer

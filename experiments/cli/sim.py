@@ -8,10 +8,10 @@ instruments' own SCPI ports, so what they show is what the client left behind.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import pathlib
-import signal
 import sys
 import threading
 from collections.abc import Mapping
@@ -21,6 +21,7 @@ import yaml
 
 from labrun.experiments.config import ConfigError, StationConfig, read_config
 from labrun.experiments.config.yaml_reader import YamlRefused, read_yaml
+from labrun.experiments.engine import exits
 from labrun.sim_devices import default_bench
 from labrun.sim_devices.backend import checked_bench, checked_circuits
 from labrun.sim_devices.circuits import Circuit
@@ -111,8 +112,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"labrun: cannot listen on {args.host} from port {args.port}: {error}", file=sys.stderr)
         return EXIT_FAILED
     stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS}
-    try:
+    with exits.on_signals(lambda signum: stop.set()), contextlib.ExitStack() as serving:
+        serving.callback(bench.stop)
         bench.start()
         for instrument in bench.instruments:
             print(f"{instrument.model} {instrument.address}", flush=True)
@@ -121,15 +122,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("labrun: serving; Ctrl-C (SIGINT) or SIGTERM stops", file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             pass
-    finally:
-        bench.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     print("labrun: stopped; ports freed", file=sys.stderr)
     return 0
-
-
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

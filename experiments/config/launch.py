@@ -1,15 +1,23 @@
-"""From a validated config to a running sweep: open the instrument, build, save, plot."""
+"""From a validated config to a started run: the one launcher of the CLI and the panel.
+
+:func:`launch` takes the instruments' device locks before anything is sent (a busy
+instrument is refused untouched), opens the instruments and applies their settings,
+builds the experiment, and :meth:`Launch.start` hands those same locks to the run (never
+released and taken again). The instruments are closed (outputs off) when the block ends.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import pathlib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from labrun.drivers import DeviceLock, SourceMeter, device_lock_for, open_sourcemeter
 from labrun.experiments.config import Config, InstrumentConfig, IVSweepConfig
 from labrun.experiments.config.station import StationConfig
+from labrun.experiments.engine import RUNNER, Run
 from labrun.experiments.engine.claims import release_all
 from labrun.experiments.experiment import Experiment
 from labrun.experiments.grid_sweep import GridSweep, fet_output, fet_transfer
@@ -170,3 +178,51 @@ def save_plot(experiment: Experiment) -> pathlib.Path | None:
         log_current=experiment.log_current,
     )
     return path
+
+
+@dataclass
+class Launch:
+    """A config's run, before and after it starts: its experiment, its open instruments
+    (by station name; ``instrument`` for a one-instrument config), the locks it holds."""
+
+    config: Config | StationConfig
+    experiment: Experiment
+    drivers: dict[str, SourceMeter]
+    locks: list[DeviceLock] = field(default_factory=list)
+    run: Run | None = None
+
+    def start(self) -> Run:
+        """Start the run in the background, handing it the locks taken at launch."""
+        locks, self.locks = self.locks, []
+        self.run = RUNNER.start(self.experiment, blocking=False, claimed=locks)
+        return self.run
+
+    def save_plot(self) -> pathlib.Path | None:
+        """The PNG beside the data file, if the config asks for one (None otherwise)."""
+        return save_plot(self.experiment) if self.config.save.plot else None
+
+
+@contextlib.contextmanager
+def launch(
+    config: Config | StationConfig, *, owner: str, raw: dict[str, Any] | None = None
+) -> Iterator[Launch]:
+    """The config's instruments locked, opened and set, its experiment built; call
+    ``start()`` on what it yields. On leaving the block the instruments are closed (a run
+    still going is stopped first, outputs ramped down and off) and locks not handed to a
+    run are given back. ``DeviceBusy`` (naming the holder) before anything is sent."""
+    launched: Launch | None = None
+    locks = take_locks(config, owner)
+    try:
+        with contextlib.ExitStack() as instruments:
+            experiment: Experiment
+            if isinstance(config, StationConfig):
+                drivers = instruments.enter_context(open_station(config))
+                experiment = build_grid(config, drivers, raw)
+            else:
+                smu = instruments.enter_context(open_instrument(config.instrument, config.experiment.mode))
+                drivers = {"instrument": smu}
+                experiment = build_experiment(config, smu, raw)
+            launched = Launch(config, experiment, drivers, locks)
+            yield launched
+    finally:
+        release_all(launched.locks if launched is not None else locks)

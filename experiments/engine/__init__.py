@@ -1,23 +1,30 @@
-"""The run engine: how an experiment runs (one run object, flag, locks, stop, queue, subscribers).
+"""The run engine: how an experiment runs (one runner, one lifecycle, locks, stop, queue, subscribers).
 
 It runs anything shaped like :class:`Procedure` and never imports the experiments.
 """
 
+from .context import DELIVERY_GRACE, RunContext
 from .delivery import Listener
 from .procedure import AlreadyRunning, Procedure
-from .progress import Point, Progress, State
-from .queue import Worker, run_here, start
-from .run import DELIVERY_GRACE, Run
+from .progress import Point, Progress
+from .queue import Worker
+from .run import Run
+from .runner import RUNNER, Runner, run_here, start
+from .states import IllegalTransition, RunState
 
 __all__ = [
     "DELIVERY_GRACE",
+    "RUNNER",
     "AlreadyRunning",
+    "IllegalTransition",
     "Listener",
     "Point",
     "Procedure",
     "Progress",
     "Run",
-    "State",
+    "RunContext",
+    "RunState",
+    "Runner",
     "Worker",
     "run_here",
     "start",

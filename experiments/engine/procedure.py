@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from labrun import __version__
 from labrun.drivers import LabrunError, SourceMeter
@@ -15,9 +15,6 @@ from labrun.drivers import LabrunError, SourceMeter
 from ..storage import Saving
 from .delivery import Listener
 from .progress import Point
-
-if TYPE_CHECKING:
-    from .run import Run
 
 
 class AlreadyRunning(LabrunError):
@@ -37,7 +34,6 @@ class Procedure(Protocol):
     instruments: tuple[SourceMeter, ...]
     save: Saving | None
     listeners: list[Listener]  # subscribed to every run of it
-    last_run: Run | None  # set by the engine when a run claims it
 
     def total_steps(self) -> int: ...
     def setup(self) -> None: ...

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Literal
 
-State = Literal["idle", "waiting", "running", "done", "stopped", "failed"]
+from .states import RunState
 
 #: a measured point: the experiment's column names and their values
 Point = dict[str, float]
@@ -16,7 +15,7 @@ Point = dict[str, float]
 class Progress:
     """Replaced whole at each point, so reading it needs no lock."""
 
-    state: State = "idle"
+    state: RunState = RunState.IDLE
     step: int = 0
     total: int = 0
     latest: Point | None = None

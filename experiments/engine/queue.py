@@ -1,75 +1,32 @@
-"""Starting runs: here and now, in a background thread, or queued on a worker.
-
-The flag is claimed in the caller's thread, so a double start fails where it was
-attempted; the body runs in the run's thread (or, for ``run_here``, in this one).
-"""
+"""Experiments queued on one background thread, run one after another by the runner."""
 
 from __future__ import annotations
 
 import collections
 import threading
-from typing import Any
 
 from . import exits
 from .procedure import Procedure
 from .run import Run
-
-
-def run_here(experiment: Procedure, *, blocking: bool = True, timeout: float | None = None) -> dict[str, Any]:
-    """Run ``experiment`` to its end in the calling thread; its data, or its exception."""
-    run = Run(experiment)
-    run.claim()
-    run.body(blocking=blocking, timeout=timeout)
-    return run.result()
-
-
-def start(experiment: Procedure, *, blocking: bool = True, timeout: float | None = None) -> Run:
-    """Start ``experiment`` in a background thread and return its :class:`Run` at once.
-
-    Raises ``AlreadyRunning`` if it runs already. If another experiment holds the
-    instrument, the run waits its turn (``blocking=True``, at most ``timeout`` s) or
-    ``DeviceBusy`` is raised here at once (``blocking=False``).
-    """
-    if exits.ending.is_set():
-        raise RuntimeError(f"not starting {experiment.name}: the program is ending")
-    exits.install_signal_handlers()
-    run = Run(experiment)
-    run.claim()
-    locked = False
-    try:
-        if not blocking:
-            locked = run.take_device(blocking=False, timeout=None)
-        thread = threading.Thread(
-            target=run.body,
-            kwargs={"blocking": blocking, "timeout": timeout, "locked": locked},
-            name=f"labrun-{experiment.name}",
-            daemon=True,
-        )
-        exits.live_runs.add(run)
-        thread.start()
-    except BaseException as error:
-        if locked:
-            run.release_devices()
-        run._end(error)
-        raise
-    return run
+from .runner import RUNNER, Runner
 
 
 class Worker:
     """Runs queued experiments one after another on one background thread."""
 
-    def __init__(self, name: str = "labrun-worker") -> None:
+    def __init__(self, name: str = "labrun-worker", runner: Runner = RUNNER) -> None:
+        self.runner = runner
         self._queue: collections.deque[Run] = collections.deque()
         self._wake = threading.Condition()
         self._closing = False
         self.current: Run | None = None
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
-        exits.workers.add(self)
+        runner.queues.add(self)
         exits.install_signal_handlers()
         self._thread.start()
 
     def submit(self, experiment: Procedure) -> Run:
-        """Queue ``experiment``; its :class:`Run` reports ``waiting`` until its turn."""
+        """Queue ``experiment``; its :class:`Run` is ``idle`` until its turn."""
         with self._wake:
             if self._closing:
                 raise RuntimeError("the worker is stopped")
@@ -118,13 +75,13 @@ class Worker:
                     return  # closing and nothing left
                 run = self._queue.popleft()
                 self.current = run
-                exits.live_runs.add(run)
+                self.runner.live.add(run)
             try:
-                run.claim()
+                self.runner.claim(run)
             except BaseException:
                 pass  # the run has ended with the error: its future holds it
             else:
-                run.body(blocking=True, timeout=None, locked=False)
+                self.runner.execute(run)
             with self._wake:
                 self.current = None
                 self._wake.notify_all()

@@ -1,20 +1,14 @@
-"""One run of an experiment: its whole lifecycle in one object.
+"""One run of an experiment, as its caller holds it: poll, subscribe, stop, wait, await.
 
-A :class:`Run` claims the experiment's running flag (a second run raises
-:class:`AlreadyRunning`), takes its instrument's device lock (waiting stays stoppable),
-opens the data file before anything is switched on, executes setup, steps and teardown,
-records each point (table, data file, then subscribers in threads of their own) and
-ends in a ``concurrent.futures.Future``: ``run.result()``, ``await run`` and
-``async for point in run.points()`` all read that one end.
-
-The engine runs anything shaped like :class:`Procedure`; it never imports the
-experiments that use it.
+A :class:`Run` is a handle on a lifecycle (``states.py``) that a :class:`~.runner.Runner`
+drives; its end is a ``concurrent.futures.Future``, so ``run.result()``, ``await run`` and
+``async for point in run.points()`` all read that one end. What the run holds while it
+lives (locks, data file, subscribers) is its :class:`~.context.RunContext`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import operator
 import os
@@ -25,18 +19,16 @@ from concurrent.futures import Future
 from typing import Any
 
 from ..storage import DataFile, DataTable
-from . import exits
-from .claims import Locks, locks_of, release_all, take_all
-from .delivery import Listener, Subscribers
-from .procedure import AlreadyRunning, Procedure, metadata_of
-from .progress import Point, Progress, State
+from .context import RunContext
+from .delivery import Listener
+from .procedure import Procedure
+from .progress import Point, Progress
+from .states import ENDED, Lifecycle, RunState
 
 logger = logging.getLogger(__name__)
 
-#: seconds a run waits, at its end, for its subscribers to take the last points
-DELIVERY_GRACE = 2.0
-
-_claims = threading.Lock()  # makes "is it running? then it is mine" one step
+#: seconds the program waits, when it ends, for each run to shut its instrument down
+EXIT_WAIT = 60.0
 
 
 class Run:
@@ -48,10 +40,13 @@ class Run:
         #: from a worker's queue before it started)
         self.future: Future[dict[str, Any]] = Future()
         self.table = DataTable(tuple(experiment.columns))
-        #: where the run stands but for the count and the latest point, which are ``_count``
-        self._stage = Progress(state="waiting")
+        self.lifecycle = Lifecycle(experiment.name)
+        self.lifecycle.watch(self._published)
+        self.context = RunContext(experiment, self.owner())
+        #: where the run stands but for the count and the latest point, which are ``_count``;
+        #: replaced by the lifecycle's transitions only
+        self._stage = Progress(state=RunState.IDLE)
         self._count: tuple[int, Point | None] = (0, None)
-        self.data_file: DataFile | None = None
         #: the subscribers that keep each point, in the measuring thread, before anyone is
         #: told of it (one that fails fails the run): the table, and the data file if saved
         self.recorders: list[Callable[[tuple[Any, ...]], None]] = [self.table.append]
@@ -60,13 +55,18 @@ class Run:
         self.own_threads: set[int] = set()
         self._names = tuple(experiment.columns)
         self._row_of = _row_getter(self._names)
-        self._stop = threading.Event()
+        self.stop_event = threading.Event()
         self._done = threading.Event()
-        self._claimed = False
         self._error: BaseException | None = None
-        self._subscribers = Subscribers(experiment.name, standing=experiment.listeners)
+        self._started_at: float | None = None
+        #: the experiment's steps, asked once when the run is claimed
+        self.total = 0
 
     # ------------------------------------------------------ what is polled
+
+    @property
+    def state(self) -> RunState:
+        return self.lifecycle.state
 
     @property
     def progress(self) -> Progress:
@@ -78,7 +78,7 @@ class Run:
 
     @property
     def running(self) -> bool:
-        """True until the run has ended (flag cleared, device lock released)."""
+        """True until the run has ended (flag cleared, device locks released)."""
         return not self._done.is_set()
 
     @property
@@ -87,18 +87,16 @@ class Run:
         return self.table.snapshot()
 
     @property
+    def data_file(self) -> DataFile | None:
+        return self.context.data_file
+
+    @property
     def error(self) -> BaseException | None:
         return self._error
 
     @property
     def stop_requested(self) -> bool:
-        return self._stop.is_set()
-
-    @property
-    def device_locks(self) -> Locks:
-        """Every claimed instrument's lock (each once) with its driver, in one global order
-        (by address): two runs claiming the same instruments in any order cannot deadlock."""
-        return locks_of(self.experiment.instruments)
+        return self.stop_event.is_set()
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(point)`` for each point of this run; returns the unsubscribe function.
@@ -108,32 +106,32 @@ class Run:
         gets every point (within ``DELIVERY_GRACE`` s); one that falls 10,000 points
         behind loses the oldest, with a warning. One that raises is logged and dropped.
         """
-        self._subscribers.add(listener)
+        self.context.subscribers.add(listener)
         return lambda: self.unsubscribe(listener)
 
     def unsubscribe(self, listener: Listener) -> None:
-        self._subscribers.remove(listener)
+        self.context.subscribers.remove(listener)
 
     # ------------------------------------------------------------- control
 
     def stop(self, reason: str = "") -> None:
         """Ask the run to end after the transaction in flight; returns at once.
 
-        A ``reason`` (the instrument was closed, the program is ending) is reported, with
-        how far the run got, when it has ended.
+        A ``reason`` (the Stop button, a signal, the instrument was closed) is reported,
+        with how far the run got, when it has ended.
         """
-        if reason and not self._stop.is_set():
+        if reason and not self.stop_event.is_set():
             self.stop_reason = reason
-        self._stop.set()
+        self.stop_event.set()
 
     def wait_stop(self, seconds: float) -> bool:
         """The experiment's interruptible wait: True if a stop was requested. The rows
         measured so far go to the data file first (see ``Saving.write_interval``)."""
         if seconds <= 0:
-            return self._stop.is_set()
-        if self.data_file is not None:
-            self.data_file.flush()
-        return self._stop.wait(seconds)
+            return self.stop_event.is_set()
+        if self.context.data_file is not None:
+            self.context.data_file.flush()
+        return self.stop_event.wait(seconds)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the end; True if it ended within ``timeout``.
@@ -145,11 +143,22 @@ class Run:
         try:
             return self._done.wait(timeout)
         except KeyboardInterrupt:
-            exits.wait_stopping(self, "interrupted")
+            self.stop_and_wait("interrupted")
             raise
 
     def wait_unguarded(self, timeout: float | None) -> bool:
         return self._done.wait(timeout)
+
+    def stop_and_wait(self, reason: str, timeout: float = EXIT_WAIT) -> None:
+        """Stop and wait for the end; a second interrupt abandons the wait, loudly."""
+        self.stop(reason)
+        name = self.experiment.name
+        try:
+            if not self._done.wait(timeout):
+                logger.error("%s: still running after %g s: its output state is unknown", name, timeout)
+        except KeyboardInterrupt:
+            logger.error("%s: interrupted again: not waiting; its output state is unknown", name)
+            raise
 
     def result(self, timeout: float | None = None) -> dict[str, Any]:
         """The data once the run ended; re-raises the experiment's exception here."""
@@ -183,7 +192,7 @@ class Run:
         """How far the run got and what it left, in one line (for messages at exit)."""
         p = self.progress
         why = f" ({self.stop_reason})" if self.stop_reason else ""
-        return f"{self.experiment.name}: {p.state}{why} at step {p.step} of {p.total}{self._kept()}"
+        return f"{self.experiment.name}: {p.state}{why} at step {p.step} of {p.total}{self.kept()}"
 
     def owner(self) -> str:
         """How this run is named to whoever finds its instrument busy."""
@@ -193,112 +202,13 @@ class Run:
         p = self.progress
         return f"<Run {self.experiment.name} {p.state} {p.step}/{p.total}>"
 
-    # ------------------------------------------------- the lifecycle, in order
+    # --------------------------------------------- for the runner that drives it
 
-    def claim(self) -> None:
-        """Set the experiment's running flag for this run, or raise :class:`AlreadyRunning`."""
-        with _claims:
-            current = self.experiment.last_run
-            busy = current is not None and current._claimed and current.running
-            if not busy:
-                self.experiment.last_run = self
-                self._claimed = True
-        if busy:
-            refused = AlreadyRunning(f"{self.experiment.name} is already running")
-            self._end(refused)
-            raise refused
-        try:
-            self._stage = Progress(state="waiting", total=self.experiment.total_steps())
-        except BaseException as error:
-            self._end(error)
-            raise
+    def enter(self, state: RunState) -> None:
+        """The run's one way to change state (checked by its lifecycle)."""
+        self.lifecycle.to(state)
 
-    def take_device(self, blocking: bool, timeout: float | None) -> bool:
-        """Take every instrument's device lock, all or nothing, in the global order; waiting
-        stays stoppable. False if stopped first (nothing is then held)."""
-        return take_all(
-            self.device_locks, self.owner(), self.stop, self._stop, blocking=blocking, timeout=timeout
-        )
-
-    def release_devices(self) -> None:
-        """Every device lock, in the reverse order of taking them."""
-        release_all(lock for lock, _ in self.device_locks)
-
-    def body(self, *, blocking: bool = True, timeout: float | None = None, locked: bool = False) -> None:
-        """Everything after the claim, in the calling thread; ends the run (never raises)."""
-        try:
-            self._locked_execute(blocking, timeout, locked)
-        except BaseException as error:
-            logger.debug("%s ended with %r", self.experiment.name, error)
-            self._end(error)
-        else:
-            self._end(None)
-
-    def _locked_execute(self, blocking: bool, timeout: float | None, locked: bool) -> None:
-        self.own_threads.add(threading.get_ident())
-        if not locked and not self.take_device(blocking, timeout):
-            self._publish(state="stopped")  # stopped while waiting its turn
-            return
-        connections = dict.fromkeys(i.instrument for i in self.experiment.instruments)  # channels share one
-        exclusive = [instrument for instrument in connections if instrument.lock_exclusive()]
-        try:
-            self._execute()
-        finally:
-            for instrument in reversed(exclusive):
-                instrument.unlock_exclusive()
-            self.release_devices()
-
-    def _execute(self) -> None:
-        """Data file, setup, steps, teardown; the file is open for exactly this span.
-
-        The file is made before ``setup()`` switches anything on: a bad name, an
-        unwritable directory or a full disk fail while the instrument is still off.
-        A failed teardown fails the run (the output may still be on) and says so.
-        """
-        experiment = self.experiment
-        self._publish(state="running", started=time.monotonic())
-        self._subscribers.open()
-        failed: BaseException | None = None
-        try:
-            self.data_file = self._open_file()
-            if self.data_file is not None:
-                self.recorders.append(self.data_file.write)
-            experiment.setup()
-            record, stop_asked = self._record, self._stop.is_set  # looked up once, not per point
-            for point in experiment.steps():
-                record(point)
-                if stop_asked():
-                    break
-        except BaseException as error:
-            failed = error
-        failed = self._write_pending(failed)  # before the teardown, which may take long
-        if failed is not None:
-            p = self.progress
-            at = f"at step {p.step + 1} of {p.total}" if p.step < p.total else f"after its {p.total} steps"
-            failed.add_note(f"{experiment.name}: failed {at}{self._kept()}")
-        try:
-            experiment.teardown()
-        except BaseException as teardown_error:
-            why = "; ".join([str(teardown_error), *getattr(teardown_error, "__notes__", ())])
-            unsafe = (
-                f"{experiment.name}: shutting the instrument down failed ({why}): its output may still be on"
-            )
-            logger.error("%s", unsafe)
-            if failed is None:
-                failed = teardown_error
-            failed.add_note(unsafe)  # the first error stays the one raised; the teardown's rides along
-        finally:
-            if self.data_file is not None:
-                self.data_file.close()
-            self._subscribers.close(DELIVERY_GRACE)
-            state: State = "failed" if failed else "stopped" if self._stop.is_set() else "done"
-            self._publish(state=state, finished=time.monotonic())
-            if state == "stopped" and self.stop_reason:
-                logger.warning("%s", self.report())
-        if failed is not None:
-            raise failed
-
-    def _record(self, point: Mapping[str, Any]) -> None:
+    def record(self, point: Mapping[str, Any]) -> None:
         """One point: to the recorders (table, data file), then progress and the subscribers."""
         try:
             row = self._row_of(point)
@@ -312,22 +222,18 @@ class Run:
             raise ValueError(f"{self.experiment.name} gave a point with unknown fields {extra}")
         for keep in self.recorders:
             keep(row)
-        record = dict(zip(self._names, map(float, row), strict=False))  # as _named(row), a call less
-        self._count = (self._count[0] + 1, record)
-        if self._subscribers.current:
-            self._subscribers.put(record)
-        self.experiment.after_point(record)
+        named = dict(zip(self._names, map(float, row), strict=False))  # as _named(row), a call less
+        self._count = (self._count[0] + 1, named)
+        subscribers = self.context.subscribers
+        if subscribers.current:
+            subscribers.put(named)
+        self.experiment.after_point(named)
 
-    def _named(self, row: Any) -> Point:
-        """A row as the point subscribers and pollers get: column name -> float."""
-        return dict(zip(self._names, map(float, row), strict=False))  # made with one value per name
-
-    def _end(self, error: BaseException | None) -> None:
-        """Clear the flag (the run is over for everyone), then settle the future."""
+    def end(self, error: BaseException | None) -> None:
+        """Settle the future (the run is over for everyone); the state is ended already."""
         self._error = error
         self.table.close()
         self._done.set()
-        exits.live_runs.discard(self)
         if error is not None:
             self.future.set_exception(error)
         else:
@@ -335,48 +241,45 @@ class Run:
 
     def cancel(self) -> None:
         """Dropped from a queue before it started: ends as stopped, its future cancelled."""
-        self._publish(state="stopped")
+        self.lifecycle.to(RunState.STOPPED)
+        self.table.close()
         self._done.set()
         self.future.cancel()
 
-    # ------------------------------------------------------------- private
-
-    def _open_file(self) -> DataFile | None:
-        experiment = self.experiment
-        if experiment.save is None:
-            return None
-        return experiment.save.open(experiment.name, experiment.columns, metadata_of(experiment))
-
-    def _write_pending(self, failed: BaseException | None) -> BaseException | None:
-        """The rows measured but not yet in the data file go there now; a failure to write
-        them fails the run (or rides along with the error that ended it)."""
-        if self.data_file is None:
-            return failed
-        try:
-            self.data_file.flush()
-        except BaseException as error:  # a lost file, a full disk, a Ctrl-C: the teardown comes next
-            if failed is None:
-                return error
-            failed.add_note(f"{self.experiment.name}: writing its last rows failed: {error}")
-        return failed
-
-    def _kept(self) -> str:
+    def kept(self) -> str:
         """What the data file holds, honestly: its rows, not the points measured."""
-        if self.data_file is None:
+        data_file = self.context.data_file
+        if data_file is None:
             return ""
-        measured, written = len(self.table), self.data_file.rows
+        measured, written = len(self.table), data_file.rows
         memory = "" if written == measured else f" ({measured} measured: run.data holds them all)"
-        return f"; {written} points kept in {self.data_file.path}{memory}"
+        return f"; {written} points kept in {data_file.path}{memory}"
+
+    def _named(self, row: Any) -> Point:
+        """A row as the point subscribers and pollers get: column name -> float."""
+        return dict(zip(self._names, map(float, row), strict=False))  # made with one value per name
+
+    def _published(self, old: RunState, new: RunState) -> None:
+        """The progress snapshot follows the lifecycle (its only publisher)."""
+        stage = self._stage
+        now = time.monotonic()
+        if new == RunState.CLAIMING:
+            self._stage = Progress(new, total=self.total)
+        elif new == RunState.RUNNING and self._started_at is None:
+            self._started_at = now
+            self._stage = Progress(new, total=stage.total, started=now)
+        elif new in ENDED:
+            self._stage = Progress(new, total=stage.total, started=stage.started, finished=now)
+        else:
+            self._stage = Progress(new, total=stage.total, started=stage.started)
 
     def _refuse_own_thread(self, what: str) -> None:
-        if not self._done.is_set() and threading.get_ident() in self.own_threads | self._subscribers.threads:
+        threads = self.own_threads | self.context.subscribers.threads
+        if not self._done.is_set() and threading.get_ident() in threads:
             raise RuntimeError(
                 f"run.result() or run.{what}() called from inside {self.experiment.name}'s own run "
                 "(a subscriber or its measuring thread) would wait for itself: poll run.progress there"
             )
-
-    def _publish(self, **changes: Any) -> None:
-        self._stage = dataclasses.replace(self._stage, **changes)
 
 
 def _row_getter(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:

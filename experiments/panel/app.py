@@ -262,7 +262,7 @@ async def _events(request: Request, job: Job) -> AsyncIterator[str]:
         if await request.is_disconnected():
             return  # the tab closed: the run goes on
         run = job.run
-        ended = job.state in ("done", "stopped", "failed", "removed")
+        ended = job.state in ("completed", "stopped", "failed", "removed")
         summary = job.summary()  # first: it names the columns of the points that follow
         if summary != last:
             yield _event("progress", summary)

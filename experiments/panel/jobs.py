@@ -21,22 +21,16 @@ from typing import Any, Literal
 
 from labrun.drivers import DeviceBusy, LabrunError, SourceMeter, device_lock_for
 from labrun.experiments.config import Config, StationConfig, read_config
-from labrun.experiments.config.launch import (
-    build_experiment,
-    build_grid,
-    instrument_locks,
-    open_instrument,
-    open_station,
-    save_plot,
-)
-from labrun.experiments.engine import Run, start
+from labrun.experiments.config.launch import instrument_locks, launch, save_plot
+from labrun.experiments.engine import Run
 from labrun.experiments.experiment import Experiment
 
 from .forms import config_path, overrides_of
 
 logger = logging.getLogger(__name__)
 
-JobState = Literal["queued", "starting", "running", "done", "stopped", "failed", "removed"]
+#: a job's state: the run's, once it has one (``completed``, ``stopped``, ``failed``)
+JobState = Literal["queued", "starting", "running", "completed", "stopped", "failed", "removed"]
 
 
 class Refused(LabrunError):
@@ -239,31 +233,25 @@ class Jobs:
                     self.current = None
 
     def _execute(self, job: Job) -> None:
-        parsed = job.parsed
         drivers: dict[str, SourceMeter] = {}
-        with contextlib.ExitStack() as stack:
-            try:
-                if isinstance(parsed, StationConfig):
-                    drivers = stack.enter_context(open_station(parsed))
-                    experiment: Experiment = build_grid(parsed, drivers)
-                else:
-                    smu = stack.enter_context(open_instrument(parsed.instrument, parsed.experiment.mode))
-                    drivers = {"instrument": smu}
-                    experiment = build_experiment(parsed, smu)
-                job.experiment = experiment
+        try:
+            with launch(job.parsed, owner=f"the panel's job {job.id} ({job.config})") as launched:
+                drivers = launched.drivers
+                job.experiment = launched.experiment
                 self._seen(drivers)
-                job.run = start(experiment, blocking=False)
+                job.run = launched.start()
                 job.state = "running"
-                job.run.wait_unguarded(None)
-            except LabrunError as error:
-                job.state, job.error = "failed", _in_words(error)
-            finally:
-                if job.run is not None:
+                try:
+                    job.run.wait_unguarded(None)
+                finally:
                     self._finish(job)
-                with contextlib.suppress(LabrunError):  # what the outputs were left at, asked
-                    self._seen(drivers)
-                for view in self.instruments.values():
-                    view.driver = None
+                    with contextlib.suppress(LabrunError):  # what the outputs were left at, asked
+                        self._seen(drivers)
+        except LabrunError as error:
+            job.state, job.error = "failed", job.error or _in_words(error)
+        finally:
+            for view in self.instruments.values():
+                view.driver = None
 
     def _finish(self, job: Job) -> None:
         """Data file, plot and error in words first; the end state last (the page takes a
@@ -280,7 +268,8 @@ class Jobs:
                 job.error = job.error or f"plot not written: {error}"
             else:
                 job.plot_file = plot.name if plot is not None else ""
-        job.state = run.progress.state if run.progress.state in ("done", "stopped", "failed") else "failed"
+        ends: dict[str, JobState] = {"completed": "completed", "stopped": "stopped"}
+        job.state = ends.get(run.progress.state, "failed")
 
     def _note_instruments(self, parsed: Config | StationConfig) -> None:
         for inst, channel, lock in _instruments_of(parsed):

@@ -1,0 +1,239 @@
+"""The Runner: the one place a run's protocol is written, for every caller.
+
+claim the running flag -> take the instruments (all or nothing) -> open the data file ->
+setup -> steps -> teardown -> close -> give the instruments back -> end. A script's
+``start()``, ``experiment.run()``, a :class:`~.queue.Worker`, ``labrun run`` and the panel
+(through ``config.launch``) all go through :meth:`Runner.start` / :meth:`Runner.execute`;
+the run's lifecycle (``states.py``) checks every step of it.
+
+The runner also knows every live run of the process (to stop them when it ends) and each
+experiment's last run (its running flag: one run of an experiment at a time).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from labrun.drivers import DeviceLock
+
+from . import exits
+from .procedure import AlreadyRunning, Procedure
+from .run import Run
+from .states import RunState
+
+logger = logging.getLogger(__name__)
+
+
+class Queue(Protocol):
+    """What the runner asks of a queue of runs when the program ends."""
+
+    def clear(self) -> list[Procedure]: ...
+
+
+class Runner:
+    """Starts, runs and ends runs; holds each experiment's running flag."""
+
+    def __init__(self) -> None:
+        self._flags = threading.Lock()  # makes "is it running? then it is mine" one step
+        self._last: weakref.WeakKeyDictionary[Procedure, Run] = weakref.WeakKeyDictionary()
+        #: runs started and not yet ended (stopped first when the program ends)
+        self.live: weakref.WeakSet[Run] = weakref.WeakSet()
+        self.queues: weakref.WeakSet[Queue] = weakref.WeakSet()
+
+    def last_run(self, experiment: Procedure) -> Run | None:
+        """The experiment's current or last run (None if it never ran)."""
+        return self._last.get(experiment)
+
+    # ------------------------------------------------------------- starting
+
+    def start(
+        self,
+        experiment: Procedure,
+        *,
+        blocking: bool = True,
+        timeout: float | None = None,
+        claimed: Sequence[DeviceLock] = (),
+    ) -> Run:
+        """Start ``experiment`` in a background thread and return its :class:`Run` at once.
+
+        Raises ``AlreadyRunning`` if it runs already. If another experiment holds an
+        instrument, the run waits its turn (``blocking=True``, at most ``timeout`` s) or
+        ``DeviceBusy`` is raised here at once (``blocking=False``). ``claimed``: device
+        locks the caller holds already, handed to the run (never released in between).
+        """
+        if exits.ending.is_set():
+            raise RuntimeError(f"not starting {experiment.name}: the program is ending")
+        exits.install_signal_handlers()
+        run = Run(experiment)
+        self.claim(run)
+        try:
+            if claimed:
+                run.context.adopt(claimed, run.stop)
+            if not blocking:
+                run.context.claim(run.stop, run.stop_event, blocking=False, timeout=None)
+            thread = threading.Thread(
+                target=self.execute,
+                args=(run,),
+                kwargs={"blocking": blocking, "timeout": timeout},
+                name=f"labrun-{experiment.name}",
+                daemon=True,
+            )
+            self.live.add(run)
+            thread.start()
+        except BaseException as error:
+            self._finish(run, RunState.FAILED, error)
+            raise
+        return run
+
+    def run_here(
+        self, experiment: Procedure, *, blocking: bool = True, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Run ``experiment`` to its end in the calling thread; its data, or its exception."""
+        run = Run(experiment)
+        self.claim(run)
+        self.live.add(run)
+        self.execute(run, blocking=blocking, timeout=timeout)
+        return run.result()
+
+    def claim(self, run: Run) -> None:
+        """Set the experiment's running flag for ``run`` (idle -> claiming), or end it as
+        failed and raise :class:`AlreadyRunning`."""
+        experiment = run.experiment
+        with self._flags:
+            current = self._last.get(experiment)
+            busy = current is not None and current.running
+            if not busy:
+                self._last[experiment] = run
+        try:
+            if busy:
+                raise AlreadyRunning(f"{experiment.name} is already running")
+            run.total = experiment.total_steps()
+        except BaseException as refused:
+            self._finish(run, RunState.FAILED, refused)
+            raise
+        run.enter(RunState.CLAIMING)
+
+    # ------------------------------------------------------------ executing
+
+    def execute(self, run: Run, *, blocking: bool = True, timeout: float | None = None) -> None:
+        """Everything after the claim, in the calling thread; ends the run (never raises)."""
+        run.own_threads.add(threading.get_ident())
+        try:
+            claimed = run.context.claim(run.stop, run.stop_event, blocking=blocking, timeout=timeout)
+        except BaseException as error:  # busy past its timeout; a Ctrl-C while waiting
+            self._finish(run, RunState.FAILED, error)
+            return
+        if not claimed:  # stopped while waiting its turn
+            self._finish(run, RunState.STOPPED, None)
+            return
+        failed = self._measure(run)
+        final = RunState.FAILED if failed else RunState.STOPPED if run.stop_requested else RunState.COMPLETED
+        self._finish(run, final, failed)
+
+    def _measure(self, run: Run) -> BaseException | None:
+        """Running: the data file (before anything is switched on), setup, the steps.
+        Stopping: the rows still pending written, the teardown, the file closed.
+
+        Returns what ended it (None: nothing failed), with a note saying how far it got.
+        A failed teardown fails the run (the output may still be on) and says so.
+        """
+        experiment, context = run.experiment, run.context
+        run.enter(RunState.RUNNING)
+        context.subscribers.open()
+        failed: BaseException | None = None
+        try:
+            data_file = context.open_sink()
+            if data_file is not None:
+                run.recorders.append(data_file.write)
+            experiment.setup()
+            record, stop_asked = run.record, run.stop_event.is_set  # looked up once, not per point
+            for point in experiment.steps():
+                record(point)
+                if stop_asked():
+                    break
+        except BaseException as error:
+            failed = error
+        run.enter(RunState.STOPPING)
+        failed = _write_pending(run, failed)  # before the teardown, which may take long
+        if failed is not None:
+            p = run.progress
+            at = f"at step {p.step + 1} of {p.total}" if p.step < p.total else f"after its {p.total} steps"
+            failed.add_note(f"{experiment.name}: failed {at}{run.kept()}")
+        try:
+            experiment.teardown()
+        except BaseException as teardown_error:
+            why = "; ".join([str(teardown_error), *getattr(teardown_error, "__notes__", ())])
+            unsafe = (
+                f"{experiment.name}: shutting the instrument down failed ({why}): its output may still be on"
+            )
+            logger.error("%s", unsafe)
+            if failed is None:
+                failed = teardown_error
+            failed.add_note(unsafe)  # the first error stays the one raised; the teardown's rides along
+        try:
+            context.close_sink()
+        except BaseException as error:  # the last rows could not be written
+            failed = failed or error
+        finally:
+            context.close_subscribers()
+        return failed
+
+    def _finish(self, run: Run, final: RunState, error: BaseException | None) -> None:
+        """Give the instruments back, enter the end state, settle the run's future."""
+        try:
+            run.context.release()
+        finally:
+            run.enter(final)
+            self.live.discard(run)
+            if final == RunState.STOPPED and run.stop_reason:
+                logger.warning("%s", run.report())
+            run.end(error)
+
+    # --------------------------------------------------------------- ending
+
+    def stop_all(self, reason: str = "the program is ending") -> None:
+        """Stop every queued and live run of this process and wait for each to shut down."""
+        exits.ending.set()
+        for queue in list(self.queues):
+            queue.clear()
+        for run in [r for r in list(self.live) if r.running]:
+            logger.warning("labrun: %s: stopping %s", reason, run.report())
+            try:
+                run.stop_and_wait(reason)
+            except KeyboardInterrupt:
+                return
+
+
+def _write_pending(run: Run, failed: BaseException | None) -> BaseException | None:
+    """The rows measured but not yet in the data file go there now; a failure to write
+    them fails the run (or rides along with the error that ended it)."""
+    data_file = run.data_file
+    if data_file is None:
+        return failed
+    try:
+        data_file.flush()
+    except BaseException as error:  # a lost file, a full disk, a Ctrl-C: the teardown comes next
+        if failed is None:
+            return error
+        failed.add_note(f"{run.experiment.name}: writing its last rows failed: {error}")
+    return failed
+
+
+#: the process's runner: every run of ``start()``, ``experiment.run()``, queues, CLI, panel
+RUNNER = Runner()
+exits.before_exit(RUNNER.stop_all)  # registered after the drivers' handler, so called before it
+
+
+def start(experiment: Procedure, *, blocking: bool = True, timeout: float | None = None) -> Run:
+    """Start ``experiment`` in a background thread and return its :class:`Run` at once
+    (:meth:`Runner.start` of the process's runner)."""
+    return RUNNER.start(experiment, blocking=blocking, timeout=timeout)
+
+
+def run_here(experiment: Procedure, *, blocking: bool = True, timeout: float | None = None) -> dict[str, Any]:
+    """Run ``experiment`` to its end in the calling thread; its data, or its exception."""
+    return RUNNER.run_here(experiment, blocking=blocking, timeout=timeout)
