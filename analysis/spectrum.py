@@ -110,6 +110,21 @@ def sample_rate_of(times: npt.ArrayLike) -> float:
     return 1.0 / spacing
 
 
+def on_uniform_clock(times: npt.ArrayLike, values: npt.ArrayLike) -> tuple[npt.NDArray[np.float64], float]:
+    """``values`` sampled at ``times``, interpolated onto as many evenly spaced instants
+    over the same span; those values and their rate (Hz).
+
+    Why: an FFT takes its samples as evenly spaced. A host-timed trace is not (a busy
+    machine, a slow answer): a few late samples stretch the trace, and a 50 Hz hum read as
+    if evenly spaced comes out at 55 Hz. Linear interpolation puts each sample where it was
+    taken; on an even clock it changes nothing.
+    """
+    t = np.asarray(times, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    even = np.linspace(t[0], t[-1], len(t))
+    return np.interp(even, t, v), (len(t) - 1) / (t[-1] - t[0])
+
+
 SCRATCH_BYTES = 16 * 2**20  # per temporary, two per thread: enough for 2^20-sample traces
 _scratch = threading.local()
 

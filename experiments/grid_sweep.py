@@ -21,14 +21,13 @@ from labrun.drivers import Reading, SourceMeter
 from labrun.experiments.engine import Point
 from labrun.experiments.experiment import Experiment
 from labrun.experiments.iv_sweep import (
-    Mode,
     SweepKind,
     check_hardware_sweep,
     check_sweep_limits,
     instrument_readings,
     prepare_source,
-    units_of,
 )
+from labrun.experiments.parameters import Mode, units_of
 from labrun.experiments.storage import Saving
 
 logger = logging.getLogger(__name__)

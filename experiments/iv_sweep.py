@@ -8,15 +8,24 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from labrun.drivers import LabrunError, LimitError, Limits, Reading, SourceMeter
 from labrun.drivers.settings import check_range
 from labrun.experiments.engine import Point
 from labrun.experiments.experiment import Experiment
+from labrun.experiments.parameters import (
+    MAX_POINTS,
+    Limit,
+    Mode,
+    ParameterFieldError,
+    Parameters,
+    Seconds,
+    SourceLevel,
+    units_of,
+)
 from labrun.experiments.storage import Saving
-from labrun.experiments.units import Quantity, to_si
 
-Mode = Literal["voltage", "current"]
 Spacing = Literal["linear", "log"]
 #: stepped: the host sets each level and reads (careful, slow curves); hardware: the
 #: instrument steps through the levels and buffers the readings (fast curves)
@@ -36,11 +45,6 @@ def check_hardware_sweep(smu: SourceMeter | type[SourceMeter], points: int) -> N
             f"an instrument-side sweep of {points} points: the {smu.model} buffers at most "
             f"{scpi.max_points} (a stepped sweep has no such limit)"
         )
-
-
-def units_of(mode: str) -> tuple[str, str]:
-    """(unit of the level, unit of the compliance): what is sourced, and what is limited."""
-    return ("V", "A") if mode == "voltage" else ("A", "V")
 
 
 def check_sweep_limits(
@@ -129,8 +133,52 @@ def instrument_readings(
         smu.end_sweep(taken)
 
 
+class IVSweepParameters(Parameters):
+    """An IV sweep: the source from ``start`` to ``stop`` in ``num_points`` levels, a
+    reading ``delay`` after each; the compliance limits the other quantity."""
+
+    mode: Mode = Field("voltage", description="what is sourced: voltage (compliance in A) or current")
+    start: SourceLevel = Field(description="the first level")
+    stop: SourceLevel = Field(description="the last level")
+    num_points: int = Field(gt=0, le=MAX_POINTS, description="levels from start to stop")
+    delay: Seconds = Field(0.0, ge=0, le=86_400, description="settling time before each reading")
+    compliance: Limit = Field(description="the limit of the other quantity (current in voltage mode)")
+    return_sweep: bool = Field(False, description="back from stop to start as well")
+    spacing: Spacing = Field("linear", description="linear or logarithmic steps")
+    sweep: SweepKind = Field(
+        "stepped",
+        description="stepped: the host sets each level; hardware: the instrument steps into its buffer",
+    )
+    poll_interval: Seconds = Field(
+        0.05, gt=0, le=60, description="how often a hardware sweep's buffer is read"
+    )
+
+    @model_validator(mode="after")
+    def consistent(self) -> IVSweepParameters:
+        if self.num_points > 1 and self.start == self.stop:
+            raise ParameterFieldError(
+                "stop", f"stop equals start ({self.start:g}) with {self.num_points} points: nothing to sweep"
+            )
+        if self.spacing == "log" and not self.start * self.stop > 0:
+            raise ParameterFieldError(
+                "spacing",
+                f"a log sweep needs start and stop of one sign, not zero: {self.start:g} .. {self.stop:g}",
+            )
+        return self
+
+    @property
+    def extreme(self) -> float:
+        """The largest |level| of the sweep."""
+        return max(abs(self.start), abs(self.stop))
+
+    @property
+    def readings(self) -> int:
+        return self.num_points + (self.num_points - 1 if self.return_sweep else 0)
+
+
 class IVSweep(Experiment):
-    """Sweep the source from ``start`` to ``stop`` in ``num_points`` steps (SI units).
+    """Sweep the source from ``start`` to ``stop`` in ``num_points`` steps (SI units, or
+    strings with units: ``"-1 V"``); the parameters are :class:`IVSweepParameters`.
 
     At each step: set the level, wait ``delay`` (interruptible), measure. ``mode``
     chooses what is sourced (``compliance`` is then the current or voltage limit);
@@ -153,81 +201,48 @@ class IVSweep(Experiment):
     def __init__(
         self,
         instrument: SourceMeter,
+        parameters: IVSweepParameters | None = None,
         *,
-        start: Quantity,
-        stop: Quantity,
-        num_points: int,
-        delay: Quantity = 0.0,
-        compliance: Quantity,
-        return_sweep: bool = False,
-        mode: Mode = "voltage",
         max_voltage: float | None = None,
         max_current: float | None = None,
-        spacing: Spacing = "linear",
-        sweep: SweepKind = "stepped",
-        poll_interval: Quantity = 0.05,
         save: Saving | None = None,
+        **values: Any,
     ) -> None:
-        level_unit, limit_unit = units_of(mode)
-        start, stop = to_si(start, level_unit), to_si(stop, level_unit)  # "1 V" as in YAML
-        delay, compliance = to_si(delay, "s"), to_si(compliance, limit_unit)
-        self.columns = {**self.columns, "source": level_unit}
+        params = parameters if parameters is not None and not values else IVSweepParameters.of(values)
+        self.parameters = params
+        self.columns = {**self.columns, "source": params.unit_of("start")}
         if instrument.measure_resistance:  # the instrument's ohms ride along with each reading
             self.columns = {**self.columns, "resistance": "ohm"}
         super().__init__(instrument, save=save)
         self.smu: SourceMeter = instrument
-        if int(num_points) != num_points or num_points < 1:
-            raise ValueError(f"num_points must be a whole number >= 1, got {num_points}")
-        if num_points > 1 and start == stop:
-            raise ValueError(f"start equals stop ({start:g}) with num_points={num_points}: nothing to sweep")
-        if not delay >= 0:
-            raise ValueError(f"delay must be >= 0 s, got {delay}")
-        self.start, self.stop_level, self.num_points = float(start), float(stop), int(num_points)
-        self.delay, self.compliance, self.mode = float(delay), float(compliance), mode
-        self.return_sweep = return_sweep
-        if spacing not in ("linear", "log"):
-            raise ValueError(f"spacing must be 'linear' or 'log', got {spacing!r}")
-        if spacing == "log" and not self.start * self.stop_level > 0:
-            raise ValueError(f"a log sweep needs start and stop of one sign, not zero: {start:g} .. {stop:g}")
-        if sweep not in ("stepped", "hardware"):
-            raise ValueError(f"sweep must be 'stepped' or 'hardware', got {sweep!r}")
-        self.spacing, self.sweep, self.poll_interval = spacing, sweep, to_si(poll_interval, "s")
-        if not self.poll_interval > 0:
-            raise ValueError(f"poll_interval must be > 0 s, got {poll_interval}")
-        space = np.linspace if spacing == "linear" else np.geomspace
+        self.start, self.stop_level, self.num_points = params.start, params.stop, params.num_points
+        self.delay, self.compliance, self.mode = params.delay, params.compliance, params.mode
+        self.return_sweep, self.spacing, self.sweep = params.return_sweep, params.spacing, params.sweep
+        self.poll_interval = params.poll_interval
+        space = np.linspace if params.spacing == "linear" else np.geomspace
         # 12 significant digits: the levels as intended (0.9, not linspace's 0.8999999999999999)
         self.levels = np.array(
             [float(f"{x:.12g}") for x in space(self.start, self.stop_level, self.num_points)]
         )
-        if return_sweep and self.num_points > 1:
+        if self.return_sweep and self.num_points > 1:
             self.levels = np.concatenate([self.levels, self.levels[-2::-1]])
         check_sweep_limits(
             self.smu.model,
             self.smu.limits,
-            mode=mode,
+            mode=self.mode,
             extreme=float(np.max(np.abs(self.levels))),
             compliance=self.compliance,
             max_voltage=max_voltage,
             max_current=max_current,
         )
-        if sweep == "hardware":
+        if self.sweep == "hardware":
             check_hardware_sweep(self.smu, len(self.levels))
 
     def total_steps(self) -> int:
         return len(self.levels)
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "start": self.start,
-            "stop": self.stop_level,
-            "num_points": self.num_points,
-            "delay": self.delay,
-            "compliance": self.compliance,
-            "mode": self.mode,
-            "return_sweep": self.return_sweep,
-            "spacing": self.spacing,
-            "sweep": self.sweep,
-        }
+        return self.parameters.values()
 
     def setup(self) -> None:
         prepare_source(self.smu, self.mode, float(self.levels[0]), self.compliance)

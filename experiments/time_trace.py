@@ -7,16 +7,37 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from pydantic import Field
+
 from labrun.drivers import SourceMeter
 from labrun.experiments.engine import Point
 from labrun.experiments.experiment import Experiment
-from labrun.experiments.iv_sweep import Mode, check_sweep_limits, prepare_source, units_of
+from labrun.experiments.iv_sweep import check_sweep_limits, prepare_source
+from labrun.experiments.parameters import MAX_POINTS, Limit, Mode, Parameters, Seconds, SourceLevel
 from labrun.experiments.storage import Saving
-from labrun.experiments.units import Quantity, to_si
+
+
+class TimeTraceParameters(Parameters):
+    """A time trace: ``num_points`` readings at one ``level``, one every ``interval``."""
+
+    mode: Mode = Field("voltage", description="what is sourced: voltage (compliance in A) or current")
+    level: SourceLevel = Field(description="the source level, held for the whole trace")
+    num_points: int = Field(gt=1, le=MAX_POINTS, description="readings")
+    interval: Seconds = Field(0.0, ge=0, le=86_400, description="between readings (0: as fast as it answers)")
+    compliance: Limit = Field(description="the limit of the other quantity (current in voltage mode)")
+
+    @property
+    def extreme(self) -> float:
+        return abs(self.level)
+
+    @property
+    def readings(self) -> int:
+        return self.num_points
 
 
 class TimeTrace(Experiment):
-    """``num_points`` readings at ``level`` (V or A by ``mode``), one every ``interval`` s.
+    """``num_points`` readings at ``level`` (V or A by ``mode``), one every ``interval`` s
+    (the parameters are :class:`TimeTraceParameters`).
 
     With ``interval=0`` readings come as fast as the instrument answers; the ``time``
     column (s since the first reading) gives the actual sample times for spectra.
@@ -31,31 +52,23 @@ class TimeTrace(Experiment):
     def __init__(
         self,
         instrument: SourceMeter,
+        parameters: TimeTraceParameters | None = None,
         *,
-        level: Quantity,
-        num_points: int,
-        compliance: Quantity,
-        interval: Quantity = 0.0,
-        mode: Mode = "voltage",
         max_voltage: float | None = None,
         max_current: float | None = None,
         save: Saving | None = None,
+        **values: Any,
     ) -> None:
-        level_unit, limit_unit = units_of(mode)
-        level, compliance = to_si(level, level_unit), to_si(compliance, limit_unit)  # "1 V" as in YAML
-        interval = to_si(interval, "s")
+        params = parameters if parameters is not None and not values else TimeTraceParameters.of(values)
+        self.parameters = params
         super().__init__(instrument, save=save)
         self.smu: SourceMeter = instrument
-        if int(num_points) != num_points or num_points < 2:
-            raise ValueError(f"num_points must be a whole number >= 2, got {num_points}")
-        if not interval >= 0:
-            raise ValueError(f"interval must be >= 0 s, got {interval}")
-        self.level, self.num_points, self.interval = float(level), int(num_points), float(interval)
-        self.compliance, self.mode = float(compliance), mode
+        self.level, self.num_points, self.interval = params.level, params.num_points, params.interval
+        self.compliance, self.mode = params.compliance, params.mode
         check_sweep_limits(
             self.smu.model,
             self.smu.limits,
-            mode=mode,
+            mode=self.mode,
             extreme=abs(self.level),
             compliance=self.compliance,
             max_voltage=max_voltage,
@@ -66,13 +79,7 @@ class TimeTrace(Experiment):
         return self.num_points
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "level": self.level,
-            "num_points": self.num_points,
-            "interval": self.interval,
-            "compliance": self.compliance,
-            "mode": self.mode,
-        }
+        return self.parameters.values()
 
     def setup(self) -> None:
         prepare_source(self.smu, self.mode, self.level, self.compliance)

@@ -93,7 +93,7 @@ def test_the_api_and_labrun_measure_take_unit_strings_as_yaml_does(
         assert (sweep.start, sweep.stop_level, sweep.delay, sweep.compliance) == (-1.0, 1.0, 0.001, 0.01)
         trace = TimeTrace(smu, level="2 mA", mode="current", num_points=2, interval="10 ms", compliance="5 V")
         assert (trace.level, trace.interval, trace.compliance) == (0.002, 0.01, 5.0)
-        with pytest.raises(ValueError, match="expected a current in A, got '10 V', which is a voltage"):
+        with pytest.raises(ValueError, match="compliance = '10 V': in voltage mode, compliance must be in A"):
             IVSweep(smu, start=0, stop=1, num_points=3, compliance="10 V")
     assert (
         main(

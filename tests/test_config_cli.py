@@ -68,10 +68,10 @@ def test_each_example_config_runs_and_follows_its_load(
     config = load_config(example)
     assert len(data) == config.experiment.readings
     load, i = config.instrument.load, data["current"]
-    limit = config.experiment.compliance[0]
+    limit = config.experiment.compliance
     if config.experiment.type == "time_trace":  # level / R plus the configured hum
         hum = config.instrument.hum.amplitude if config.instrument.hum else 0.0
-        assert np.abs(i - config.experiment.level[0] / load.resistance).max() <= 1.01 * hum + 1e-6
+        assert np.abs(i - config.experiment.level / load.resistance).max() <= 1.01 * hum + 1e-6
         assert np.ptp(i) > hum  # the hum is there to be found
     elif config.experiment.mode == "current":  # the voltage follows the load, up to compliance
         expected_v = np.minimum(data["source"] * load.resistance, limit)
@@ -200,9 +200,9 @@ def test_units_are_converted_to_si(tmp_path: pathlib.Path) -> None:
     config["instrument"]["load"] = {"type": "resistor", "resistance": "1 kOhm"}  # type: ignore[index]
     loaded = load_config(write(tmp_path, config))
     assert isinstance(loaded.experiment, IVSweepConfig)
-    assert loaded.experiment.start[0] == pytest.approx(-0.5)
+    assert loaded.experiment.start == pytest.approx(-0.5)
     assert loaded.experiment.delay == pytest.approx(0.1)
-    assert loaded.experiment.compliance[0] == pytest.approx(0.02)
+    assert loaded.experiment.compliance == pytest.approx(0.02)
     assert loaded.instrument.load.resistance == pytest.approx(1000.0)
 
 

@@ -225,14 +225,14 @@ def test_return_sweep_and_current_mode(k2400: SourceMeter) -> None:
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
-        ({"start": 1.0, "stop": 1.0}, "start equals stop"),
-        ({"delay": -0.1}, "delay must be >= 0"),
+        ({"start": 1.0, "stop": 1.0}, "stop equals start"),
+        ({"delay": -0.1}, "delay = -0.1: Input should be greater than or equal to 0"),
         ({"num_points": 0}, "num_points"),
         ({"stop": 300.0}, "outside the allowed"),
         ({"compliance": 2.0}, "outside the allowed"),
         ({"stop": 100.0, "compliance": 0.5}, "power envelope"),
         ({"stop": 5.0, "max_voltage": 2.0}, "your configured limit"),
-        ({"mode": "power"}, "mode must be 'voltage' or 'current', got 'power'"),
+        ({"mode": "power"}, "mode = 'power': Input should be 'voltage' or 'current'"),
     ],
 )
 def test_bad_sweeps_are_refused_before_any_write(

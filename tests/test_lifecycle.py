@@ -162,18 +162,21 @@ def test_a_launch_hands_its_locks_to_the_run_never_releasing_them(
     path = tmp_path / "iv.yaml"
     path.write_text(CONFIG.replace("DATA", str(tmp_path / "data")), encoding="utf-8")
     config = read_config(path)
-    released: list[str] = []
+    released: list[tuple[DeviceLock, str]] = []  # every release in the process (other tests' too)
     original = DeviceLock.release
 
     def release(lock: DeviceLock) -> None:
-        released.append(lock.owner or "?")
+        released.append((lock, lock.owner or "?"))
         original(lock)
 
     monkeypatch.setattr(DeviceLock, "release", release)
     with launch(config, owner="a test's launch") as launched:
         lock = launched.drivers["instrument"].device_lock
-        assert lock.busy and lock.owner == "a test's launch" and released == []
+        assert lock.busy and lock.owner == "a test's launch"
+        owners: list[str | None] = []
+        in_measuring_thread(launched.experiment, lambda point: owners.append(lock.owner))
         run = launched.start()
-        assert lock.owner is not None and lock.owner.startswith("iv_sweep (run started")
         run.result(timeout=10)
-    assert len(released) == 1 and released[0].startswith("iv_sweep (run started") and not lock.busy
+    assert owners and all(o is not None and o.startswith("iv_sweep (run started") for o in owners)
+    ours = [owner for released_lock, owner in released if released_lock is lock]
+    assert len(ours) == 1 and ours[0].startswith("iv_sweep (run started") and not lock.busy

@@ -95,9 +95,14 @@ def test_the_state_lists_configs_and_the_station(client: TestClient) -> None:
 
 
 def test_a_configs_parameters_are_its_experiment_section(client: TestClient) -> None:
-    parameters = client.get("/api/configs/quick").json()["parameters"]
-    assert {"key": "experiment.stop", "value": "1 V"} in parameters
-    assert {"key": "experiment.num_points", "value": "11"} in parameters
+    parameters = {p["key"]: p for p in client.get("/api/configs/quick").json()["parameters"]}
+    assert parameters["experiment.stop"]["value"] == "1 V"
+    assert parameters["experiment.num_points"]["value"] == "11"
+    # every parameter of the experiment, read off its declaration: unit, default, help, choices
+    assert parameters["experiment.poll_interval"]["value"] == "0.05 s"
+    assert parameters["experiment.delay"]["unit"] == "s" and parameters["experiment.stop"]["unit"] == "V or A"
+    assert parameters["experiment.sweep"]["choices"] == ["stepped", "hardware"]
+    assert "settling time" in parameters["experiment.delay"]["help"]
     for name in ("secret", "..%2Fsecret", "notes", "%2e%2e", "quick.yaml"):
         assert client.get(f"/api/configs/{name}").status_code == 404, name
 

@@ -32,8 +32,8 @@ def test_a_time_trace_reads_the_level_repeatedly(tmp_path: pathlib.Path) -> None
         assert twin(smu).state[(1, "output")] is False
     with pytest.raises(ValueError, match="outside"):
         TimeTrace(smu, level=300.0, num_points=5, compliance=0.01)
-    with pytest.raises(ValueError, match="mode must be 'voltage' or 'current', got 'power'"):
-        TimeTrace(smu, level=1.0, num_points=5, compliance=0.01, mode="power")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="mode = 'power': Input should be 'voltage' or 'current'"):
+        TimeTrace(smu, level=1.0, num_points=5, compliance=0.01, mode="power")
 
 
 @pytest.mark.timeout(120)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from labrun.analysis.pool import AnalysisPool
-from labrun.analysis.spectrum import Spectrum, clock_of, sample_rate_of
+from labrun.analysis.spectrum import Spectrum, clock_of, on_uniform_clock, sample_rate_of
 from labrun.experiments.storage import DataFile, load_data
 from labrun.experiments.views.plot import plot_spectrum
 
@@ -35,7 +35,9 @@ def analyze_file(
 ) -> Analysis:
     """Spectrum of each column (default: every measured one), computed in worker processes.
 
-    The sample rate comes from the ``time`` column (or ``timestamp``): 1 / median spacing.
+    The sample times come from the ``time`` column (or ``timestamp``); the samples are
+    interpolated onto as many evenly spaced instants over the same span first (a
+    host-timed trace jitters), and the rate is theirs.
     A malformed row is an error (``skip_bad_rows``: left out, counted in ``skipped``); a
     NaN or infinity in a chosen column is an error naming its rows, never a wrong peak.
     """
@@ -45,7 +47,7 @@ def analyze_file(
         raise ValueError(f"{path}: {len(data)} rows; a spectrum needs at least 2")
     clock = clock_of(data.columns, str(path))
     try:
-        rate = sample_rate_of(data[clock])
+        sample_rate_of(data[clock])  # refuses a clock that does not advance
     except ValueError as error:
         raise ValueError(f"{path}: {clock} column: {error}") from None
     chosen = columns or [c for c in data.columns if c not in NOT_SIGNALS]
@@ -60,7 +62,9 @@ def analyze_file(
     own_pool = pool is None
     workers = pool or AnalysisPool(max_workers=min(len(chosen), 2))
     try:
-        futures = {c: workers.spectrum(data[c] - data[c].mean(), rate, window) for c in chosen}
+        evenly = {c: on_uniform_clock(data[clock], data[c]) for c in chosen}
+        rate = next(iter(evenly.values()))[1]
+        futures = {c: workers.spectrum(v - v.mean(), rate, window) for c, (v, _) in evenly.items()}
         spectra = {c: f.result() for c, f in futures.items()}
     finally:
         if own_pool:

@@ -24,6 +24,7 @@ from labrun.experiments.cli import sim as sim_cli
 from labrun.experiments.config import ConfigError, plan, read_config
 from labrun.experiments.config.launch import launch
 from labrun.experiments.config.plan import station_plan
+from labrun.experiments.config.schema import experiment_keys
 from labrun.experiments.config.station import StationConfig
 from labrun.experiments.engine import exits
 from labrun.experiments.engine.exits import Interrupts
@@ -63,7 +64,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"labrun {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run an experiment config")
+    keys = f"experiment keys, by experiment.type (--set experiment.KEY=VALUE):\n{experiment_keys()}"
+    formatter = argparse.RawDescriptionHelpFormatter
+    run = sub.add_parser("run", help="run an experiment config", epilog=keys, formatter_class=formatter)
     run.add_argument("config")
     run.add_argument("--out", help="directory for the data file and plot (overrides save.directory)")
     run.add_argument("--sim", action="store_true", help="use a simulated instrument whatever the config says")
@@ -75,7 +78,12 @@ def parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=cmd_run)
 
-    check = sub.add_parser("check", help="validate a config and print the plan; touches no instrument")
+    check = sub.add_parser(
+        "check",
+        help="validate a config and print the plan; touches no instrument",
+        epilog=keys,
+        formatter_class=formatter,
+    )
     check.add_argument("config")
     check.add_argument("--out")
     check.add_argument("--sim", action="store_true")

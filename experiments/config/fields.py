@@ -15,9 +15,23 @@ from labrun.drivers import (
     LabrunError,
 )
 from labrun.drivers.errors import shown
+from labrun.experiments.parameters import Amps, Seconds, Volts, quantity
 from labrun.experiments.units import parse_quantity, to_si
 
-MAX_POINTS = 1_000_000
+__all__ = [  # the quantities an experiment's parameters use too, and the config's own
+    "Amps",
+    "ConfigError",
+    "ConfigFieldError",
+    "DelayOrAuto",
+    "Hertz",
+    "Kelvin",
+    "Level",
+    "Ohms",
+    "RangeLevel",
+    "Seconds",
+    "Strict",
+    "Volts",
+]
 #: VISA libraries by name (pyvisa's own backends and labrun's simulator)
 VISA_BACKENDS = ("@ivi", "@py", "@sim", "@labrun")
 #: problems listed per file; past that, how many more there are
@@ -29,10 +43,6 @@ class ConfigError(LabrunError):
 
 
 # ------------------------------------------------------------------- quantities
-
-
-def quantity(unit: str) -> BeforeValidator:
-    return BeforeValidator(lambda v: to_si(v, unit))
 
 
 def either(*choices: str) -> BeforeValidator:
@@ -71,9 +81,6 @@ def or_auto(inner: BeforeValidator) -> BeforeValidator:
     return BeforeValidator(parse)
 
 
-Volts = Annotated[float, quantity("V")]
-Amps = Annotated[float, quantity("A")]
-Seconds = Annotated[float, quantity("s")]
 Ohms = Annotated[float, quantity("ohm")]
 Kelvin = Annotated[float, quantity("K")]
 Hertz = Annotated[float, quantity("Hz")]

@@ -151,14 +151,14 @@ def build_experiment(
 ) -> IVSweep | TimeTrace:
     """The experiment a config describes, saving where it says, with the config in the file."""
     limits = config.instrument.limits
-    kind = IVSweep if isinstance(config.experiment, IVSweepConfig) else TimeTrace
-    return kind(
-        smu,
-        **config.experiment.kwargs(),
-        max_voltage=limits.max_voltage,
-        max_current=limits.max_current,
-        save=saving(config, raw),
-    )
+    options: dict[str, Any] = {
+        "max_voltage": limits.max_voltage,
+        "max_current": limits.max_current,
+        "save": saving(config, raw),
+    }
+    if isinstance(config.experiment, IVSweepConfig):
+        return IVSweep(smu, config.experiment, **options)
+    return TimeTrace(smu, config.experiment, **options)
 
 
 def save_plot(experiment: Experiment) -> pathlib.Path | None:

@@ -16,6 +16,7 @@ from labrun.experiments.config.fields import MAX_MESSAGES, ConfigError, ConfigFi
 from labrun.experiments.config.schema import EXPERIMENTS, Config, IVSweepConfig
 from labrun.experiments.config.station import StationConfig, StationInstrumentConfig
 from labrun.experiments.config.yaml_reader import MAX_BYTES, YamlRefused, read_yaml
+from labrun.experiments.parameters import ParameterFieldError
 
 
 def load_config(
@@ -133,7 +134,9 @@ def explain(path: pathlib.Path, raw: Any, error: ValidationError, root: type[Bas
             del location[1]  # the union's tag: the user wrote experiment.type, not a key
         message = problem["msg"].removeprefix("Value error, ")
         context = problem.get("ctx", {}).get("error")
-        if isinstance(context, ConfigFieldError):
+        if isinstance(context, ParameterFieldError):  # an experiment's own check, naming its parameter
+            location = [*location, context.field]
+        elif isinstance(context, ConfigFieldError):
             if location[:1] == ["station"] and context.key.startswith("instrument."):
                 location = [
                     *location[:2],
@@ -190,7 +193,8 @@ def _allowed_keys(location: list[str], raw: Any, root: type[BaseModel] = Config)
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return []
         model = annotation
-    return list(model.model_fields)
+    names = list(model.model_fields)
+    return sorted(names, key=lambda name: name != "type")  # the tag first, then as declared
 
 
 def check_directory(path: pathlib.Path, directory: str) -> None:

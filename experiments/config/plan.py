@@ -7,7 +7,7 @@ from labrun.drivers import (
 )
 from labrun.experiments.config.schema import Config, IVSweepConfig
 from labrun.experiments.config.station import StationConfig
-from labrun.experiments.iv_sweep import units_of
+from labrun.experiments.parameters import units_of
 
 
 def plan(config: Config) -> list[str]:
@@ -18,14 +18,14 @@ def plan(config: Config) -> list[str]:
     where = "simulated " if inst.sim else ""
     if isinstance(exp, IVSweepConfig):
         what = (
-            f"sweep: {exp.mode} from {exp.start[0]:g} {unit} to {exp.stop[0]:g} {unit}, "
+            f"sweep: {exp.mode} from {exp.start:g} {unit} to {exp.stop:g} {unit}, "
             f"{exp.num_points} {exp.spacing} points{' and back' if exp.return_sweep else ''} "
             f"({exp.readings} readings), {exp.sweep}"
             + (f" (polled every {exp.poll_interval:g} s)" if exp.sweep == "hardware" else "")
         )
         wait = exp.delay
     else:
-        what = f"time trace: {exp.num_points} readings at {exp.level[0]:g} {unit}, every {exp.interval:g} s"
+        what = f"time trace: {exp.num_points} readings at {exp.level:g} {unit}, every {exp.interval:g} s"
         wait = exp.interval
     return [
         f"instrument: {where}{inst.model} at {inst.address}, termination {inst.termination}"
@@ -34,7 +34,7 @@ def plan(config: Config) -> list[str]:
         + (f", NPLC {inst.nplc:g}" if inst.nplc is not None else "")
         + (f", {inst.sense} sense" if inst.sense else ""),
         what,
-        f"compliance: {exp.compliance[0]:g} {limit_unit}; "
+        f"compliance: {exp.compliance:g} {limit_unit}; "
         f"model range: ±{limits.max_voltage:g} V, ±{limits.max_current:g} A",
         f"duration: at least {_duration(exp.readings * wait)}",
         f"data: {config.save.directory}/{config.save.name or exp.type}_<time>.csv"

@@ -2,120 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from labrun.drivers import (
     MODELS,
     LimitError,
 )
-from labrun.experiments.config.fields import MAX_POINTS, ConfigFieldError, Level, Seconds, Strict
+from labrun.experiments.config.fields import ConfigFieldError, Seconds, Strict
 from labrun.experiments.config.instrument import InstrumentConfig
-from labrun.experiments.iv_sweep import check_hardware_sweep, check_sweep_limits, units_of
+from labrun.experiments.iv_sweep import IVSweepParameters, check_hardware_sweep, check_sweep_limits
 from labrun.experiments.storage import DataFile
+from labrun.experiments.time_trace import TimeTraceParameters
 
 
-def check_units(
-    mode: str, levels: dict[str, tuple[float, str | None]], compliance: tuple[float, str | None]
-) -> None:
-    """Levels in the sourced unit, the compliance in the other (plain numbers follow the mode)."""
-    level_unit, limit_unit = units_of(mode)
-    for key, (_, unit), wanted in (
-        *((k, v, level_unit) for k, v in levels.items()),
-        ("compliance", compliance, limit_unit),
-    ):
-        if unit not in (None, wanted):
-            raise ConfigFieldError(
-                f"experiment.{key}", f"in {mode} mode, {key} must be in {wanted}, not {unit}"
-            )
+class IVSweepConfig(IVSweepParameters):
+    """``experiment:`` of an IV sweep: its parameters (declared once, in the experiment's
+    module), tagged with ``type``."""
 
-
-class IVSweepConfig(Strict):
     type: Literal["iv_sweep"]
-    mode: Literal["voltage", "current"] = "voltage"
-    start: Level
-    stop: Level
-    num_points: int = Field(gt=0, le=MAX_POINTS)
-    delay: Seconds = Field(0.0, ge=0, le=86_400)
-    compliance: Level
-    return_sweep: bool = False
-    #: linear or logarithmic steps from start to stop
-    spacing: Literal["linear", "log"] = "linear"
-    #: stepped: the host sets each level (careful, slow curves); hardware: the instrument
-    #: steps through the levels into its buffer (fast curves), polled every poll_interval
-    sweep: Literal["stepped", "hardware"] = "stepped"
-    poll_interval: Seconds = Field(0.05, gt=0, le=60)
-
-    @model_validator(mode="after")
-    def consistent(self) -> IVSweepConfig:
-        check_units(self.mode, {"start": self.start, "stop": self.stop}, self.compliance)
-        if self.num_points > 1 and self.start[0] == self.stop[0]:
-            raise ConfigFieldError(
-                "experiment.stop", f"stop equals start ({self.start[0]:g}) with {self.num_points} points"
-            )
-        if self.spacing == "log" and not self.start[0] * self.stop[0] > 0:
-            raise ConfigFieldError(
-                "experiment.spacing",
-                f"a log sweep needs start and stop of one sign, not zero: "
-                f"{self.start[0]:g} .. {self.stop[0]:g}",
-            )
-        return self
-
-    def kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :class:`IVSweep`, in SI."""
-        return {
-            "start": self.start[0],
-            "stop": self.stop[0],
-            "num_points": self.num_points,
-            "delay": self.delay,
-            "compliance": self.compliance[0],
-            "return_sweep": self.return_sweep,
-            "mode": self.mode,
-            "spacing": self.spacing,
-            "sweep": self.sweep,
-            "poll_interval": self.poll_interval,
-        }
-
-    @property
-    def extreme(self) -> float:
-        return max(abs(self.start[0]), abs(self.stop[0]))
-
-    @property
-    def readings(self) -> int:
-        return self.num_points + (self.num_points - 1 if self.return_sweep else 0)
 
 
-class TimeTraceConfig(Strict):
+class TimeTraceConfig(TimeTraceParameters):
+    """``experiment:`` of a time trace."""
+
     type: Literal["time_trace"]
-    mode: Literal["voltage", "current"] = "voltage"
-    level: Level
-    num_points: int = Field(gt=1, le=MAX_POINTS)
-    interval: Seconds = Field(0.0, ge=0, le=86_400)
-    compliance: Level
-
-    @model_validator(mode="after")
-    def consistent(self) -> TimeTraceConfig:
-        check_units(self.mode, {"level": self.level}, self.compliance)
-        return self
-
-    def kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :class:`TimeTrace`, in SI."""
-        return {
-            "level": self.level[0],
-            "num_points": self.num_points,
-            "interval": self.interval,
-            "compliance": self.compliance[0],
-            "mode": self.mode,
-        }
-
-    @property
-    def extreme(self) -> float:
-        return abs(self.level[0])
-
-    @property
-    def readings(self) -> int:
-        return self.num_points
 
 
 class SaveConfig(Strict):
@@ -126,7 +38,21 @@ class SaveConfig(Strict):
     write_interval: Seconds = Field(DataFile.WRITE_INTERVAL, ge=0, le=1)
 
 
-EXPERIMENTS: dict[str, type[BaseModel]] = {"iv_sweep": IVSweepConfig, "time_trace": TimeTraceConfig}
+#: experiment type -> its config section: the experiment's parameters, tagged
+EXPERIMENTS: dict[str, type[IVSweepConfig] | type[TimeTraceConfig]] = {
+    "iv_sweep": IVSweepConfig,
+    "time_trace": TimeTraceConfig,
+}
+
+
+def experiment_keys() -> str:
+    """The ``experiment.*`` keys a config (and ``--set``) takes, per experiment type, read
+    off each experiment's parameters: name [unit]."""
+    lines = []
+    for kind, model in EXPERIMENTS.items():
+        keys = ", ".join(f"{f.name}" + (f" [{f.unit}]" if f.unit else "") for f in model.fields())
+        lines.append(f"  {kind}: {keys}")
+    return "\n".join(lines)
 
 
 class Config(Strict):
@@ -165,7 +91,7 @@ class Config(Strict):
                 MODELS[self.instrument.model].limits,
                 mode=sweep.mode,
                 extreme=sweep.extreme,
-                compliance=sweep.compliance[0],
+                compliance=sweep.compliance,
                 max_voltage=limits.max_voltage,
                 max_current=limits.max_current,
             )

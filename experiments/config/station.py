@@ -25,7 +25,6 @@ from pydantic import Field, model_validator
 
 from labrun.drivers import MODELS, LimitError
 from labrun.experiments.config.fields import (
-    MAX_POINTS,
     ConfigFieldError,
     Kelvin,
     Level,
@@ -37,6 +36,7 @@ from labrun.experiments.config.instrument import InstrumentConfig
 from labrun.experiments.config.schema import SaveConfig
 from labrun.experiments.grid_sweep import levels_between
 from labrun.experiments.iv_sweep import check_hardware_sweep, check_sweep_limits
+from labrun.experiments.parameters import MAX_POINTS
 
 #: what a station's instruments must share when they are channels of one instrument
 SHARED = ("model", "sim", "backend", "timeout", "termination", "baud_rate", "force_model", "timing")

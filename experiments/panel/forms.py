@@ -1,4 +1,5 @@
-"""The configs the panel offers, and the page's form: an experiment's parameters as text.
+"""The configs the panel offers, and the page's form: an experiment's parameters as text,
+read off the experiment's one declaration (its parameters model).
 
 Why every value is text: the page sends what the user typed (``100 mV``, ``[50 mV, 5 V]``),
 and it becomes a ``--set`` override read as YAML and checked with the whole file, so the
@@ -10,12 +11,16 @@ from __future__ import annotations
 
 import pathlib
 import re
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
+from pydantic import BaseModel
 
 from labrun.experiments.config import ConfigError
+from labrun.experiments.config.schema import EXPERIMENTS
+from labrun.experiments.config.station import FetConfig
 from labrun.experiments.config.yaml_reader import YamlRefused, read_yaml
+from labrun.experiments.parameters import unit_of
 
 #: a config's name: its file's stem in the config directory, nothing that walks elsewhere
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
@@ -33,8 +38,10 @@ def config_path(config_dir: pathlib.Path, name: str) -> pathlib.Path:
     return config_dir / f"{name}.yaml"
 
 
-def parameters(config_dir: pathlib.Path, name: str) -> list[dict[str, str]]:
-    """The experiment's settings as the form shows them: dotted key, value as YAML text."""
+def parameters(config_dir: pathlib.Path, name: str) -> list[dict[str, Any]]:
+    """The experiment's parameters as the form shows them, read off the experiment's one
+    declaration (its parameters model): dotted key, the value as the file has it (as YAML
+    text) or the default, the unit, the help and the choices."""
     path = config_path(config_dir, name)
     try:
         raw = read_yaml(path.read_text(encoding="utf-8"))
@@ -43,7 +50,46 @@ def parameters(config_dir: pathlib.Path, name: str) -> list[dict[str, str]]:
     experiment = raw.get("experiment") if isinstance(raw, dict) else None
     if not isinstance(experiment, dict):
         raise ConfigError(f"{path}: no experiment section")
-    return [{"key": key, "value": value} for key, value in _flat("experiment", experiment)]
+    model = experiment_model(raw)
+    if model is None:  # an unknown type: the file's own keys (labrun check says what is wrong)
+        return [{"key": key, "value": value} for key, value in _flat("experiment", experiment)]
+    return [
+        {"key": "experiment.type", "value": _text(experiment.get("type"))},
+        *_form("experiment", model, experiment),
+    ]
+
+
+def experiment_model(raw: dict[str, Any]) -> type[BaseModel] | None:
+    """The model that declares a config's experiment (by its ``type``), or None."""
+    kind = raw.get("experiment", {}).get("type")
+    models: dict[str, type[BaseModel]] = {**EXPERIMENTS, "fet_output": FetConfig, "fet_transfer": FetConfig}
+    return models.get(kind) if isinstance(kind, str) else None
+
+
+def _form(prefix: str, model: type[BaseModel], given: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every field of ``model`` (nested models flattened), valued from ``given``."""
+    out: list[dict[str, Any]] = []
+    for name, field in model.model_fields.items():
+        if name == "type":
+            continue
+        key = f"{prefix}.{name}"
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            inner = given.get(name)
+            out += _form(key, annotation, inner if isinstance(inner, dict) else {})
+            continue
+        unit = unit_of(field)
+        if name in given:
+            value = _text(given[name])
+        elif field.is_required() or field.default is None:
+            value = ""
+        else:
+            value = _text(field.default) + (f" {unit}" if unit and " " not in unit else "")
+        choices = list(get_args(annotation)) if get_origin(annotation) is Literal else []
+        out.append(
+            {"key": key, "value": value, "unit": unit, "help": field.description or "", "choices": choices}
+        )
+    return out
 
 
 def _flat(prefix: str, node: dict[str, Any]) -> list[tuple[str, str]]:

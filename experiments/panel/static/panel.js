@@ -137,14 +137,17 @@ async function loadForm() {
   form.replaceChildren();
   original = {};
   if (!ok) { say(data.error, true); return; }
-  for (const { key, value } of data.parameters) {
+  for (const { key, value, unit, help, choices } of data.parameters) {
     original[key] = value;
     const label = document.createElement("label");
-    label.textContent = key.replace(/^experiment\./, "");
+    label.textContent = key.replace(/^experiment\./, "") + (unit ? ` [${unit}]` : "");
     const input = document.createElement("input");
     input.name = key;
     input.value = value;
     input.disabled = key === "experiment.type";
+    // read off the experiment's declaration: what it is, and what it may be
+    input.title = [help, choices && choices.length ? `one of: ${choices.join(", ")}` : ""].filter(Boolean).join("; ");
+    label.title = input.title;
     label.append(input);
     form.append(label);
   }
