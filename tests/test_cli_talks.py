@@ -14,7 +14,7 @@ import yaml
 from labrun.drivers import ConnectionFailed, open_sourcemeter
 from labrun.experiments import IVSweep
 from labrun.experiments.cli.main import main
-from labrun.experiments.time_trace import TimeTrace
+from labrun.experiments.model.time_trace import TimeTrace
 
 INTO_COMPLIANCE = {
     "instrument": {"model": "keithley2400", "address": "GPIB0::24::INSTR", "sim": True},

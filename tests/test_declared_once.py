@@ -13,10 +13,10 @@ from labrun.drivers import open_sourcemeter
 from labrun.experiments import IVSweep, TimeTrace
 from labrun.experiments.cli.main import parser
 from labrun.experiments.config.schema import EXPERIMENTS, IVSweepConfig, TimeTraceConfig
-from labrun.experiments.iv_sweep import IVSweepParameters
+from labrun.experiments.model.iv_sweep import IVSweepParameters
+from labrun.experiments.model.parameters import ParameterError, Parameters
+from labrun.experiments.model.time_trace import TimeTraceParameters
 from labrun.experiments.panel.forms import parameters
-from labrun.experiments.parameters import ParameterError, Parameters
-from labrun.experiments.time_trace import TimeTraceParameters
 
 from .support import BENCH
 

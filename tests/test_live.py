@@ -12,7 +12,7 @@ import pytest
 from labrun.drivers import SourceMeter, open_sourcemeter
 from labrun.experiments import IVSweep, start
 from labrun.experiments.cli.main import main
-from labrun.experiments.time_trace import TimeTrace
+from labrun.experiments.model.time_trace import TimeTrace
 from labrun.experiments.views.live import LivePlot, ProgressDisplay, follow
 
 from .support import BENCH, in_measuring_thread

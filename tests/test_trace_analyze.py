@@ -15,7 +15,7 @@ from labrun.analysis.pool import AnalysisPool
 from labrun.drivers import open_sourcemeter
 from labrun.experiments import Experiment, Point, Saving, start
 from labrun.experiments.cli.main import main
-from labrun.experiments.time_trace import TimeTrace
+from labrun.experiments.model.time_trace import TimeTrace
 from labrun.experiments.views.live_analysis import LiveSpectra
 
 from .support import BENCH, twin

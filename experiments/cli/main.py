@@ -28,7 +28,7 @@ from labrun.experiments.config.schema import experiment_keys
 from labrun.experiments.config.station import StationConfig
 from labrun.experiments.engine import exits
 from labrun.experiments.engine.exits import Interrupts
-from labrun.experiments.units import to_si
+from labrun.experiments.model.units import to_si
 from labrun.experiments.views.live import follow, window_open
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2

@@ -15,8 +15,8 @@ from labrun.drivers import (
     LabrunError,
 )
 from labrun.drivers.errors import shown
-from labrun.experiments.parameters import Amps, Seconds, Volts, quantity
-from labrun.experiments.units import parse_quantity, to_si
+from labrun.experiments.model.parameters import Amps, Seconds, Volts, quantity
+from labrun.experiments.model.units import parse_quantity, to_si
 
 __all__ = [  # the quantities an experiment's parameters use too, and the config's own
     "Amps",

@@ -19,11 +19,11 @@ from labrun.experiments.config import Config, InstrumentConfig, IVSweepConfig
 from labrun.experiments.config.station import StationConfig
 from labrun.experiments.engine import RUNNER, Run
 from labrun.experiments.engine.claims import release_all
-from labrun.experiments.experiment import Experiment
-from labrun.experiments.grid_sweep import GridSweep, fet_output, fet_transfer
-from labrun.experiments.iv_sweep import IVSweep
+from labrun.experiments.model.experiment import Experiment
+from labrun.experiments.model.grid_sweep import GridSweep, fet_output, fet_transfer
+from labrun.experiments.model.iv_sweep import IVSweep
+from labrun.experiments.model.time_trace import TimeTrace
 from labrun.experiments.storage import Saving
-from labrun.experiments.time_trace import TimeTrace
 from labrun.experiments.views.plot import plot_columns
 from labrun.sim_devices import bench_in_memory
 

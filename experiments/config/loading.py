@@ -16,7 +16,7 @@ from labrun.experiments.config.fields import MAX_MESSAGES, ConfigError, ConfigFi
 from labrun.experiments.config.schema import EXPERIMENTS, Config, IVSweepConfig
 from labrun.experiments.config.station import StationConfig, StationInstrumentConfig
 from labrun.experiments.config.yaml_reader import MAX_BYTES, YamlRefused, read_yaml
-from labrun.experiments.parameters import ParameterFieldError
+from labrun.experiments.model.parameters import ParameterFieldError
 
 
 def load_config(

@@ -7,7 +7,7 @@ from labrun.drivers import (
 )
 from labrun.experiments.config.schema import Config, IVSweepConfig
 from labrun.experiments.config.station import StationConfig
-from labrun.experiments.parameters import units_of
+from labrun.experiments.model.parameters import units_of
 
 
 def plan(config: Config) -> list[str]:

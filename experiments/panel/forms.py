@@ -20,7 +20,7 @@ from labrun.experiments.config import ConfigError
 from labrun.experiments.config.schema import EXPERIMENTS
 from labrun.experiments.config.station import FetConfig
 from labrun.experiments.config.yaml_reader import YamlRefused, read_yaml
-from labrun.experiments.parameters import unit_of
+from labrun.experiments.model.parameters import unit_of
 
 #: a config's name: its file's stem in the config directory, nothing that walks elsewhere
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")

@@ -23,7 +23,7 @@ from labrun.drivers import DeviceBusy, LabrunError, SourceMeter, device_lock_for
 from labrun.experiments.config import Config, StationConfig, read_config
 from labrun.experiments.config.launch import instrument_locks, launch, save_plot
 from labrun.experiments.engine import Run
-from labrun.experiments.experiment import Experiment
+from labrun.experiments.model.experiment import Experiment
 
 from .forms import config_path, overrides_of
 

@@ -13,7 +13,7 @@ import numpy as np
 from labrun.analysis.pool import AnalysisPool
 from labrun.analysis.spectrum import Spectrum, clock_of, sample_rate_of
 from labrun.experiments.engine import Point
-from labrun.experiments.experiment import Experiment
+from labrun.experiments.model.experiment import Experiment
 
 
 class LiveSpectra:

@@ -13,8 +13,8 @@ from pydantic import Field, model_validator
 from labrun.drivers import LabrunError, LimitError, Limits, Reading, SourceMeter
 from labrun.drivers.settings import check_range
 from labrun.experiments.engine import Point
-from labrun.experiments.experiment import Experiment
-from labrun.experiments.parameters import (
+from labrun.experiments.model.experiment import Experiment
+from labrun.experiments.model.parameters import (
     MAX_POINTS,
     Limit,
     Mode,

@@ -19,8 +19,8 @@ from typing import Any
 
 from labrun.drivers import DeviceLock, SourceMeter
 
-from .engine import RUNNER, Listener, Point, Progress, Run, run_here
-from .storage import DataFile, DataTable, Saving
+from ..engine import RUNNER, Listener, Point, Progress, Run, run_here
+from ..storage import DataFile, DataTable, Saving
 
 
 class Experiment:
