@@ -23,7 +23,6 @@ import dataclasses
 import logging
 import multiprocessing
 import os
-import threading
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -32,15 +31,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from labrun.analysis.shared import SharedArray, call_with_shared, exit_with_parent, spectrum_into
+from labrun.analysis.segments import Segments
+from labrun.analysis.shared import call_with_shared, exit_with_parent, spectrum_into
 from labrun.analysis.spectrum import Spectrum, power_spectrum
 
 logger = logging.getLogger(__name__)
-
-
-def _capacity_for(nbytes: int) -> int:
-    """Segment sizes come in powers of two (>= 64 KiB), so similar jobs share segments."""
-    return max(64 * 1024, 1 << max(nbytes - 1, 0).bit_length())
 
 
 class _Forwarded(Future[Any]):
@@ -89,14 +84,7 @@ class AnalysisPool:
         self.executor = executor
         self.shares_memory = isinstance(executor, ProcessPoolExecutor)
         self.keep_bytes = keep_bytes
-        self.in_flight_bytes = in_flight_bytes
-        self._outstanding: set[SharedArray] = set()
-        #: segments under arrays handed out (``array()``, spectra's power), by the address of
-        #: their data: back to the pool when the array and its views are gone
-        self._lent: dict[int, SharedArray] = {}
-        self._kept: dict[int, list[SharedArray]] = {}  # capacity -> segments free for reuse
-        self._closing = False
-        self._lock = threading.Condition()
+        self._segments = Segments(keep_bytes, in_flight_bytes)
 
     def array(self, shape: int | tuple[int, ...], dtype: npt.DTypeLike = np.float64) -> npt.NDArray[Any]:
         """An empty array in shared memory, for a producer to fill (an acquisition, a file
@@ -107,8 +95,8 @@ class AnalysisPool:
         if not self.shares_memory:
             return np.empty(shape, dtype)
         nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-        shared = self._take(nbytes)
-        return self._lend(shared, shared.view(shape, dtype))
+        shared = self._segments.take(nbytes)
+        return self._segments.lend(shared, shared.view(shape, dtype))
 
     def spectrum(self, traces: npt.ArrayLike, sample_rate: float, window: str = "hann") -> Future[Spectrum]:
         """Power spectrum (one trace, or the average of rows) computed in a worker.
@@ -123,12 +111,12 @@ class AnalysisPool:
         if not self.shares_memory or data.ndim not in (1, 2) or data.shape[-1] < 2:
             return self.submit_array(power_spectrum, data, sample_rate, window)  # errors from the worker
         bins = data.shape[-1] // 2 + 1
-        lent = self._lent.get(data.__array_interface__["data"][0])
+        lent = self._segments.lent_under(data)
         if lent is not None and data.nbytes <= lent.capacity:
-            (sink,) = self._acquire(bins * 8)
+            (sink,) = self._segments.acquire(bins * 8)
             source = None  # the traces are where the producer put them
         else:
-            source, sink = self._acquire(data.nbytes, bins * 8)
+            source, sink = self._segments.acquire(data.nbytes, bins * 8)
         try:
             ref = source.load(data) if source is not None else lent.reserve(data.shape, data.dtype)  # type: ignore[union-attr]
             out = sink.reserve((bins,), np.float64)
@@ -136,7 +124,7 @@ class AnalysisPool:
                 spectrum_into, ref, out, sample_rate, window, keep_bytes=self.keep_bytes
             )
         except BaseException:
-            self._release(*(s for s in (source, sink) if s is not None))
+            self._segments.release(*(s for s in (source, sink) if s is not None))
             raise
         result: Future[Spectrum] = _Forwarded(job)
         held = [data]
@@ -155,7 +143,7 @@ class AnalysisPool:
                 try:
                     error = done.exception()
                     if error is None and future is not None:
-                        power = self._lend(sink, sink.view((bins,), np.float64))
+                        power = self._segments.lend(sink, sink.view((bins,), np.float64))
                         lent = True
                         spectrum = dataclasses.replace(done.result(), power=power)
                 except Exception as failure:  # e.g. closed under a job of an executor not ours
@@ -168,43 +156,13 @@ class AnalysisPool:
                     future.set_exception(error)  # never left pending: a caller would wait forever
             finally:
                 if not lent:
-                    self._release(sink)
+                    self._segments.release(sink)
                 if source is not None:
-                    self._release(source)
+                    self._segments.release(source)
                 held.clear()  # the producer's array, held while the worker read it
 
         job.add_done_callback(finish)
         return result
-
-    def _take(self, nbytes: int) -> SharedArray:
-        """A segment for an array handed out: a kept one, or a new one; not counted in flight
-        (the caller holds it as long as it likes, as it would an array of its own)."""
-        size = _capacity_for(nbytes)
-        with self._lock:
-            if self._closing:
-                raise RuntimeError("the analysis pool is closed")
-            free = self._kept.get(size)
-            if free:
-                return free.pop()
-        return SharedArray(np.empty(0), capacity=size)
-
-    def _lend(self, shared: SharedArray, array: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        """``array`` (a view of ``shared``) handed out: the segment comes back when it is gone."""
-        address = array.__array_interface__["data"][0]
-        with self._lock:
-            self._outstanding.discard(shared)  # no longer a job's: the array's
-            self._lent[address] = shared
-            self._lock.notify_all()
-        weakref.finalize(array, self._give_back, address, shared)
-        return array
-
-    def _give_back(self, address: int, shared: SharedArray) -> None:
-        with self._lock:
-            if self._lent.get(address) is not shared:
-                return
-            del self._lent[address]
-            self._outstanding.add(shared)
-        self._release(shared)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         """Any picklable function, for analysis beyond spectra."""
@@ -219,97 +177,33 @@ class AnalysisPool:
         if not self.shares_memory:
             return self.executor.submit(fn, np.asarray(array), *args)
         data = np.ascontiguousarray(array)
-        (shared,) = self._acquire(data.nbytes)
+        (shared,) = self._segments.acquire(data.nbytes)
         try:
             ref = shared.load(data)
             future = self.executor.submit(call_with_shared, ref, fn, *args, keep_bytes=self.keep_bytes)
         except BaseException:
-            self._release(shared)
+            self._segments.release(shared)
             raise
-        future.add_done_callback(lambda _: self._release(shared))
+        future.add_done_callback(lambda _: self._segments.release(shared))
         return future
-
-    def _acquire(self, *nbytes: int) -> list[SharedArray]:
-        """Segments for one job, counted as in use: kept ones reused, new ones created.
-
-        All of a job's segments are waited for at once — waiting for a second while
-        holding the first could wait forever on a lone job larger than the bound.
-        """
-        sizes = [_capacity_for(n) for n in nbytes]
-        with self._lock:
-            self._lock.wait_for(
-                lambda: (
-                    self._closing
-                    or not self._outstanding
-                    or self._bytes_in_use() + sum(sizes) <= self.in_flight_bytes
-                )
-            )
-            if self._closing:
-                raise RuntimeError("the analysis pool is closed")
-            reused = [free.pop() if (free := self._kept.get(size)) else None for size in sizes]
-            self._outstanding.update(shared for shared in reused if shared is not None)
-        segments: list[SharedArray] = []
-        try:
-            for size, shared in zip(sizes, reused, strict=True):
-                if shared is None:
-                    shared = SharedArray(np.empty(0), capacity=size)
-                    with self._lock:
-                        self._outstanding.add(shared)
-                segments.append(shared)
-        except BaseException:
-            self._release(*segments, *(shared for shared in reused if shared is not None))
-            raise
-        return segments
-
-    def _release(self, *segments: SharedArray) -> None:
-        """The job is over (the worker has detached): keep its segments or unlink them."""
-        for shared in dict.fromkeys(segments):  # each once, in order
-            with self._lock:
-                if not self._closing and shared.capacity + self._kept_bytes() <= self.keep_bytes:
-                    self._kept.setdefault(shared.capacity, []).append(shared)
-                    self._outstanding.discard(shared)
-                    self._lock.notify_all()
-                    continue
-            shared.close()  # unlinked before it stops counting as in use
-            with self._lock:
-                self._outstanding.discard(shared)
-                self._lock.notify_all()
-
-    def _kept_bytes(self) -> int:  # with self._lock held
-        return sum(size * len(free) for size, free in self._kept.items())
-
-    def _bytes_in_use(self) -> int:  # with self._lock held
-        return sum(shared.capacity for shared in self._outstanding)
 
     @property
     def segments(self) -> int:
         """Segments in use by jobs (0 once every done-callback has run, and after close())."""
-        with self._lock:
-            return len(self._outstanding)
+        return self._segments.in_use
 
     @property
     def kept(self) -> int:
         """Segments of finished jobs kept for reuse (0 after close())."""
-        with self._lock:
-            return sum(len(free) for free in self._kept.values())
+        return self._segments.kept
 
     def close(self, *, cancel: bool = True) -> None:
         """Shut the pool down (if it is ours) and unlink every segment, in use or kept;
         one under an array still in use (a spectrum's power) is unmapped when it is gone."""
-        with self._lock:
-            self._closing = True
-            self._lock.notify_all()
+        self._segments.close()
         if self._owned:
             self.executor.shutdown(wait=True, cancel_futures=cancel)
-        with self._lock:
-            left = [*self._outstanding, *(s for free in self._kept.values() for s in free)]
-            lent = list(self._lent.values())
-            self._outstanding.clear()
-            self._kept.clear()
-        for shared in left:
-            shared.close()
-        for shared in lent:  # under arrays still in use: unmapped when they are gone (_give_back)
-            shared.unlink()
+        self._segments.unlink_all()
 
     def __enter__(self) -> AnalysisPool:
         return self

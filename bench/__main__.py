@@ -22,13 +22,26 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from . import analysis_cases, cases, panel_cases, peer_cases, served_cases, timed_cases
+from . import (
+    analysis_cases,
+    cases,
+    memory_cases,
+    panel_cases,
+    peer_cases,
+    served_cases,
+    timed_cases,
+    twin_cases,
+    watch_cases,
+)
 from .result import Result
 
 CASES: dict[str, Callable[[bool], Result | list[Result]]] = {
+    **twin_cases.CASES,
     **cases.CASES,
+    **watch_cases.CASES,
     **served_cases.CASES,
     **analysis_cases.CASES,
+    **memory_cases.CASES,
     **timed_cases.CASES,
     **peer_cases.CASES,
     **panel_cases.CASES,

@@ -23,14 +23,7 @@ from labrun.experiments import Point, load_data, start
 from labrun.experiments.cli.main import main
 from labrun.experiments.cli.sim import bench_entries
 from labrun.experiments.config import ConfigError, load_station
-from labrun.experiments.model.grid_sweep import (
-    Axis,
-    GridSweep,
-    Terminal,
-    fet_output,
-    fet_transfer,
-    levels_between,
-)
+from labrun.experiments.model import Axis, GridSweep, Terminal, fet_output, fet_transfer, levels_between
 from labrun.experiments.storage import Saving
 from labrun.experiments.views.live import LivePlot
 from labrun.sim_devices import bench_in_memory

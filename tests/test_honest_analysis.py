@@ -104,7 +104,7 @@ if __name__ == "__main__":  # spawned workers import this file
         for f in futures:
             f.result()
         print(" ".join(str(p.pid) for p in pool.executor._processes.values()), flush=True)
-        print(" ".join(s._shm.name for kept in pool._kept.values() for s in kept), flush=True)
+        print(" ".join(s._shm.name for kept in pool._segments._kept.values() for s in kept), flush=True)
         time.sleep(60)
     finally:
         pool.close()

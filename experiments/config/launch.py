@@ -20,7 +20,8 @@ from labrun.experiments.config.station import StationConfig
 from labrun.experiments.engine import RUNNER, Run
 from labrun.experiments.engine.claims import release_all
 from labrun.experiments.model.experiment import Experiment
-from labrun.experiments.model.grid_sweep import GridSweep, fet_output, fet_transfer
+from labrun.experiments.model.fet import fet_output, fet_transfer
+from labrun.experiments.model.grid_sweep import GridSweep
 from labrun.experiments.model.iv_sweep import IVSweep
 from labrun.experiments.model.time_trace import TimeTrace
 from labrun.experiments.storage import Saving

@@ -6,7 +6,8 @@ presets, the ``Parameters`` they are declared with, and quantities with units.
 """
 
 from .experiment import Experiment
-from .grid_sweep import Axis, GridSweep, Terminal, fet_output, fet_transfer, levels_between
+from .fet import fet_output, fet_transfer
+from .grid_sweep import Axis, GridSweep, Terminal, levels_between
 from .iv_sweep import IVSweep, IVSweepParameters
 from .parameters import ParameterError, Parameters
 from .time_trace import TimeTrace, TimeTraceParameters

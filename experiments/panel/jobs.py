@@ -19,13 +19,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from labrun.drivers import DeviceBusy, LabrunError, SourceMeter, device_lock_for
+from labrun.drivers import DeviceBusy, LabrunError, SourceMeter
 from labrun.experiments.config import Config, StationConfig, read_config
 from labrun.experiments.config.launch import instrument_locks, launch, save_plot
 from labrun.experiments.engine import Run
 from labrun.experiments.model.experiment import Experiment
 
 from .forms import config_path, overrides_of
+from .station import Station
 
 logger = logging.getLogger(__name__)
 
@@ -35,40 +36,6 @@ JobState = Literal["queued", "starting", "running", "completed", "stopped", "fai
 
 class Refused(LabrunError):
     """A start the panel will not queue (already queued or running, instrument busy)."""
-
-
-@dataclass
-class InstrumentView:
-    """One instrument (or channel) as the page shows it."""
-
-    model: str
-    address: str
-    channel: int
-    simulated: bool
-    identity: str = ""  # *IDN?, once a run has opened it
-    output: str = "unknown"  # "on" / "off", as last read back from the instrument
-    lock: Any = None  # its DeviceLock: busy and by whom, asked when shown
-    driver: SourceMeter | None = None  # while a job has it open: its output as the run set it
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "address": self.address,
-            "channel": self.channel,
-            "simulated": self.simulated,
-            "identity": self.identity or "not opened yet",
-            "output": self._output(),
-            "busy": bool(self.lock is not None and self.lock.busy),
-            "holder": (self.lock.owner or "") if self.lock is not None and self.lock.busy else "",
-        }
-
-    def _output(self) -> str:
-        """While a run has it, the output as the run last set it (asking would wait for
-        the bus); otherwise as last read back from the instrument."""
-        driver = self.driver
-        if driver is not None:
-            return "on" if driver.output_enabled else "off"
-        return self.output
 
 
 @dataclass
@@ -117,7 +84,8 @@ class Jobs:
         self.queue: list[Job] = []
         self.current: Job | None = None
         self.finished: list[Job] = []
-        self.instruments: dict[tuple[str, int], InstrumentView] = {}
+        #: the instruments the configs name, as the page shows them
+        self.instruments = Station()
         self._ids = itertools.count(1)
         self._changed = threading.Condition()
         self._closing = False
@@ -144,7 +112,7 @@ class Jobs:
             self._check_free(parsed)
             job = Job(next(self._ids), name, dict(values), parsed)
             self.queue.append(job)
-            self._note_instruments(parsed)
+            self.instruments.note(parsed)
             self._changed.notify_all()
         return job
 
@@ -238,7 +206,7 @@ class Jobs:
             with launch(job.parsed, owner=f"the panel's job {job.id} ({job.config})") as launched:
                 drivers = launched.drivers
                 job.experiment = launched.experiment
-                self._seen(drivers)
+                self.instruments.seen(drivers)
                 job.run = launched.start()
                 job.state = "running"
                 try:
@@ -246,12 +214,11 @@ class Jobs:
                 finally:
                     self._finish(job)
                     with contextlib.suppress(LabrunError):  # what the outputs were left at, asked
-                        self._seen(drivers)
+                        self.instruments.seen(drivers)
         except LabrunError as error:
             job.state, job.error = "failed", job.error or _in_words(error)
         finally:
-            for view in self.instruments.values():
-                view.driver = None
+            self.instruments.let_go()
 
     def _finish(self, job: Job) -> None:
         """Data file, plot and error in words first; the end state last (the page takes a
@@ -271,44 +238,14 @@ class Jobs:
         ends: dict[str, JobState] = {"completed": "completed", "stopped": "stopped"}
         job.state = ends.get(run.progress.state, "failed")
 
-    def _note_instruments(self, parsed: Config | StationConfig) -> None:
-        for inst, channel, lock in _instruments_of(parsed):
-            self.instruments.setdefault(
-                (inst.address, channel),
-                InstrumentView(inst.model, inst.address, channel, inst.sim, lock=lock),
-            )
-
-    def _seen(self, drivers: dict[str, SourceMeter]) -> None:
-        for smu in drivers.values():
-            view = self.instruments.get((str(smu.instrument.resource.resource_name), smu.channel_number))
-            if view is None:
-                continue
-            view.driver = None
-            view.identity = view.identity or smu.identify()
-            view.output = "on" if smu.is_output_on() else "off"
-            view.driver = smu
-
     def station(self) -> list[dict[str, Any]]:
-        return [view.summary() for view in self.instruments.values()]
+        return self.instruments.summary()
 
     def note_configs(self, configs: list[Config | StationConfig]) -> None:
         """Show the instruments these configs name on the page, before any has run."""
         with self._changed:
             for parsed in configs:
-                self._note_instruments(parsed)
-
-
-def _instruments_of(parsed: Config | StationConfig) -> list[tuple[Any, int, Any]]:
-    """(instrument config, channel, its device lock) of each instrument a config drives."""
-    configs = (
-        [(inst, inst.channel) for inst in parsed.station.values()]
-        if isinstance(parsed, StationConfig)
-        else [(parsed.instrument, 1)]
-    )
-    return [
-        (inst, channel, device_lock_for(inst.address, simulated=inst.sim, channel=channel))
-        for inst, channel in configs
-    ]
+                self.instruments.note(parsed)
 
 
 def _in_words(error: BaseException) -> str:
