@@ -6,7 +6,7 @@ from typing import Any
 
 from .scpi import ProgramUnit
 from .scpi_errors import ScpiError
-from .sourcemeter_twin import SourceMeterTwin, channel_list, number
+from .sourcemeter_twin import NOT_MEASURED, SourceMeterTwin, channel_list, number
 
 
 class KeysightB2900Twin(SourceMeterTwin):
@@ -113,22 +113,39 @@ class KeysightB2900Twin(SourceMeterTwin):
         self.traces: dict[int, list[dict[str, float]]] = {}  # the trace buffer of each channel
         super().__init__(*args, **kwargs)
 
-    def query_measure(self, unit: ProgramUnit) -> str:
+    def _spot(self, unit: ProgramUnit) -> dict[str, float]:
+        """A spot measurement on the channel list's channel: each element, +9.91E+37 for a
+        function not enabled (SCPI reference, :MEASure:<CURRent|RESistance|VOLTage>?)."""
         channel = channel_list(unit.params, unit.channel, self.tree.channels)
         voltage, current = self._measure(channel)
+        enabled = {str(f)[:3] for f in self.state[(channel, "sense_function")]}
         source_is_voltage = not self.state[(channel, "source_function")].startswith("CURR")
-        values = {
-            "VOLT": voltage,
-            "CURR": current,
-            "RES": self.resistance_of(voltage, current, channel),
+        return {
+            "VOLT": voltage if "VOL" in enabled else NOT_MEASURED,
+            "CURR": current if "CUR" in enabled else NOT_MEASURED,
+            "RES": voltage / current if "RES" in enabled and current else NOT_MEASURED,
             "TIME": self.elapsed(),
             "STAT": 0.0,
             "SOUR": voltage if source_is_voltage else current,
         }
+
+    def query_measure(self, unit: ProgramUnit) -> str:
+        values = self._spot(unit)
         return ",".join(number(values[e]) for e in self.state[(1, "format_elements")])
 
     def query_measure_current(self, unit: ProgramUnit) -> str:
-        return number(self._measure(channel_list(unit.params, unit.channel, self.tree.channels))[1])
+        return number(self._spot(unit)["CURR"])
 
     def query_measure_voltage(self, unit: ProgramUnit) -> str:
-        return number(self._measure(channel_list(unit.params, unit.channel, self.tree.channels))[0])
+        return number(self._spot(unit)["VOLT"])
+
+    def query_measure_resistance(self, unit: ProgramUnit) -> str:
+        return number(self._spot(unit)["RES"])
+
+    def command_function_on(self, unit: ProgramUnit) -> None:
+        """``:SENSe:FUNCtion[:ON] "RES"``: those functions enabled, the others kept."""
+        assert unit.command.setting is not None
+        named = unit.command.setting.parse(unit.params)
+        key = (unit.channel, "sense_function")
+        kept = tuple(f for f in self.state[key] if str(f)[:3] not in {str(n)[:3] for n in named})
+        self.state[key] = kept + named
