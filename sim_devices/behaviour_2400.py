@@ -91,7 +91,8 @@ class Keithley2400Twin(SourceMeterTwin):
         s[(1, "trace_control")] = "NEV"
         s[(1, "autozero")] = True
         s[(1, "output")] = True
-        self.abort_sweep()
+        if self.sweep is not None:
+            self.abort_sweep()
 
     def query_measure(self, unit: ProgramUnit) -> str:
         """``:MEASure?``: :CONFigure of the selected function, then :READ? (manual §17)."""

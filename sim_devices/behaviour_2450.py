@@ -124,6 +124,8 @@ class Keithley2450Twin(SourceMeterTwin):
         """``:READ?``/``:MEASure[:<function>]? ["<buffer>"[, <elements>]]``: readings into the
         buffer, the last one's elements answered."""
         entry = self._take(unit.params[0] if unit.params else DEFAULT_BUFFER, function)
+        if len(unit.params) < 2:  # the reading alone: the common case, kept short
+            return number(entry["READ"])
         return ",".join(number(entry[e]) for e in self._elements(unit.params[1:]))
 
     def query_read(self, unit: ProgramUnit) -> str:
