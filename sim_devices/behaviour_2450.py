@@ -33,13 +33,19 @@ def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values)
 
 
+def _deviation(values: Sequence[float]) -> float:
+    """The sample standard deviation (n - 1), as the 2400's :CALCulate3 takes it too."""
+    mean = _mean(values)
+    return (sum((x - mean) ** 2 for x in values) / max(len(values) - 1, 1)) ** 0.5
+
+
 #: ``:TRACe:STATistics:<statistic>? ["<buffer>"]``: over the readings of a buffer
 STATISTICS: dict[str, Callable[[Sequence[float]], float]] = {
     "AVER": _mean,
     "MAX": max,
     "MIN": min,
     "PK2P": lambda v: max(v) - min(v),
-    "STDD": lambda v: (sum((x - _mean(v)) ** 2 for x in v) / max(len(v) - 1, 1)) ** 0.5,
+    "STDD": _deviation,
 }
 
 
