@@ -10,6 +10,10 @@ from .scpi_errors import ScpiError
 from .sourcemeter_twin import SourceMeterTwin, number
 
 BUFFER_FULL = 512  # the 2400's measurement event bit 9 (manual §15)
+#: the sense function :CONFigure:<function> selects, by hook suffix
+SENSE = {"voltage": "VOLT:DC", "current": "CURR:DC", "resistance": "RES"}
+#: the integration time is one setting for all functions (manual §18, NPLCycles)
+NPLC = ("current_nplc", "voltage_nplc", "resistance_nplc")
 
 
 class Keithley2400Twin(SourceMeterTwin):
@@ -57,6 +61,10 @@ class Keithley2400Twin(SourceMeterTwin):
     def after_setting(self, channel: int, key: str, value: Any) -> None:
         # STEP and POINts describe the same sweep: setting one recomputes the other
         s = self.state
+        if key in NPLC:
+            for other in NPLC:
+                s[(1, other)] = value
+            return
         for function in ("voltage", "current"):
             span = s[(1, f"{function}_stop")] - s[(1, f"{function}_start")]
             if key == f"{function}_step" and value:
@@ -69,10 +77,52 @@ class Keithley2400Twin(SourceMeterTwin):
         self.last = self._reading()
         return ",".join(number(v) for v in self.last)
 
+    def configure(self, function: str | None) -> None:
+        """``:CONFigure:<function>`` (manual §17): that function alone (None: as selected), one
+        reading per :READ?, no trigger delay, no buffer, autozero on, idle, the output on. The
+        function's other controls keep their values here (the manual defaults them)."""
+        s = self.state
+        if function is not None:
+            s[(1, "sense_function")] = (SENSE[function],)
+            if function == "resistance":
+                s[(1, "offset_compensation")] = False  # §18 RESistance:OCOMpensated, note
+        s[(1, "arm_count")] = s[(1, "trigger_count")] = 1.0
+        s[(1, "trigger_delay")] = 0.0
+        s[(1, "trace_control")] = "NEV"
+        s[(1, "autozero")] = True
+        s[(1, "output")] = True
+        if self.sweep is not None:
+            self.abort_sweep()
+
     def query_measure(self, unit: ProgramUnit) -> str:
-        # :MEASure? is CONFigure + READ?; it turns the output on (manual §18, :MEASure)
-        self.state[(1, "output")] = True
+        """``:MEASure?``: :CONFigure of the selected function, then :READ? (manual §17)."""
+        self.configure(None)
         return self.query_read(unit)
+
+    def query_measure_voltage(self, unit: ProgramUnit) -> str:
+        self.configure("voltage")
+        return self.query_read(unit)
+
+    def query_measure_current(self, unit: ProgramUnit) -> str:
+        self.configure("current")
+        return self.query_read(unit)
+
+    def query_measure_resistance(self, unit: ProgramUnit) -> str:
+        self.configure("resistance")
+        return self.query_read(unit)
+
+    def command_configure_voltage(self, unit: ProgramUnit) -> None:
+        self.configure("voltage")
+
+    def command_configure_current(self, unit: ProgramUnit) -> None:
+        self.configure("current")
+
+    def command_configure_resistance(self, unit: ProgramUnit) -> None:
+        self.configure("resistance")
+
+    def query_configured(self, unit: ProgramUnit) -> str:
+        """``:CONFigure?``: the active functions, as ``:SENSe:FUNCtion?`` names them."""
+        return ",".join(f'"{f}"' for f in self.state[(1, "sense_function")])
 
     def command_initiate(self, unit: ProgramUnit) -> None:
         """``:INITiate``: a reading; in LIST mode the whole list sweep, into the buffer

@@ -6,7 +6,7 @@ from typing import Any
 
 from .scpi import ProgramUnit
 from .scpi_errors import ScpiError
-from .sourcemeter_twin import SourceMeterTwin, channel_list, number
+from .sourcemeter_twin import NOT_MEASURED, SourceMeterTwin, channel_list, number
 
 
 class KeysightB2900Twin(SourceMeterTwin):
@@ -113,14 +113,25 @@ class KeysightB2900Twin(SourceMeterTwin):
         self.traces: dict[int, list[dict[str, float]]] = {}  # the trace buffer of each channel
         super().__init__(*args, **kwargs)
 
-    def query_measure(self, unit: ProgramUnit) -> str:
+    def _spot(self, unit: ProgramUnit) -> tuple[int, float, float]:
+        """A spot measurement on the channel list's channel: (channel, voltage, current)."""
         channel = channel_list(unit.params, unit.channel, self.tree.channels)
         voltage, current = self._measure(channel)
+        return channel, voltage, current
+
+    def _enabled(self, channel: int) -> str:
+        """The enabled functions, as one string to look a name up in (``"VOLT" in ...``): a
+        function not enabled is not measured, +9.91E+37 (SCPI reference, :MEASure?)."""
+        return " ".join(self.state[(channel, "sense_function")])
+
+    def query_measure(self, unit: ProgramUnit) -> str:
+        channel, voltage, current = self._spot(unit)
+        enabled = self._enabled(channel)
         source_is_voltage = not self.state[(channel, "source_function")].startswith("CURR")
         values = {
-            "VOLT": voltage,
-            "CURR": current,
-            "RES": self.resistance_of(voltage, current, channel),
+            "VOLT": voltage if "VOLT" in enabled else NOT_MEASURED,
+            "CURR": current if "CURR" in enabled else NOT_MEASURED,
+            "RES": voltage / current if current and "RES" in enabled else NOT_MEASURED,
             "TIME": self.elapsed(),
             "STAT": 0.0,
             "SOUR": voltage if source_is_voltage else current,
@@ -128,7 +139,21 @@ class KeysightB2900Twin(SourceMeterTwin):
         return ",".join(number(values[e]) for e in self.state[(1, "format_elements")])
 
     def query_measure_current(self, unit: ProgramUnit) -> str:
-        return number(self._measure(channel_list(unit.params, unit.channel, self.tree.channels))[1])
+        channel, _, current = self._spot(unit)
+        return number(current if "CURR" in self._enabled(channel) else NOT_MEASURED)
 
     def query_measure_voltage(self, unit: ProgramUnit) -> str:
-        return number(self._measure(channel_list(unit.params, unit.channel, self.tree.channels))[0])
+        channel, voltage, _ = self._spot(unit)
+        return number(voltage if "VOLT" in self._enabled(channel) else NOT_MEASURED)
+
+    def query_measure_resistance(self, unit: ProgramUnit) -> str:
+        channel, voltage, current = self._spot(unit)
+        return number(voltage / current if current and "RES" in self._enabled(channel) else NOT_MEASURED)
+
+    def command_function_on(self, unit: ProgramUnit) -> None:
+        """``:SENSe:FUNCtion[:ON] "RES"``: those functions enabled, the others kept."""
+        assert unit.command.setting is not None
+        named = unit.command.setting.parse(unit.params)
+        key = (unit.channel, "sense_function")
+        kept = tuple(f for f in self.state[key] if str(f)[:3] not in {str(n)[:3] for n in named})
+        self.state[key] = kept + named

@@ -10,16 +10,24 @@ from __future__ import annotations
 import json
 import socket
 import socketserver
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .server import ServedBench
+from .served import ServedInstrument
 
 CHUNK = 1 << 16
 
 
-def answer(bench: ServedBench, request: Mapping[str, Any]) -> dict[str, Any]:
+class Served(Protocol):
+    """What the control port needs of a served bench (``server.ServedBench`` is one)."""
+
+    @property
+    def instruments(self) -> Sequence[ServedInstrument]: ...
+
+    def instrument(self, port: int) -> ServedInstrument: ...
+
+
+def answer(bench: Served, request: Mapping[str, Any]) -> dict[str, Any]:
     """The answer to one control request."""
     op = request.get("op")
     if op == "status":
@@ -55,7 +63,7 @@ class ControlServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, bench: ServedBench, host: str, port: int) -> None:
+    def __init__(self, bench: Served, host: str, port: int) -> None:
         self.bench = bench
         super().__init__((host, port), _ControlSession)
 

@@ -19,7 +19,8 @@ from .scpi_tree import Command, CommandTree
 
 # ------------------------------------------------------------------------- parser
 
-_HEADER_TOKEN = re.compile(r"^(\*?[A-Za-z][A-Za-z_]*?)(\d*)$")
+#: a mnemonic may hold digits (``PK2Pk``); those at its end are its suffix (``SOUR2``, ``CALC3``)
+_HEADER_TOKEN = re.compile(r"^(\*?[A-Za-z][A-Za-z0-9_]*?)(\d*)$")
 _UNIT = re.compile(r"^(\S+)(?:\s+(.*))?$", re.S)
 Path = tuple[tuple[str, int | None], ...]
 

@@ -6,9 +6,9 @@ twin does the same, so "what did the script leave behind?" is asked of an instru
 that is still there. The protocol is what LAN source-meters serve on port 5025:
 newline-terminated program messages, one response message per message with queries.
 
-Each instrument's port is a :mod:`socketserver` server; a small control port (JSON
-lines, ``control.py``) shows the simulated world from outside the instrument's SCPI and
-injects faults.
+Each instrument's port is a :mod:`socketserver` server serving a
+:class:`~.served.ServedInstrument`; a small control port (JSON lines, ``control.py``)
+shows the simulated world from outside the instrument's SCPI and injects faults.
 """
 
 from __future__ import annotations
@@ -20,17 +20,14 @@ import socketserver
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-import pyvisa
 from pyvisa import rname
 
 from .backend import build_twin
 from .circuits import Circuit
 from .control import CHUNK, ControlServer
-from .faults import fault_from_dict
-from .sourcemeter_twin import SourceMeterTwin
+from .served import ServedInstrument
 
 logger = logging.getLogger(__name__)
 
@@ -38,80 +35,6 @@ logger = logging.getLogger(__name__)
 MAX_MESSAGE = 1 << 20
 #: a served twin keeps this many recent messages in ``twin.log`` (memory stays bounded)
 LOG_LIMIT = 1000
-INPUT_BUFFER_OVERRUN = -363
-
-
-@dataclass
-class ServedInstrument:
-    """One twin on one port: its state is the instrument's, whoever is connected."""
-
-    model: str
-    twin: SourceMeterTwin
-    host: str
-    port: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    clients: set[socket.socket] = field(default_factory=set)
-    connections: int = 0  # accepted since start
-
-    @property
-    def address(self) -> str:
-        return f"TCPIP0::{self.host}::{self.port}::SOCKET"
-
-    def execute(self, message: bytes) -> tuple[bytes, float] | None:
-        """Run one message; its answer and when it may go. None: the link is 'cut' (fault)."""
-        with self.lock:
-            try:
-                self.twin.receive(message)
-            except pyvisa.errors.VisaIOError:
-                logger.info("%s: fault 'disconnect': closing the connection", self.address)
-                return None
-            return self.twin.take_answer()
-
-    def overrun(self) -> None:
-        with self.lock:
-            self.twin.push_error(INPUT_BUFFER_OVERRUN)
-
-    def status(self) -> dict[str, Any]:
-        """What the simulated world looks like now, for ``labrun sim status`` and tests."""
-        with self.lock:
-            twin = self.twin
-            channels = []
-            for channel in range(1, twin.tree.channels + 1):
-                sourced = twin.sourced(channel)
-                limit = "voltage_limit" if sourced == "current" else "current_limit"
-                channels.append(
-                    {
-                        "channel": channel,
-                        "output": bool(twin.state[(channel, "output")]),
-                        "source": sourced,
-                        "level": float(twin.state[(channel, sourced)]),
-                        "limit": float(twin.state[(channel, limit)]),
-                    }
-                )
-            fault = twin.fault
-            return {
-                "port": self.port,
-                "address": self.address,
-                "model": self.model,
-                "load": repr(twin.load),
-                "messages": twin.received,
-                "answers": twin.answered,
-                "readings": twin.readings,
-                "clients": len(self.clients),
-                "connections": self.connections,
-                "errors_queued": len(twin.errors),
-                "fault": None if fault is None else {**asdict(fault), "after": fault.after - twin.answered},
-                "channels": channels,
-            }
-
-    def inject(self, spec: Mapping[str, Any] | None) -> None:
-        """A fault from now on: ``after`` counts answers from this moment. None clears it."""
-        with self.lock:
-            fault = fault_from_dict(spec)
-            if fault is not None:
-                fault = replace(fault, after=fault.after + self.twin.answered)
-            self.twin.set_fault(fault)
-        logger.info("%s: fault %s", self.address, fault or "cleared")
 
 
 class _Session(socketserver.BaseRequestHandler):

@@ -22,6 +22,8 @@ from .twin import ScpiTwin
 
 #: what the instruments send for a value that was not taken (IEEE 488.2 not-a-number)
 NOT_MEASURED = 9.91e37
+#: every sense function, as ``:SENSe:FUNCtion?`` names them
+ALL_FUNCTIONS = ("VOLT:DC", "CURR:DC", "RES")
 
 
 class SourceMeterTwin(SourceLists, ScpiTwin):
@@ -132,6 +134,14 @@ class SourceMeterTwin(SourceLists, ScpiTwin):
         off = {p.strip("'\"").upper()[:4] for p in unit.params}
         functions = self.state[(unit.channel, "sense_function")]
         self.state[(unit.channel, "sense_function")] = tuple(f for f in functions if str(f)[:4] not in off)
+
+    def command_function_all(self, unit: ProgramUnit) -> None:
+        """``:SENSe:FUNCtion:ALL``: voltage, current and resistance all measured."""
+        self.state[(unit.channel, "sense_function")] = ALL_FUNCTIONS
+
+    def command_function_none(self, unit: ProgramUnit) -> None:
+        """``:SENSe:FUNCtion:OFF:ALL``: no function measured."""
+        self.state[(unit.channel, "sense_function")] = ()
 
     def sourced(self, channel: int = 1) -> str:
         """``voltage`` or ``current``: what the channel sources (and the state keys' prefix)."""

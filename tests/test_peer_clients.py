@@ -1,11 +1,13 @@
 """Other frameworks' drivers run unchanged on the twins: their own traffic, replayed.
 
 Each transcript below is what PyMeasure 0.16 and QCoDeS 0.58 sent, unchanged, to these
-twins through the ``@labrun`` backend (recorded 2026-12-02 in a scratch environment:
-neither is a labrun dependency). Replayed through plain pyvisa, every query is answered
-and the error queue stays empty, except where the framework sends commands the model's
-manual does not list (PyMeasure's Keithley2450 buffer methods are the 2400's: the twin
-refuses them, as the 2450 does).
+twins through the ``@labrun`` backend (recorded 2026-12-02 in a scratch environment,
+before they were test dependencies). Replayed through plain pyvisa, every query is
+answered and the error queue stays empty, except where the framework sends commands
+the model's manual does not list (PyMeasure's Keithley2450 buffer methods are the
+2400's: the twin refuses them, as the 2450 does). The six whole sessions of
+``peer_sessions.py`` (pinned in ``peer_traces.py``) are replayed message by message,
+so a twin that breaks one names it; ``test_peer_drivers.py`` runs the drivers themselves.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from __future__ import annotations
 import pytest
 import pyvisa
 
+from labrun.sim_devices import default_bench
+
+from . import peer_traces
 from .support import BENCH
 
 PYMEASURE_2400 = [
@@ -163,3 +168,34 @@ def test_pymeasures_2450_buffer_methods_are_the_2400s_and_are_refused_as_on_the_
         [":STAT:PRES;*CLS;*SRE 1;:STAT:MEAS:ENAB 512;", ":TRAC:FEED SENSE;:TRAC:FEED:CONT NEXT;"],
     )
     assert answers["errors"] == '-113,"Undefined header",-113,"Undefined header",-113,"Undefined header"'
+
+
+PINNED = {
+    "pymeasure-2400": ("keithley2400", peer_traces.PYMEASURE_2400),
+    "pymeasure-2450": ("keithley2450", peer_traces.PYMEASURE_2450),
+    "qcodes-2400": ("keithley2400", peer_traces.QCODES_2400),
+    "qcodes-2450": ("keithley2450", peer_traces.QCODES_2450),
+    "qcodes-b2901": ("keysight_b2901", peer_traces.QCODES_B2901),
+    "qcodes-b2902": ("keysight_b2902", peer_traces.QCODES_B2902),
+}
+
+
+@pytest.mark.parametrize("client", sorted(PINNED))
+def test_each_message_of_a_pinned_session_runs_without_an_error(client: str) -> None:
+    """Message by message, as the client sent it: each query answered, the error queue
+    empty after each message (the failure names the message)."""
+    model, messages = PINNED[client]
+    address = next(a for a, entry in default_bench().items() if entry["model"] == model)
+    rm = pyvisa.ResourceManager("@labrun")
+    res = rm.open_resource(address, read_termination="\n", write_termination="\n", timeout=500)
+    assert isinstance(res, pyvisa.resources.MessageBasedResource)
+    for message in messages:
+        if "?" in message:
+            try:
+                assert res.query(message), message
+            except pyvisa.errors.VisaIOError as error:
+                raise AssertionError(f"{message!r}: no answer ({error.abbreviation})") from None
+        else:
+            res.write(message)
+        assert res.query(":SYST:ERR:COUN?") == "0", (message, res.query(":SYST:ERR:ALL?"))
+    res.close()

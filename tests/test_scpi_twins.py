@@ -212,6 +212,43 @@ def test_2400_clear_status_empties_the_queue(rm: pyvisa.ResourceManager) -> None
     assert k.query(":SYST:ERR:COUN?") == "0"
 
 
+def test_2400_configure_resistance_then_read(rm: pyvisa.ResourceManager) -> None:
+    """§17 ":CONFigure:<function>": that function alone, output on; manual ohms is V / I
+    (§18 ":RESistance:MODE"); :CONFigure? names the function."""
+    k = instrument(rm, K2400)
+    send(k, "*RST\n:SENS:CURR:PROT 0.01\n:SOUR:VOLT 2\n:SYST:RSEN ON\n:CONF:RES")
+    assert k.query(":CONF?") == '"RES"' and k.query(":OUTP?") == "1"
+    volts, amps, ohms, _, _ = floats(k.query(":READ?"))
+    assert (volts, amps, ohms) == (
+        pytest.approx(2.0, rel=1e-3),
+        pytest.approx(2e-3, rel=1e-3),
+        pytest.approx(1e3, rel=1e-3),
+    )
+    k.write(":CONF:CURR")
+    assert floats(k.query(":READ?"))[2] == 9.91e37  # resistance is off again: not measured
+    assert errors(k) == []
+
+
+def test_2400_measure_configures_one_shot(rm: pyvisa.ResourceManager) -> None:
+    """§17 ":MEASure:RESistance?": :CONFigure (trigger count one, buffer off) + :READ?."""
+    k = instrument(rm, K2400)
+    send(k, "*RST\n:SENS:CURR:PROT 0.01\n:SOUR:VOLT 1\n:TRIG:COUN 5\n:TRAC:FEED:CONT NEXT")
+    assert len(floats(k.query(":MEAS:RES?"))) == 5  # one reading of five elements
+    assert k.query(":TRIG:COUN?") == "+1.000000E+00" and k.query(":TRAC:FEED:CONT?") == "NEV"
+    assert errors(k) == []
+
+
+def test_2400_all_functions_and_one_integration_time(rm: pyvisa.ResourceManager) -> None:
+    """§18 ":SENSe:FUNCtion:ALL" / ":OFF:ALL"; ":NPLCycles" is one setting for every function."""
+    k = instrument(rm, K2400)
+    send(k, "*RST\n:SENS:FUNC:ALL\n:SENS:RES:NPLC 5")
+    assert k.query(":SENS:FUNC?") == '"VOLT:DC","CURR:DC","RES"'
+    assert float(k.query(":SENS:CURR:NPLC?")) == float(k.query(":SENS:VOLT:NPLC?")) == 5.0
+    k.write(":SENS:FUNC:OFF:ALL")
+    assert k.query(":SENS:FUNC?") == ""
+    assert errors(k) == []
+
+
 # ------------------------------------------------------------- Keithley 2450
 # "Model 2450 Interactive SourceMeter Instrument Reference Manual" (2450-901-01), SCPI.
 
@@ -311,6 +348,33 @@ def test_2450_error_count_and_clear(rm: pyvisa.ResourceManager) -> None:
     assert k.query(":SYST:ERR:COUN?") == "2"
     k.write("*CLS")
     assert k.query(":SYST:ERR:COUN?") == "0"
+
+
+def test_2450_resistance_reading_and_buffer_statistics(rm: pyvisa.ResourceManager) -> None:
+    """§6 ":MEASure:RESistance?", ":FETCh?", ":TRACe:STATistics:<statistic>?": a
+    resistance reading is V / I; the statistics are of the buffer's readings."""
+    k = instrument(rm, K2450)
+    send(k, "*RST\n:SOUR:VOLT 1\n:SOUR:VOLT:ILIM 0.01\n:OUTP ON\n:SENS:COUN 4")
+    assert float(k.query(':MEAS:RES? "defbuffer1"')) == pytest.approx(1e3, rel=1e-3)
+    assert k.query(":SENS:FUNC?") == '"RES"'  # the function stays selected
+    reading, source = floats(k.query(':FETC? "defbuffer1", READ, SOURce'))
+    assert (reading, source) == (pytest.approx(1e3, rel=1e-3), pytest.approx(1.0, rel=1e-3))
+    assert float(k.query(":TRAC:STAT:AVER?")) == pytest.approx(1e3, rel=1e-3)
+    assert 0 < float(k.query(":TRAC:STAT:PK2P?")) < 5.0
+    assert errors(k) == []
+
+
+def test_2450_buffer_size(rm: pyvisa.ResourceManager) -> None:
+    """§6 ":TRACe:POINts <n>, "<buffer>"": the buffer keeps its last n readings."""
+    k = instrument(rm, K2450)
+    send(k, '*RST\n:SOUR:VOLT 1\n:SOUR:VOLT:ILIM 0.01\n:OUTP ON\n:TRAC:POIN 10, "defbuffer1"\n:SENS:COUN 25')
+    assert float(k.query(":READ?")) == pytest.approx(1e-3, rel=1e-3)
+    assert k.query(':TRAC:POIN? "defbuffer1"') == "10"
+    assert k.query(":TRAC:ACT?") == "10"
+    k.write(":TRAC:POIN 5")
+    assert k.query(":SYST:ERR?") == '-222,"Data out of range"'  # 10 at least
+    k.write(":TRAC:DATA? 1, 1, 'defbuffer1', FRACtional")  # an element the twin does not keep
+    assert k.query(":SYST:ERR?") == '-224,"Illegal parameter value"'
 
 
 # ---------------------------------------------------------- Keysight B2901A
@@ -417,6 +481,21 @@ def test_b2901_error_count_and_clear(rm: pyvisa.ResourceManager) -> None:
     assert b.query(":SYST:ERR:COUN?") == "2"
     b.write("*CLS")
     assert b.query(":SYST:ERR:COUN?") == "0"
+
+
+def test_b2901_a_function_not_enabled_is_not_measured(rm: pyvisa.ResourceManager) -> None:
+    """Command reference ":MEASure:<CURRent|RESistance|VOLTage>?": +9.91E+37 when the
+    function is not enabled; ":SENSe:FUNCtion[:ON]" enables, ":FUNCtion:OFF" disables."""
+    b = instrument(rm, B2901)
+    send(b, "*RST\n:SENS:CURR:PROT 0.01\n:SOUR:VOLT 1\n:OUTP ON")
+    assert float(b.query(":MEAS:RES? (@1)")) == 9.91e37
+    b.write(':SENS:FUNC:ON "RES"')
+    assert b.query(":SENS:FUNC?") == '"VOLT","CURR","RES"'  # the others stay on
+    assert float(b.query(":MEAS:RES? (@1)")) == pytest.approx(1e3, rel=1e-3)
+    b.write(':SENS:FUNC:OFF "CURR"')
+    assert float(b.query(":MEAS:CURR? (@1)")) == 9.91e37
+    assert float(b.query(":MEAS:VOLT? (@1)")) == pytest.approx(1.0, rel=1e-3)
+    assert errors(b) == []
 
 
 # ------------------------------------------------------------------ spellings
