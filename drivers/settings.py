@@ -39,7 +39,9 @@ class SettingInfo:
     """One setting of a model, described (JSON-ready: CLI help, forms, docs)."""
 
     name: str
-    unit: str  # pint-compatible; "" for a count, a switch or a choice
+    #: pint-compatible; "" for a count (NPLC), a switch or a choice; the level's follows
+    #: the mode (here: voltage mode's)
+    unit: str
     doc: str
     readable: bool
     writable: bool

@@ -3,6 +3,11 @@
 Why read back and not the driver's copy: a front-panel change, another program, or a
 setting the driver never wrote (the instrument's defaults after a power cycle) is what
 the measurement was taken with; the copy says what the driver believes.
+
+Units (``units``: setting name -> unit), chosen to parse with pint as they are: "V",
+"A", "s", "Hz" for quantities; "" for a pure number — NPLC and the averaging count are
+counts (of power-line cycles, of readings), switches are true/false, choices are words.
+The level's unit follows the mode read back ("V" sourcing voltage, "A" current).
 """
 
 from __future__ import annotations

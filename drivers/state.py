@@ -54,7 +54,10 @@ class Held(Setting, Generic[D, T]):
     def __get__(self, driver: D | None, owner: type | None = None) -> Self | T:
         if driver is None:
             return self
-        value: T = vars(driver)[self.slot]
+        try:
+            value: T = vars(driver)[self.slot]
+        except KeyError:  # a driver still being made
+            raise AttributeError(f"{self.name}: not known yet") from None
         return value
 
     def __set__(self, driver: D, value: T) -> None:
