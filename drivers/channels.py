@@ -28,7 +28,7 @@ from .specs import Scpi
 from .sweeps import SweepScpi
 from .visa import in_process
 
-Driver = TypeVar("Driver")
+D = TypeVar("D")  # a driver (type[D]: its class)
 
 #: the root nodes that take a channel suffix (B2900 SCPI reference): :SOURce[n], :SENSe[n],
 #: :OUTPut[n], :TRIGger[n], :TRACe[n], :ARM[n], :CALCulate[n]
@@ -78,7 +78,7 @@ def _calling_on_channel(make: Callable[..., Any], channel: int) -> Callable[...,
 _made: dict[tuple[type, int], type] = {}
 
 
-def channel_class(model: type[Driver], channel: int) -> type[Driver]:
+def channel_class(model: type[D], channel: int) -> type[D]:
     """``model``'s driver class speaking to ``channel``: every command, setting and sweep
     of the model, rewritten once for that channel (and kept)."""
     if channel == 1:
@@ -88,7 +88,7 @@ def channel_class(model: type[Driver], channel: int) -> type[Driver]:
     return _made[model, channel]
 
 
-def _make(model: type[Driver], channel: int) -> type[Driver]:
+def _make(model: type[D], channel: int) -> type[D]:
     declared: Any = model  # a source-meter class: its scpi, sweep_scpi and settings are read
     namespace: dict[str, Any] = {
         "scpi": Scpi(
@@ -122,15 +122,15 @@ def device_lock_of(instrument: Instrument, channel: int) -> DeviceLock:
     return channel_lock(address, channel, interprocess=not in_process(instrument.resource))
 
 
-class Channels(Generic[Driver]):
+class Channels(Generic[D]):
     """The drivers of one instrument's channels (a part its drivers share): channel 1's,
     which opened the instrument, and each other one's, made by ``make`` on first ask."""
 
-    def __init__(self, opener: Driver, *, count: int, model: str, make: Callable[[int], Driver]) -> None:
+    def __init__(self, opener: D, *, count: int, model: str, make: Callable[[int], D]) -> None:
         self.opener, self.count, self.model, self._make = opener, count, model, make
-        self._others: dict[int, Driver] = {}
+        self._others: dict[int, D] = {}
 
-    def driver(self, number: int) -> Driver:
+    def driver(self, number: int) -> D:
         """The driver of channel ``number``; another channel's shares the connection and
         I/O lock and has its own device lock and output."""
         if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= self.count:
@@ -141,6 +141,6 @@ class Channels(Generic[Driver]):
             self._others[number] = self._make(number)
         return self._others[number]
 
-    def all(self) -> list[Driver]:
+    def all(self) -> list[D]:
         """Channel 1's driver and every other channel's asked for so far."""
         return [self.opener, *self._others.values()]
