@@ -14,15 +14,31 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .sourcemeter import SourceMeter
+from types import TracebackType
+from typing import Protocol
 
 logger = logging.getLogger(__name__)
 
+
+class LeftOpen(Protocol):
+    """What the registry needs of a driver: its name, whether its output is to stay as it
+    is, its output as last set, and its way out (stop, ramp down, off, close)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def keep_output(self) -> bool: ...
+    @property
+    def output_enabled(self) -> bool: ...
+    @property
+    def level(self) -> float: ...
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+
 #: drivers opened and not yet closed
-open_drivers: weakref.WeakSet[SourceMeter] = weakref.WeakSet()
+open_drivers: weakref.WeakSet[LeftOpen] = weakref.WeakSet()
 
 
 def shut_down_open_instruments() -> None:

@@ -9,7 +9,7 @@ one on channel 2 may run at once, never two on one channel.
 A channel's SCPI is its model's, with the channel in it: ``:SOUR:VOLT 1`` becomes
 ``:SOUR2:VOLT 1``, ``:MEAS? (@1)`` becomes ``:MEAS? (@2)``. The rewrite is made once,
 when the channel's driver class is made (:func:`channel_class`), never per message.
-:class:`ChannelFamily` (a mixin of ``SourceMeter``) keeps an instrument's channel drivers.
+:class:`Channels` (a part shared by an instrument's drivers) keeps its channel drivers.
 """
 
 from __future__ import annotations
@@ -18,20 +18,17 @@ import copy
 import dataclasses
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 from .errors import LimitError
+from .instrument import Instrument
 from .locks import DeviceLock, channel_lock
-from .settings import Setting
+from .settings import Commanded
 from .specs import Scpi
 from .sweeps import SweepScpi
 from .visa import in_process
 
-if TYPE_CHECKING:
-    from .instrument import Instrument
-    from .sourcemeter import SourceMeter
-
-Driver = TypeVar("Driver", bound="SourceMeter")
+D = TypeVar("D")  # a driver (type[D]: its class)
 
 #: the root nodes that take a channel suffix (B2900 SCPI reference): :SOURce[n], :SENSe[n],
 #: :OUTPut[n], :TRIGger[n], :TRACe[n], :ARM[n], :CALCulate[n]
@@ -81,7 +78,7 @@ def _calling_on_channel(make: Callable[..., Any], channel: int) -> Callable[...,
 _made: dict[tuple[type, int], type] = {}
 
 
-def channel_class(model: type[Driver], channel: int) -> type[Driver]:
+def channel_class(model: type[D], channel: int) -> type[D]:
     """``model``'s driver class speaking to ``channel``: every command, setting and sweep
     of the model, rewritten once for that channel (and kept)."""
     if channel == 1:
@@ -91,22 +88,23 @@ def channel_class(model: type[Driver], channel: int) -> type[Driver]:
     return _made[model, channel]
 
 
-def _make(model: type[Driver], channel: int) -> type[Driver]:
+def _make(model: type[D], channel: int) -> type[D]:
+    declared: Any = model  # a source-meter class: its scpi, sweep_scpi and settings are read
     namespace: dict[str, Any] = {
         "scpi": Scpi(
-            **{f.name: _rewritten(getattr(model.scpi, f.name), channel) for f in dataclasses.fields(Scpi)}
+            **{f.name: _rewritten(getattr(declared.scpi, f.name), channel) for f in dataclasses.fields(Scpi)}
         ),
-        "__doc__": f"Channel {channel} of a {model.series or model.model}.",
+        "__doc__": f"Channel {channel} of a {declared.series or declared.model}.",
         "__module__": model.__module__,
     }
-    if model.sweep_scpi is not None:
-        sweep = model.sweep_scpi
+    if declared.sweep_scpi is not None:
+        sweep = declared.sweep_scpi
         namespace["sweep_scpi"] = SweepScpi(
             **{f.name: _rewritten(getattr(sweep, f.name), channel) for f in dataclasses.fields(SweepScpi)}
         )
     for name in dir(model):
         setting = getattr(model, name, None)
-        if isinstance(setting, Setting):
+        if isinstance(setting, Commanded):
             own = copy.copy(setting)
             own.set_cmd, own.get_cmd = (
                 on_channel(setting.set_cmd, channel),
@@ -116,69 +114,33 @@ def _make(model: type[Driver], channel: int) -> type[Driver]:
     return type(f"{model.__name__}Channel{channel}", (model,), namespace)
 
 
-class ChannelFamily:
-    """The drivers of one instrument's channels (a mixin of ``SourceMeter``): the one that
-    opened it (channel 1) keeps the others, made on first ask."""
+def device_lock_of(instrument: Instrument, channel: int) -> DeviceLock:
+    """Held by a run for its whole life: the instrument's own (channel 1), or its channel's."""
+    if channel == 1:
+        return instrument.device_lock
+    address = str(instrument.resource.resource_name)
+    return channel_lock(address, channel, interprocess=not in_process(instrument.resource))
 
-    #: source-measure channels of the model; each is a driver of its own (``channel(n)``)
-    channels: ClassVar[int] = 1
-    model: ClassVar[str]
-    instrument: Instrument
-    keep_output: bool
-    compliance_advice: str | None
-    _resistance: bool
 
-    if TYPE_CHECKING:
+class Channels(Generic[D]):
+    """The drivers of one instrument's channels (a part its drivers share): channel 1's,
+    which opened the instrument, and each other one's, made by ``make`` on first ask."""
 
-        def sync(self) -> None: ...
+    def __init__(self, opener: D, *, count: int, model: str, make: Callable[[int], D]) -> None:
+        self.opener, self.count, self.model, self._make = opener, count, model, make
+        self._others: dict[int, D] = {}
 
-    def join_family(self, instrument: Instrument, channel: int, parent: SourceMeter | None) -> None:
-        """Set at construction: the channel, its device lock, its name, its parent."""
-        #: which channel this driver drives (1 on a one-channel model)
-        self.channel_number = channel
-        #: held by a run for its whole life: the instrument's own (channel 1), or its channel's
-        self.device_lock: DeviceLock = (
-            instrument.device_lock
-            if channel == 1
-            else channel_lock(
-                str(instrument.resource.resource_name),
-                channel,
-                interprocess=not in_process(instrument.resource),
-            )
-        )
-        self._name = instrument.name if channel == 1 else f"{instrument.name} channel {channel}"
-        #: the channel-1 driver that opened the instrument (None: this one did)
-        self._parent = parent
-        self._channels: dict[int, Self] = {}
+    def driver(self, number: int) -> D:
+        """The driver of channel ``number``; another channel's shares the connection and
+        I/O lock and has its own device lock and output."""
+        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= self.count:
+            raise LimitError(f"the {self.model} has channels 1 .. {self.count}, not {number!r}")
+        if number == 1:
+            return self.opener
+        if number not in self._others:
+            self._others[number] = self._make(number)
+        return self._others[number]
 
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def channel(self, number: int) -> Self:
-        """The driver of channel ``number`` of this instrument (``channel(1)`` on a
-        one-channel model is the driver itself).
-
-        It shares this driver's connection and I/O lock and has its own device lock and
-        output; closing the instrument's driver stops runs on every channel first.
-        """
-        if self._parent is not None:
-            return cast(Self, self._parent.channel(number))  # channel n's class derives from channel 1's
-        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= self.channels:
-            raise LimitError(f"the {self.model} has channels 1 .. {self.channels}, not {number!r}")
-        if number == self.channel_number:
-            return self
-        if number not in self._channels:
-            made: Any = channel_class(cast("type[SourceMeter]", type(self)), number)  # a SourceMeter class
-            driver = made(self.instrument, channel=number, parent=self)
-            driver.keep_output = self.keep_output
-            driver.compliance_advice = self.compliance_advice
-            driver._resistance = self._resistance  # the reading format is the instrument's
-            driver.sync()
-            self._channels[number] = driver
-        return self._channels[number]
-
-    def family(self) -> list[SourceMeter]:
-        """The drivers on this instrument: channel 1's and every channel asked for so far."""
-        owner = self._parent or self
-        return [owner, *owner._channels.values()]  # type: ignore[list-item]  # SourceMeters
+    def all(self) -> list[D]:
+        """Channel 1's driver and every other channel's asked for so far."""
+        return [self.opener, *self._others.values()]

@@ -83,6 +83,21 @@ class Instrument:
         with self.io_lock:
             return self._transact(command, command)
 
+    def query_checked(self, query: str) -> str:
+        """``query``'s answer, or :class:`InstrumentError` at once if the instrument refused it.
+
+        Sends ``QUERY;:SYST:ERR:COUN?`` and gets ``ANSWER;COUNT``: a refused query leaves
+        only the count, and the error queue (emptied, so the next command is not blamed
+        for it) says why. A plain query the instrument does not know costs a timeout.
+        """
+        with self.io_lock:
+            if self.error_count_query is None:
+                return self.query(query)
+            answer, separator, _ = self._transact(query, f"{query};{self.error_count_query}").rpartition(";")
+            if not separator:
+                raise InstrumentError(self.name, query, self._queue_text() or "no answer")
+            return answer
+
     def command_then_query(self, command: str, query: str) -> str:
         """``command``, confirmed through the error queue, then ``query``: one round trip.
 

@@ -7,8 +7,8 @@ reading while the output is off (error +803 "Output disabled", no answer).
 
 from __future__ import annotations
 
-from .settings import Choice, Number, ReadOnly, Switch
-from .shared_settings import KeithleyOffState, OffsetCompensation
+from .settings import Choice, Number, Switch
+from .shared_settings import KEITHLEY_OFF_STATE, LINE_FREQUENCY, OFFSET_COMPENSATION
 from .sourcemeter import SourceMeter
 from .specs import Limits, Ranges, Scpi
 from .sweeps import SweepScpi, source_list
@@ -40,7 +40,7 @@ SWEEP_2400 = SweepScpi(
 )
 
 
-class Keithley2400(KeithleyOffState, OffsetCompensation, SourceMeter):
+class Keithley2400(SourceMeter):
     model = "keithley2400"
     # the SCPI-compatible siblings; the 2450/2460/2470 (Touch series) speak another SCPI
     identity_pattern = r"MODEL 24(?:00|01|10|20|25|30|40)\b"
@@ -68,6 +68,7 @@ class Keithley2400(KeithleyOffState, OffsetCompensation, SourceMeter):
         current_limit_query=":SENS:CURR:PROT?",
         voltage_limit_query=":SENS:VOLT:PROT?",
         configure=(":FORM:ELEM VOLT,CURR",),
+        elements_query=":FORM:ELEM?",
         resistance_on=(':SENS:FUNC:CONC ON;:SENS:FUNC:ON "VOLT","CURR","RES"', ":FORM:ELEM VOLT,CURR,RES"),
         resistance_off=(':SENS:FUNC:OFF "RES"', ":FORM:ELEM VOLT,CURR"),
         reading_query=":READ?",
@@ -90,7 +91,9 @@ class Keithley2400(KeithleyOffState, OffsetCompensation, SourceMeter):
         doc="4-wire (remote) sense: the voltage is measured at the device, not at the terminals.",
     )
     autozero = Switch(":SYST:AZER {value}", ":SYST:AZER?", doc="Reference and zero taken with each reading.")
-    line_frequency = ReadOnly(":SYST:LFR?", from_scpi=float, doc="Mains frequency, Hz: one PLC is 1/this.")
+    line_frequency = LINE_FREQUENCY
+    offset_compensation = OFFSET_COMPENSATION
+    output_off_state = KEITHLEY_OFF_STATE
     averaging = Switch(":SENS:AVER {value}", ":SENS:AVER?", doc="The averaging filter on or off.")
     averaging_type = Choice(
         ":SENS:AVER:TCON {value}",

@@ -9,8 +9,8 @@ goes to a buffer; ``:READ? "defbuffer1", SOUR, READ`` answers the source readbac
 from __future__ import annotations
 
 from .errors import WrongInstrument
-from .settings import Choice, Number, ReadOnly, Switch
-from .shared_settings import KeithleyOffState, OffsetCompensation
+from .settings import Choice, Number, Switch
+from .shared_settings import KEITHLEY_OFF_STATE, LINE_FREQUENCY, OFFSET_COMPENSATION
 from .sourcemeter import SourceMeter
 from .specs import Limits, Ranges, Scpi
 from .sweeps import SweepScpi, source_list
@@ -41,7 +41,7 @@ SWEEP_2450 = SweepScpi(
 )
 
 
-class Keithley2450(KeithleyOffState, OffsetCompensation, SourceMeter):
+class Keithley2450(SourceMeter):
     model = "keithley2450"
     identity_pattern = r"MODEL 24(?:50|60|61|70)\b"
     series = "Keithley 2450 series (2450, 2460, 2461, 2470)"
@@ -90,9 +90,9 @@ class Keithley2450(KeithleyOffState, OffsetCompensation, SourceMeter):
         ":SENS:CURR:AZER?",
         doc="Reference and zero taken with each reading.",
     )
-    line_frequency = ReadOnly(
-        ":SYST:LFR?", from_scpi=float, doc="Mains frequency, Hz (detected at power-on)."
-    )
+    line_frequency = LINE_FREQUENCY
+    offset_compensation = OFFSET_COMPENSATION
+    output_off_state = KEITHLEY_OFF_STATE
     averaging = Switch(
         ":SENS:CURR:AVER {value};:SENS:VOLT:AVER {value}", ":SENS:CURR:AVER?", doc="The averaging filter."
     )
@@ -146,4 +146,4 @@ class Keithley2450(KeithleyOffState, OffsetCompensation, SourceMeter):
 
     def parse_reading(self, text: str) -> tuple[float, float]:
         source, measured = super().parse_reading(text)
-        return (source, measured) if self.mode == "voltage" else (measured, source)
+        return (source, measured) if self._mode == "voltage" else (measured, source)

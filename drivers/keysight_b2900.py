@@ -7,8 +7,8 @@ take a channel list (``:MEAS? (@1)``) and answer the elements chosen by
 
 from __future__ import annotations
 
-from .settings import Choice, Number, ReadOnly, Switch
-from .shared_settings import OffsetCompensation
+from .settings import Choice, Number, Switch
+from .shared_settings import LINE_FREQUENCY, OFFSET_COMPENSATION
 from .sourcemeter import SourceMeter
 from .specs import Limits, Ranges, Scpi
 from .sweeps import SweepScpi, values
@@ -39,7 +39,7 @@ SWEEP_B2900 = SweepScpi(
 )
 
 
-class KeysightB2901(OffsetCompensation, SourceMeter):
+class KeysightB2901(SourceMeter):
     model = "keysight_b2901"
     identity_pattern = r"B29(?:0[12]|1[12])[AB]?\b"
     series = "Keysight B2900 series (B2901, B2902, B2911, B2912)"
@@ -66,6 +66,7 @@ class KeysightB2901(OffsetCompensation, SourceMeter):
         current_limit_query=":SENS:CURR:PROT?",
         voltage_limit_query=":SENS:VOLT:PROT?",
         configure=(":FORM:ELEM:SENS VOLT,CURR",),
+        elements_query=":FORM:ELEM:SENS?",
         resistance_on=(':SENS:FUNC:ON "VOLT","CURR","RES"', ":FORM:ELEM:SENS VOLT,CURR,RES"),
         resistance_off=(':SENS:FUNC:OFF "RES"', ":FORM:ELEM:SENS VOLT,CURR"),
         reading_query=":MEAS? (@1)",
@@ -85,7 +86,8 @@ class KeysightB2901(OffsetCompensation, SourceMeter):
         ":SENS:REM?",
         doc="4-wire (remote) sense (:SENSe:REMote).",
     )
-    line_frequency = ReadOnly(":SYST:LFR?", from_scpi=float, doc="Mains frequency, Hz: one PLC is 1/this.")
+    line_frequency = LINE_FREQUENCY
+    offset_compensation = OFFSET_COMPENSATION
     source_delay = Number(
         ":TRIG:TRAN:DEL {value}",
         ":TRIG:TRAN:DEL?",

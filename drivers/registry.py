@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from .keithley2400 import Keithley2400
 from .keithley2450 import Keithley2450
 from .keysight_b2900 import KeysightB2901, KeysightB2902
+from .settings import Setting
 from .sourcemeter import SourceMeter
 
 
@@ -27,6 +28,10 @@ class Model:
     twin: str  # its twin's data file: sim_devices/<twin>.yaml
     #: where the default simulated bench (``ResourceManager("@labrun")``) puts its twins
     addresses: tuple[str, ...]
+
+    def setting_table(self) -> dict[str, Setting]:
+        """The model's settings, by name (its driver's table: see ``SourceMeter.setting_table``)."""
+        return self.driver.setting_table()
 
 
 USB_2450 = "USB0::0x05E6::0x2450::04096302::INSTR"

@@ -1,55 +1,42 @@
 """How a source-meter driver ends: ramped down and off, its run stopped, closed — bounded
-against an instrument that stopped answering (a mixin of ``SourceMeter``)."""
+against an instrument that stopped answering (a part of ``SourceMeter``)."""
 
 from __future__ import annotations
 
 import logging
 import time
-from types import TracebackType
-from typing import TYPE_CHECKING, ClassVar, Self
+from collections.abc import Sequence
+from typing import Protocol
 
 from . import at_exit
 from .errors import InstrumentError, InstrumentTimeout
-
-if TYPE_CHECKING:
-    from .instrument import Instrument
-    from .locks import DeviceLock
-    from .sourcemeter import SourceMeter
-    from .specs import Scpi
-    from .state import SourceMode
+from .instrument import Instrument
+from .locks import DeviceLock
+from .state import LEVEL, OUTPUT_ENABLED, SourceControl
+from .sweeps import InstrumentSweep
 
 logger = logging.getLogger("labrun.drivers.sourcemeter")
 
 
+class Ending(at_exit.LeftOpen, SourceControl, Protocol):
+    """What a safe end needs of its source-meter (and of the other channels' drivers it
+    ends with it): its source state, its connection and device lock, and the ways out of
+    each driver."""
+
+    @property
+    def instrument(self) -> Instrument: ...
+    @property
+    def device_lock(self) -> DeviceLock: ...
+    def stop_runs(self, reason: str = ..., timeout: float = ...) -> None: ...
+    def shutdown(self, steps: int = ..., step_delay: float = ...) -> None: ...
+    def close(self) -> None: ...
+
+
 class SafeEnd:
-    """Shutdown, stop_runs, close, and the context manager."""
+    """Shutdown, stop_runs, close and the context manager's exit, for one driver."""
 
-    instrument: Instrument
-    _level: float
-    _output_enabled: bool
-    _sweeping: bool
-    _sweep_levels: list[float]
-
-    scpi: ClassVar[Scpi]
-
-    if TYPE_CHECKING:
-
-        @property
-        def name(self) -> str: ...
-        @property
-        def level(self) -> float: ...
-        @property
-        def mode(self) -> SourceMode: ...
-        @property
-        def output_enabled(self) -> bool: ...
-        def output_off(self) -> None: ...
-        def family(self) -> list[SourceMeter]: ...
-
-        _parent: SourceMeter | None
-        device_lock: DeviceLock
-
-        def abort_sweep(self) -> None: ...
-        def end_sweep(self, reached: int) -> None: ...
+    def __init__(self, driver: Ending, sweep: InstrumentSweep | None) -> None:
+        self.driver, self.sweep = driver, sweep
 
     def shutdown(self, steps: int = 10, step_delay: float = 0.0) -> None:
         """Leave the instrument safe: ramp the level to zero in ``steps``, output off.
@@ -60,79 +47,73 @@ class SafeEnd:
         output-off are sent once each without waiting for confirmations, and the timeout
         is raised saying the output state is unknown. No further timeout is waited for.
         """
-        if self._sweeping and self.instrument.responsive:  # a sweep left running: stop it first
+        driver, instrument = self.driver, self.driver.instrument
+        sweep = self.sweep
+        if sweep is not None and sweep.running and instrument.responsive:  # a sweep left running
             try:
-                self.abort_sweep()
-                self.end_sweep(len(self._sweep_levels))
+                sweep.abort()
+                sweep.end(len(sweep.levels))
             except InstrumentError as error:
-                logger.error("%s: stopping its sweep before the shutdown failed: %s", self.name, error)
+                logger.error("%s: stopping its sweep before the shutdown failed: %s", driver.name, error)
         silent: InstrumentTimeout | None = None
-        if not self.instrument.responsive:
-            silent = InstrumentTimeout(self.name, "shutdown", "the instrument stopped answering before it")
+        if not instrument.responsive:
+            silent = InstrumentTimeout(driver.name, "shutdown", "the instrument stopped answering before it")
         try:
-            with self.instrument.io_lock:
-                start = self.level
-                setter = self.scpi.voltage_level if self.mode == "voltage" else self.scpi.current_level
+            with instrument.io_lock:
+                start = driver.level
+                setter = driver.scpi.voltage_level if driver.mode == "voltage" else driver.scpi.current_level
                 for k in range(steps - 1, -1, -1):
                     value = start * k / steps
                     try:
-                        self.instrument.write(setter.format(value=value), check=silent is None)
+                        instrument.write(setter.format(value=value), check=silent is None)
                     except InstrumentTimeout as error:
                         silent = error  # sent, unconfirmed: the rest goes unconfirmed too
-                    self._level = value
+                    LEVEL.keep(driver, value)
                     if step_delay:
                         time.sleep(step_delay)
         except InstrumentError:
-            self.output_off()  # confirmed: the instrument answers, it refused a ramp step
+            driver.output_off()  # confirmed: the instrument answers, it refused a ramp step
             raise
         if silent is None:
-            self.output_off()
+            driver.output_off()
             return
         try:
-            self.instrument.write(self.scpi.output_off, check=False)
+            instrument.write(driver.scpi.output_off, check=False)
             sent = "ramp and output-off sent without confirmation"
         except InstrumentError as off_error:
             sent = f"output-off could not be sent ({off_error.detail})"
-        self._output_enabled = False  # what the driver last sent: asking again would wait again
-        silent.add_note(f"{self.name}: {sent}: the output state is unknown")
+        OUTPUT_ENABLED.keep(driver, False)  # what the driver last sent: asking again would wait again
+        silent.add_note(f"{driver.name}: {sent}: the output state is unknown")
         raise silent
 
     def stop_runs(self, reason: str = "its instrument was closed", timeout: float = 60.0) -> None:
         """Stop a run in progress on this driver object and wait until it has let go."""
-        owner = self.device_lock.stop_holder(self, reason, timeout=timeout)
+        owner = self.driver.device_lock.stop_holder(self.driver, reason, timeout=timeout)
         if owner is not None:
-            logger.warning("%s: stopped %s, which was still running (%s)", self.name, owner, reason)
+            logger.warning("%s: stopped %s, which was still running (%s)", self.driver.name, owner, reason)
 
-    def close(self) -> None:
-        """Stop a run in progress on this driver (it turns its output off), then close.
+    def close(self, others: Sequence[Ending], *, opener: bool) -> None:
+        """Stop a run in progress on the driver (it turns its output off), then close.
 
-        A channel's driver lets go of its channel only; the driver that opened the
-        instrument closes every channel's first, then the connection.
+        ``others``: the other channels' drivers, closed first by the driver that opened the
+        instrument (``opener``), which then closes the connection.
         """
         try:
-            for channel in reversed(self.family()[1:] if self._parent is None else []):
+            for channel in reversed(others):
                 channel.close()
             self.stop_runs()
         finally:
-            at_exit.open_drivers.discard(self)  # type: ignore[arg-type]  # a SourceMeter
-            if self._parent is None:
-                self.instrument.close()
+            at_exit.open_drivers.discard(self.driver)
+            if opener:
+                self.driver.instrument.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop a run in progress on it, shut down and close (on a multi-channel instrument
-        every channel, channel 1 last); a shutdown failure never hides the error already
-        raised, nor stops the other channels' shutdowns."""
+    def exit(self, ending: Sequence[Ending], exc: BaseException | None) -> None:
+        """Stop a run in progress on each driver of ``ending`` and shut it down (the last
+        first: channel 1 last), then close; a shutdown failure never hides the error
+        already raised (``exc``), nor stops the other channels' shutdowns."""
         failed: Exception | None = None
         try:
-            for driver in reversed(self.family() if self._parent is None else [self]):
+            for driver in reversed(ending):
                 try:
                     driver.stop_runs()
                     if driver.output_enabled:
@@ -143,6 +124,6 @@ class SafeEnd:
                         exc.add_note(f"{driver.name}: shutdown on exit also failed: {error}")
                     failed = failed or error
         finally:
-            self.close()
+            self.driver.close()
         if failed is not None and exc is None:
             raise failed

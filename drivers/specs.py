@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
+
+from .errors import LimitError
+
+
+def check_range(what: str, value: float, low: float, high: float, unit: str) -> float:
+    """``value`` as float, or :class:`LimitError` naming the allowed range."""
+    value = float(value)
+    if not math.isfinite(value) or not low <= value <= high:
+        raise LimitError(f"{what} {value:g} {unit} is outside the allowed {low:g} .. {high:g} {unit}")
+    return value
 
 
 class Reading(NamedTuple):
@@ -48,6 +59,33 @@ class Limits:
         allowed = [up_to for up_to, limit in self.envelope if abs(current) <= limit]
         return max(allowed, default=0.0)
 
+    def allowed_voltage(self, volts: float, current_limit: float, model: str) -> float:
+        """``volts`` as float, or :class:`LimitError`: beyond the range, or beyond the power
+        envelope with ``current_limit`` set (a sweep checks each point here)."""
+        volts, most = float(volts), self.max_voltage
+        if not -most <= volts <= most:  # NaN fails this too: check_range says why
+            check_range("voltage", volts, -most, most, "V")
+        allowed = self.max_current_at(volts)
+        if current_limit > allowed:
+            raise LimitError(
+                f"{volts:g} V with a current limit of {current_limit:g} A is outside the "
+                f"{model}'s power envelope: at {volts:g} V at most {allowed:g} A; lower the limit first"
+            )
+        return volts
+
+    def allowed_current(self, amps: float, voltage_limit: float, model: str) -> float:
+        """``amps`` as float, or :class:`LimitError` (as :meth:`allowed_voltage`)."""
+        amps, most = float(amps), self.max_current
+        if not -most <= amps <= most:  # NaN fails this too: check_range says why
+            check_range("current", amps, -most, most, "A")
+        allowed = self.max_voltage_at(amps)
+        if voltage_limit > allowed:
+            raise LimitError(
+                f"{amps:g} A with a voltage limit of {voltage_limit:g} V is outside the "
+                f"{model}'s power envelope: at {amps:g} A at most {allowed:g} V; lower the limit first"
+            )
+        return amps
+
 
 @dataclass(frozen=True)
 class Ranges:
@@ -82,6 +120,9 @@ class Scpi:
     output_query: str = ":OUTP?"
     #: sent after opening and after ``reset()``, to fix the reading format
     configure: tuple[str, ...] = ()
+    #: answers the elements of each reading ("VOLT,CURR,RES"); empty: the reading query
+    #: names them itself (the 2450's)
+    elements_query: str = ""
     #: resistance added to each reading (its third value), and taken away again; empty: the
     #: model's readings do not carry it
     resistance_on: tuple[str, ...] = ()

@@ -5,8 +5,9 @@ Why: a stepped sweep costs a bus round trip per point; here the host sends the l
 starts it with one command, polls the buffer's count at an interval and reads new
 readings back in chunks while the sweep runs. ``abort_sweep`` (``:ABORt``) stops it at
 once; the readings taken stay in the buffer. Each model gives its SCPI in a
-:class:`SweepScpi` table; the SCPI was written from the programming manuals from memory
-and is pinned in the tests against the twins, not yet against hardware.
+:class:`SweepScpi` table, from which each driver builds its :class:`InstrumentSweep`; the
+SCPI was written from the programming manuals from memory and is pinned in the tests
+against the twins, not yet against hardware.
 """
 
 from __future__ import annotations
@@ -14,14 +15,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import Protocol
 
 from .errors import InstrumentError, LimitError
 from .specs import Reading
-
-if TYPE_CHECKING:
-    from .instrument import Instrument
-    from .state import SourceMode
+from .state import LEVEL, SourceControl
 
 
 def values(levels: Sequence[float]) -> str:
@@ -60,99 +58,92 @@ class SweepScpi:
     max_points: int = 2500
 
 
-class InstrumentSweeps:
-    """The sweep methods every source-meter shares (a mixin of ``SourceMeter``)."""
+class SweepHost(SourceControl, Protocol):
+    """What an instrument-side sweep needs of its source-meter: its source state, its
+    level check, and how it makes a reading of numbers."""
 
-    sweep_scpi: ClassVar[SweepScpi | None] = None
-    instrument: Instrument
-    _sweep_levels: list[float]
+    @property
+    def name(self) -> str: ...
+    @property
+    def measure_resistance(self) -> bool: ...
+    def allowed_level(self, level: float) -> float: ...
+    def reading_of(self, voltage: float, current: float, stamp: float) -> Reading: ...
 
-    _resistance: bool
-    _sweeping: bool = False
 
-    if TYPE_CHECKING:
-        _level: float
+class InstrumentSweep:
+    """One driver's instrument-side sweep (a part of ``SourceMeter``), built from its
+    model's :class:`SweepScpi`."""
 
-        @property
-        def name(self) -> str: ...
-        @property
-        def mode(self) -> SourceMode: ...
-        def _allowed_voltage(self, volts: float) -> float: ...
-        def _allowed_current(self, amps: float) -> float: ...
-        def reading_of(self, voltage: float, current: float, stamp: float) -> Reading: ...
+    def __init__(self, scpi: SweepScpi, host: SweepHost) -> None:
+        self.scpi, self.host = scpi, host
+        #: the levels of the sweep in hand (checked), and whether it runs (until ``end``)
+        self.levels: list[float] = []
+        self.running = False
 
-    def _sweep(self) -> SweepScpi:
-        if self.sweep_scpi is None:
-            raise NotImplementedError(f"{self.name}: no instrument-side sweep for this model")
-        return self.sweep_scpi
-
-    def start_sweep(self, levels: Sequence[float], *, delay: float = 0.0) -> None:
+    def start(self, levels: Sequence[float], *, delay: float = 0.0) -> None:
         """Load ``levels`` (of the present mode) and start the sweep; returns at once.
 
         Every level is checked against the model's range and power envelope, and the
         count against its buffer, before anything is written.
         """
-        scpi = self._sweep()
-        allowed = self._allowed_voltage if self.mode == "voltage" else self._allowed_current
-        checked = [allowed(float(level)) for level in levels]
+        scpi, host = self.scpi, self.host
+        checked = [host.allowed_level(float(level)) for level in levels]
         if not 1 <= len(checked) <= scpi.max_points:
             raise LimitError(f"an instrument-side sweep of {len(checked)} points: 1 .. {scpi.max_points}")
         if not delay >= 0:
             raise LimitError(f"a sweep's source delay must be >= 0 s, got {delay}")
-        function = "VOLT" if self.mode == "voltage" else "CURR"
-        with self.instrument.io_lock:
+        function = "VOLT" if host.mode == "voltage" else "CURR"
+        with host.instrument.io_lock:
             for command in scpi.setup(function, checked, delay):
-                self.instrument.write(command)
-            self.instrument.write(scpi.start)
-        self._sweep_levels = checked
-        self._sweeping = True  # until end_sweep: a shutdown aborts it first
+                host.instrument.write(command)
+            host.instrument.write(scpi.start)
+        self.levels = checked
+        self.running = True  # until end: a shutdown aborts it first
 
-    def sweep_count(self) -> int:
+    def count(self) -> int:
         """Readings in the buffer so far."""
-        scpi = self._sweep()
-        answer = self.instrument.query(scpi.count_query)
+        query = self.scpi.count_query
+        answer = self.host.instrument.query(query)
         try:
             return int(float(answer))
         except ValueError:
-            raise InstrumentError(self.name, scpi.count_query, f"unreadable count {answer!r}") from None
+            raise InstrumentError(self.host.name, query, f"unreadable count {answer!r}") from None
 
-    def sweep_readings(self, start: int, stop: int) -> list[Reading]:
+    def readings(self, start: int, stop: int) -> list[Reading]:
         """Readings ``start`` .. ``stop`` (0-based, ``stop`` excluded) of the sweep in hand."""
         if stop <= start:
             return []
-        scpi = self._sweep()
+        scpi, host = self.scpi, self.host
         query = scpi.data_query(start, stop)
-        text = self.instrument.query(query)
+        text = host.instrument.query(query)
         stamp = time.time()
         try:
             numbers = [float(field) for field in text.split(",")]
         except ValueError:
-            raise InstrumentError(self.name, query, f"unreadable buffer {text[:80]!r}") from None
-        width = 3 if self._resistance and not scpi.pairs_are_source_and_reading else 2
+            raise InstrumentError(host.name, query, f"unreadable buffer {text[:80]!r}") from None
+        width = 3 if host.measure_resistance and not scpi.pairs_are_source_and_reading else 2
         rows = [numbers[k : k + width] for k in range(0, len(numbers) - width + 1, width)]
         if scpi.data_is_whole_buffer:
             rows = rows[start:stop]
         if len(rows) != stop - start or len(numbers) % width:
-            raise InstrumentError(self.name, query, f"{len(numbers)} values for {stop - start} readings")
-        if scpi.pairs_are_source_and_reading and self.mode == "current":
+            raise InstrumentError(host.name, query, f"{len(numbers)} values for {stop - start} readings")
+        if scpi.pairs_are_source_and_reading and host.mode == "current":
             rows = [[measured, level] for level, measured in rows]
-        readings = [self.reading_of(row[0], row[1], stamp) for row in rows]
+        readings = [host.reading_of(row[0], row[1], stamp) for row in rows]
         if width == 3:
             readings = [r._replace(resistance=row[2]) for r, row in zip(readings, rows, strict=True)]
         return readings
 
-    def abort_sweep(self) -> None:
+    def abort(self) -> None:
         """Stop the sweep where it is (its readings stay in the buffer)."""
-        self.instrument.write(self._sweep().abort)
+        self.host.instrument.write(self.scpi.abort)
 
-    def end_sweep(self, reached: int) -> None:
-        """Back to fixed-level sourcing; the driver's level is the last one reached."""
-        scpi = self._sweep()
-        levels = getattr(self, "_sweep_levels", [])
-        if levels:
-            self._level = levels[min(max(reached, 1), len(levels)) - 1]
-        function = "VOLT" if self.mode == "voltage" else "CURR"
-        with self.instrument.io_lock:
-            for command in scpi.teardown(function):
-                self.instrument.write(command)
-        self._sweeping = False
+    def end(self, reached: int) -> None:
+        """Back to fixed-level sourcing; the driver's level is the last one ``reached``."""
+        if self.levels:
+            LEVEL.keep(self.host, self.levels[min(max(reached, 1), len(self.levels)) - 1])
+        function = "VOLT" if self.host.mode == "voltage" else "CURR"
+        with self.host.instrument.io_lock:
+            for command in self.scpi.teardown(function):
+                self.host.instrument.write(command)
+        self.running = False

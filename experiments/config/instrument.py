@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
@@ -133,29 +134,28 @@ class InstrumentConfig(Strict):
 
     @model_validator(mode="after")
     def within_the_models_settings(self) -> InstrumentConfig:
-        """Each setting refused here, with what the model allows, before anything is opened
-        (the ranges, whose unit depends on the experiment's mode, in ``Config``)."""
+        """Each setting refused here, with what the model allows, before anything is opened:
+        by the entry of the model's table it is applied through (the ranges, whose unit
+        depends on the experiment's mode, in ``Config``)."""
         driver = MODELS[self.model]
-        if self.measure_resistance and not driver.scpi.resistance_on:
-            raise ConfigFieldError(
-                "instrument.measure_resistance", f"the {self.model}'s readings carry no resistance in labrun"
-            )
+        table = driver.setting_table()
         for key, name, value in self.driver_settings():
-            if key in ("source_range", "measure_range", "measure_resistance"):
-                continue
-            setting = getattr(driver, name, None)
-            if not isinstance(setting, Setting):
+            setting = table.get(name)
+            if setting is None:
                 what = name.replace("_", " ")
                 raise ConfigFieldError(f"instrument.{key}", f"the {self.model} has no {what}")
+            if key in ("source_range", "measure_range"):
+                continue
             try:
                 setting.allowed_for(driver, value)
             except LimitError as error:
-                raise ConfigFieldError(f"instrument.{key}", f"{self.model}: {error}") from None
+                said = str(error) if self.model in str(error) else f"{self.model}: {error}"
+                raise ConfigFieldError(f"instrument.{key}", said) from None
         return self
 
     def driver_settings(self, mode: str = "voltage") -> list[tuple[str, str, Any]]:
-        """(config key, driver setting, value) in the order they are applied, for an
-        experiment in ``mode``: one list for checking and for applying."""
+        """(config key, name in the model's table of settings, value) in the order they are
+        applied, for an experiment in ``mode``: one list for checking and for applying."""
         sourced, measured = ("voltage", "current") if mode == "voltage" else ("current", "voltage")
         out: list[tuple[str, str, Any]] = []
         if self.nplc is not None:
@@ -181,7 +181,7 @@ class InstrumentConfig(Strict):
         if self.source_delay == "auto":
             out.append(("source_delay", "source_delay_auto", True))
         elif self.source_delay is not None:
-            if hasattr(MODELS[self.model], "source_delay_auto"):
+            if "source_delay_auto" in MODELS[self.model].setting_table():
                 out.append(("source_delay", "source_delay_auto", False))
             out.append(("source_delay", "source_delay", self.source_delay))
         for key in ("output_off_state", "offset_compensation", "aperture"):
@@ -191,9 +191,10 @@ class InstrumentConfig(Strict):
             out.append(("measure_resistance", "measure_resistance", True))
         return out
 
-    def settings_for(self, mode: str) -> list[tuple[str, Any]]:
-        """(driver setting, value) to apply, in order, for an experiment in ``mode``."""
-        return [(name, value) for _, name, value in self.driver_settings(mode)]
+    def settings_for(self, mode: str, table: Mapping[str, Setting]) -> list[tuple[Setting, Any]]:
+        """(setting, value) to apply, in order, for an experiment in ``mode``: each the entry
+        of ``table``, the driver's own (a channel's speaks to its channel)."""
+        return [(table[name], value) for _, name, value in self.driver_settings(mode)]
 
     @model_validator(mode="after")
     def known_backend(self) -> InstrumentConfig:

@@ -74,8 +74,8 @@ def connect(config: InstrumentConfig, bench: str) -> SourceMeter:
 def apply_settings(smu: SourceMeter, config: InstrumentConfig, mode: str) -> None:
     """The config's instrument settings for an experiment in ``mode``, in order, each
     written, confirmed and read back."""
-    for name, value in config.settings_for(mode):
-        setattr(smu, name, value)
+    for setting, value in config.settings_for(mode, smu.setting_table()):
+        setting.write(smu, value)
 
 
 @contextlib.contextmanager

@@ -78,7 +78,7 @@ class Config(Strict):
                     f"in {mode} mode the {kind} range is a {what}, in {wanted}, not {unit}",
                 )
             try:
-                getattr(driver, f"{what}_{kind}_range").allowed_for(driver, number)
+                driver.setting(f"{what}_{kind}_range").allowed_for(driver, number)
             except LimitError as error:
                 raise ConfigFieldError(f"instrument.{key}", f"{inst.model}: {error}") from None
 
