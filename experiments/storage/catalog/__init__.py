@@ -1,0 +1,7 @@
+"""The run catalog: every run's record in a database (SQLite by default, PostgreSQL shared)."""
+
+from .catalog import Catalog, RunNotFound, shared_catalog
+from .schema import ENVIRONMENT, default_url
+from .when import since_epoch
+
+__all__ = ["ENVIRONMENT", "Catalog", "RunNotFound", "default_url", "shared_catalog", "since_epoch"]
