@@ -206,23 +206,40 @@ def describe(r: RunRecord) -> str:
     lines.append(f"columns:    {units}")
     lines += _block("parameters", r.parameters)
     for snapshot in r.instruments:
-        head = {k: snapshot[k] for k in ("model", "name", "address", "channel", "backend") if snapshot.get(k)}
-        lines.append(
-            f"instrument ({snapshot.get('role', 'instrument')}): " + ", ".join(map(str, head.values()))
-        )
-        rest = {
-            k: v for k, v in snapshot.items() if k not in head and k != "role" and v not in (None, {}, "")
-        }
+        lines.append(f"instrument ({snapshot.get('role') or 'instrument'}): {_which(snapshot)}")
+        head = ("role", "model", "name", "address", "channel", "backend")
+        rest = {k: v for k, v in snapshot.items() if k not in head and v not in (None, {}, "")}
+        if isinstance(rest.get("settings"), dict) and isinstance(units := rest.pop("units", None), dict):
+            rest["settings"] = {
+                k: f"{v} {units[k]}" if units.get(k) else v for k, v in rest["settings"].items()
+            }
         lines += ["  " + line for line in _block("", rest)[1:]]
     if r.config:
         lines += _block("config (resolved)", r.config.get("resolved"))
     return "\n".join(lines)
 
 
+def _which(snapshot: dict[str, Any]) -> str:
+    """``model 'name' at address, channel 2 (backend)``: the parts it has."""
+    text = str(snapshot.get("model") or "?")
+    if snapshot.get("name"):
+        text += f" {snapshot['name']!r}"
+    if snapshot.get("address"):
+        text += f" at {snapshot['address']}"
+    if snapshot.get("channel") is not None:
+        text += f", channel {snapshot['channel']}"
+    return text + (f" ({snapshot['backend']})" if snapshot.get("backend") else "")
+
+
 def _block(title: str, value: Any) -> list[str]:
     if value in (None, {}, []):
         return []
-    text = yaml.safe_dump(json.loads(json.dumps(value, default=str)), sort_keys=False, allow_unicode=True)
+    text = yaml.safe_dump(
+        json.loads(json.dumps(value, default=str)),
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=None,
+    )
     return [f"{title}:", *("  " + line for line in text.rstrip("\n").splitlines())]
 
 
