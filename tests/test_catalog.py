@@ -77,7 +77,10 @@ def test_the_filters_find_runs_newest_first(catalog_url: str) -> None:
     catalog.ended(fet.run_id, RunEnd("failed", error={"type": "DeviceError", "message": "-221"}, points=7))
 
     def ids(**filters: object) -> list[str]:
-        return [r.run_id for r in catalog.runs(**filters)]  # type: ignore[arg-type]
+        """The runs' ids, the same whether whole records or summaries are asked for."""
+        found = [r.run_id for r in catalog.runs(**filters)]  # type: ignore[arg-type]
+        assert [s.run_id for s in catalog.summaries(**filters)] == found  # type: ignore[arg-type]
+        return found
 
     assert ids() == [fet2.run_id, fet.run_id, iv.run_id, old.run_id]
     assert ids(experiment="iv_sweep") == [iv.run_id, old.run_id]
@@ -95,6 +98,16 @@ def test_the_filters_find_runs_newest_first(catalog_url: str) -> None:
     assert ids(experiment="fet_output", status="running", sequence="gates") == [fet2.run_id]
     assert ids(limit=2) == [fet2.run_id, fet.run_id]
     assert ids(experiment="nothing") == []
+    summary = catalog.summaries(status="failed")[0]
+    assert (summary.short_id, summary.experiment, summary.started, summary.points) == (
+        fet.short_id, "fet_output", fet.started, 7
+    )  # fmt: skip
+    assert (summary.instrument, summary.instruments, summary.host) == (
+        "keysight_b2902 GPIB0::22::INSTR",
+        2,
+        ELSEWHERE,
+    )
+    assert catalog.summaries(tag="diode")[0].tags == ("diode",)
     with pytest.raises(ValueError, match="not one of running, completed"):
         catalog.runs(status="done")
     with pytest.raises(ValueError, match="neither an age"):

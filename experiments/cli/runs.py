@@ -18,7 +18,7 @@ from labrun.experiments.storage.export import FORMATS
 from labrun.experiments.storage.record import STATUSES
 
 if TYPE_CHECKING:
-    from labrun.experiments.storage.catalog import Catalog
+    from labrun.experiments.storage.catalog import Catalog, RunSummary
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 CATALOG_HELP = "the catalog's SQLAlchemy URL (default: $LABRUN_CATALOG, else the user's data directory)"
@@ -119,7 +119,7 @@ def _handled(command: Any) -> Any:
 @_handled
 def cmd_runs(args: argparse.Namespace) -> int:
     with _open(args) as catalog:
-        found = catalog.runs(
+        found = catalog.summaries(
             experiment=args.experiment,
             instrument=args.instrument,
             status=args.status,
@@ -141,17 +141,19 @@ def _filtered(args: argparse.Namespace) -> bool:
     return any(getattr(args, k) for k in ("experiment", "instrument", "status", "since", "tag", "sequence"))
 
 
-def table(records: list[RunRecord]) -> str:
+def table(runs: list[RunSummary]) -> str:
     """One line a run: short id, start, experiment, instrument, status, points (and tags)."""
     rows = [("id", "started", "experiment", "instrument", "status", "points", "tags")]
-    for r in records:
+    for r in runs:
+        more = f" +{r.instruments - 1}" if r.instruments > 1 else ""
+        started = r.started[:19].replace("T", " ")
         points = "" if r.points is None else str(r.points)
         rows.append(
             (
                 r.short_id,
-                r.started[:19].replace("T", " "),
+                started,
                 r.experiment,
-                instrument_of(r),
+                (r.instrument or "-") + more,
                 r.status,
                 points,
                 ", ".join(r.tags),
@@ -159,15 +161,6 @@ def table(records: list[RunRecord]) -> str:
         )
     width = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, width, strict=True)).rstrip() for row in rows)
-
-
-def instrument_of(record: RunRecord) -> str:
-    """The first instrument, model and address, and how many more there are."""
-    if not record.instruments:
-        return "-"
-    first = record.instruments[0]
-    text = " ".join(str(first[k]) for k in ("model", "address") if first.get(k))
-    return text + (f" +{len(record.instruments) - 1}" if len(record.instruments) > 1 else "")
 
 
 @_handled

@@ -182,8 +182,7 @@ class RunRecord:
     def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
         """From :meth:`to_dict`'s form; keys this version does not know are left out (a
         record written by a newer labrun still reads)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
+        values = {k: v for k, v in data.items() if k in RECORD_FIELDS}
         if values.get("plot_axes") is not None:
             values["plot_axes"] = tuple(values["plot_axes"])
         values["family"] = tuple(values.get("family") or ())
@@ -203,6 +202,9 @@ class RunRecord:
         for name in (*END_FIELDS, "tags", "note"):
             data.pop(name)
         return data
+
+
+RECORD_FIELDS = frozenset(f.name for f in dataclasses.fields(RunRecord))
 
 
 def journal_metadata(record: RunRecord) -> dict[str, Any]:

@@ -8,29 +8,32 @@ holds the points; the catalog says where it is.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import re
 import socket
 import threading
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 
-from ..record import STATUSES, RunEnd, RunRecord, epoch_of
+from ..record import RunEnd, RunRecord
 from . import lost
+from .listing import (
+    RunNotFound,
+    RunSummary,
+    Since,
+    canonical_prefix,
+    conditions,
+    instrument_rows,
+    newest_first,
+    record_of,
+    row_of,
+    summary_of,
+    summary_query,
+    tags_of,
+)
 from .schema import create_schema, default_url, open_engine, run_instruments, run_tags, runs
-from .when import since_epoch
 
 logger = logging.getLogger(__name__)
-
-#: hex digits (and the id's dashes) a person types to name a run: 4 at least
-PREFIX = re.compile(r"[0-9a-f][0-9a-f-]{3,35}")
-
-
-class RunNotFound(LookupError):
-    """No run has that id or prefix, or more than one has that prefix."""
 
 
 class Catalog:
@@ -92,8 +95,8 @@ class Catalog:
         self._open()
         rows, instruments, tags = [], [], []
         for record in records:
-            rows.append(_row_of(record))
-            instruments += [_instrument_row(record.run_id, k, i) for k, i in enumerate(record.instruments)]
+            rows.append(row_of(record))
+            instruments += instrument_rows(record)
             tags += [{"run_id": record.run_id, "tag": tag} for tag in dict.fromkeys(record.tags)]
         if not rows:
             return
@@ -115,45 +118,54 @@ class Catalog:
         experiment: str | None = None,
         instrument: str | None = None,
         status: str | None = None,
-        since: dt.datetime | dt.date | str | float | None = None,
+        since: Since | None = None,
         tag: str | None = None,
         sequence: str | None = None,
         limit: int | None = None,
     ) -> list[RunRecord]:
-        """Runs newest first. ``instrument``: a model, name or address; ``since``: a date,
-        a time, or an age ("2d", "3h"); ``sequence``: a sequence id. Runs of this host
-        whose process died are marked ``lost`` first."""
-        self._open()
-        self.reclaim_lost()
-        where: list[Any] = []
-        if experiment is not None:
-            where.append(runs.c.experiment == experiment)
-        if status is not None:
-            if status not in STATUSES:
-                raise ValueError(f"status: {status!r} is not one of {', '.join(STATUSES)}")
-            where.append(runs.c.status == status)
-        if since is not None:
-            where.append(runs.c.started_at >= since_epoch(since))
-        if sequence is not None:
-            where.append(runs.c.sequence_id == sequence)
-        if instrument is not None:
-            i = run_instruments.c
-            named = sa.or_(i.model == instrument, i.name == instrument, i.address == instrument)
-            where.append(sa.exists().where(i.run_id == runs.c.id, named))
-        if tag is not None:
-            where.append(sa.exists().where(run_tags.c.run_id == runs.c.id, run_tags.c.tag == tag))
-        query = sa.select(runs).where(*where).order_by(runs.c.started_at.desc(), runs.c.id).limit(limit)
-        with self._engine.connect() as connection:
+        """Runs newest first, whole records. ``instrument``: a model, name or address;
+        ``since``: a date, a time, or an age ("2d", "3h"); ``sequence``: a sequence id.
+        Runs of this host whose process died are marked ``lost`` first."""
+        where = conditions(
+            experiment=experiment,
+            instrument=instrument,
+            status=status,
+            since=since,
+            tag=tag,
+            sequence=sequence,
+        )
+        query = newest_first(sa.select(runs).where(*where), limit)
+        with self._listing() as connection:
             rows = connection.execute(query).all()
-            chosen = sa.select(query.subquery().c.id)
-            tags_of: dict[str, list[str]] = {}
-            for run_id, name in connection.execute(
-                sa.select(run_tags.c.run_id, run_tags.c.tag)
-                .where(run_tags.c.run_id.in_(chosen))
-                .order_by(run_tags.c.tag)
-            ):
-                tags_of.setdefault(run_id, []).append(name)
-        return [_record_of(row, tags_of.get(row.id, [])) for row in rows]
+            tags = tags_of(connection, sa.select(query.subquery().c.id))
+        return [record_of(row, tags.get(row.id, [])) for row in rows]
+
+    def summaries(
+        self,
+        *,
+        experiment: str | None = None,
+        instrument: str | None = None,
+        status: str | None = None,
+        since: Since | None = None,
+        tag: str | None = None,
+        sequence: str | None = None,
+        limit: int | None = None,
+    ) -> list[RunSummary]:
+        """As :meth:`runs`, but what a list shows (id, start, experiment, first instrument,
+        status, points, tags) from the columns alone: ten times faster on many runs."""
+        where = conditions(
+            experiment=experiment,
+            instrument=instrument,
+            status=status,
+            since=since,
+            tag=tag,
+            sequence=sequence,
+        )
+        query = summary_query(where, limit)
+        with self._listing() as connection:
+            rows = connection.execute(query).all()
+            tags = tags_of(connection, sa.select(query.subquery().c.id))
+        return [summary_of(row, tags.get(row.id, [])) for row in rows]
 
     def get(self, id_or_prefix: str) -> RunRecord:
         """The run with this id, or the one run whose id starts with this prefix (4 hex
@@ -162,10 +174,8 @@ class Catalog:
 
     def resolve(self, id_or_prefix: str) -> str:
         """The full id a prefix names; :class:`RunNotFound` if none or several do."""
-        self._open()
-        self.reclaim_lost()
-        prefix = _canonical_prefix(id_or_prefix)
-        with self._engine.connect() as connection:
+        prefix = canonical_prefix(id_or_prefix)
+        with self._listing() as connection:
             found = connection.execute(
                 sa.select(runs.c.id, runs.c.experiment, runs.c.started)
                 .where(runs.c.id.startswith(prefix, autoescape=True))
@@ -254,7 +264,13 @@ class Catalog:
             tags = connection.execute(
                 sa.select(run_tags.c.tag).where(run_tags.c.run_id == run_id).order_by(run_tags.c.tag)
             )
-            return _record_of(row, list(tags.scalars()))
+            return record_of(row, list(tags.scalars()))
+
+    def _listing(self) -> sa.Connection:
+        """A connection to read with, once the lost runs of this host are marked."""
+        self._open()
+        self.reclaim_lost()
+        return self._engine.connect()
 
     def _open(self) -> None:
         """First use: the tables if needed, then the lost runs of this host."""
@@ -281,58 +297,3 @@ def shared_catalog(url: str | None = None) -> Catalog:
         if url not in _shared:
             _shared[url] = Catalog(url)
         return _shared[url]
-
-
-def _canonical_prefix(text: str) -> str:
-    """Lower case, with the dashes of the canonical form (a person may leave them out)."""
-    prefix = text.strip().lower()
-    if "-" not in prefix and len(prefix) > 8:
-        cuts = [c for c in (8, 12, 16, 20) if c < len(prefix)]
-        prefix = "-".join(prefix[a:b] for a, b in zip([0, *cuts], [*cuts, None], strict=True))
-    if not PREFIX.fullmatch(prefix) or sum(c != "-" for c in prefix) < 4:
-        raise RunNotFound(
-            f"{text!r} is not a run id: give its first 4 hex digits at least (its short id is 8)"
-        )
-    return prefix
-
-
-def _row_of(record: RunRecord) -> dict[str, Any]:
-    return {
-        "id": record.run_id,
-        "experiment": record.experiment,
-        "started": record.started,
-        "started_at": epoch_of(record.started),
-        "status": record.status,
-        "host": record.host,
-        "user_name": record.user,
-        "pid": record.pid,
-        "data_file": record.data_file,
-        "sequence_id": (record.sequence or {}).get("id"),
-        "note": record.note,
-        "stopped_by": record.stopped_by,
-        "error": record.error,
-        "ended": record.ended,
-        "points": record.points,
-        "record": record.start_part(),
-    }
-
-
-def _instrument_row(run_id: str, position: int, snapshot: dict[str, Any]) -> dict[str, Any]:
-    return {"run_id": run_id, "position": position} | {
-        key: str(snapshot.get(key) or "") for key in ("role", "model", "name", "address")
-    }
-
-
-def _record_of(row: Any, tags: Sequence[str]) -> RunRecord:
-    return RunRecord.from_dict(
-        {
-            **row.record,
-            "status": row.status,
-            "stopped_by": row.stopped_by,
-            "error": row.error,
-            "ended": row.ended,
-            "points": row.points,
-            "note": row.note,
-            "tags": list(tags),
-        }
-    )

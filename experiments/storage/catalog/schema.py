@@ -24,7 +24,8 @@ BUSY_TIMEOUT = 30.0
 ENVIRONMENT = "LABRUN_CATALOG"
 
 metadata = sa.MetaData()
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+#: None is SQL NULL (not the JSON text 'null', which every read would decode)
+JSON = sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
 
 runs = sa.Table(
     "runs",
@@ -40,6 +41,10 @@ runs = sa.Table(
     sa.Column("data_file", sa.Text, nullable=True),
     sa.Column("sequence_id", sa.String(64), nullable=True, index=True),
     sa.Column("note", sa.Text, nullable=False, default=""),
+    # what a list shows of the instruments (the first's model and address, how many): a
+    # listing then reads this table alone
+    sa.Column("instrument", sa.String(400), nullable=False, default=""),
+    sa.Column("instrument_count", sa.Integer, nullable=False, default=0),
     # the end: None until the run ends
     sa.Column("stopped_by", sa.Text, nullable=True),
     sa.Column("error", JSON, nullable=True),
