@@ -22,7 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from . import analysis_cases, cases, panel_cases, peer_cases, served_cases, timed_cases
+from . import analysis_cases, cases, catalog_cases, panel_cases, peer_cases, served_cases, timed_cases
 from .result import Result
 
 CASES: dict[str, Callable[[bool], Result | list[Result]]] = {
@@ -32,6 +32,7 @@ CASES: dict[str, Callable[[bool], Result | list[Result]]] = {
     **timed_cases.CASES,
     **peer_cases.CASES,
     **panel_cases.CASES,
+    **catalog_cases.CASES,
 }
 
 
