@@ -29,7 +29,7 @@ class RunNotFound(LookupError):
 
 class RunSummary(NamedTuple):
     """A run as a list shows it: from the catalog's columns, without its record's JSON (a
-    named tuple: made ten times faster than a frozen dataclass, 10,000 at a time)."""
+    named tuple: 0.2 µs to make, a frozen dataclass 1.3 µs, and a list makes thousands)."""
 
     run_id: str
     experiment: str
