@@ -63,7 +63,7 @@ def add_command(sub: Any) -> None:
     tag.set_defaults(handler=cmd_tag)
     untag = verb("untag", "take tags off a run")
     untag.add_argument("tags", nargs="+", metavar="TAG")
-    untag.set_defaults(handler=cmd_untag)
+    untag.set_defaults(handler=cmd_tag)
     note = verb("note", "set a run's note (free text; replaces the one it had)")
     note.add_argument("text", nargs="+")
     note.set_defaults(handler=cmd_note)
@@ -248,16 +248,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 @_handled
 def cmd_tag(args: argparse.Namespace) -> int:
+    """``tag`` and ``untag``."""
     with _open(args) as catalog:
-        record = catalog.tag(args.id, *args.tags)
-    print(f"{record.short_id}: tags {', '.join(record.tags) or '(none)'}")
-    return 0
-
-
-@_handled
-def cmd_untag(args: argparse.Namespace) -> int:
-    with _open(args) as catalog:
-        record = catalog.untag(args.id, *args.tags)
+        change = catalog.tag if args.runs_command == "tag" else catalog.untag
+        record = change(args.id, *args.tags)
     print(f"{record.short_id}: tags {', '.join(record.tags) or '(none)'}")
     return 0
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict
 
 import sqlalchemy as sa
 
@@ -49,6 +49,17 @@ class RunSummary(NamedTuple):
     @property
     def short_id(self) -> str:
         return self.run_id[:8]
+
+
+class Filters(TypedDict, total=False):
+    """What a listing can be narrowed by (``Catalog.runs`` says how each matches)."""
+
+    experiment: str | None
+    instrument: str | None
+    status: str | None
+    since: Since | None
+    tag: str | None
+    sequence: str | None
 
 
 def conditions(
