@@ -97,7 +97,11 @@ def open_engine(url: str) -> Engine:
     writing at once queue instead of one failing with "database is locked" (a deferred
     transaction that reads and then writes cannot wait for the lock; an immediate one can)."""
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True)
+        try:
+            return sa.create_engine(url, pool_pre_ping=True)
+        except ModuleNotFoundError as missing:
+            extra = ' (pip install "labrun[postgres]")' if url.startswith("postgresql") else ""
+            raise ValueError(f"a catalog at {url.split('://')[0]}:// needs {missing.name}{extra}") from None
     location = sa.make_url(url).database
     if location and location != ":memory:":
         pathlib.Path(location).expanduser().parent.mkdir(parents=True, exist_ok=True)
