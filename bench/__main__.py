@@ -25,6 +25,7 @@ from collections.abc import Callable
 from . import (
     analysis_cases,
     cases,
+    catalog_cases,
     memory_cases,
     panel_cases,
     peer_cases,
@@ -45,6 +46,7 @@ CASES: dict[str, Callable[[bool], Result | list[Result]]] = {
     **timed_cases.CASES,
     **peer_cases.CASES,
     **panel_cases.CASES,
+    **catalog_cases.CASES,
 }
 
 

@@ -2,6 +2,7 @@
 
 Where each concern lives (imports go downward only):
 
+- ``labrun.open_run(id)``: a past run as an ``xarray.Dataset`` (its record in the attrs);
 - ``labrun.experiments``: the experiment model and the experiments (IV sweep, time trace),
   with its rooms: ``engine`` (how a run runs), ``storage`` (tables and data files),
   ``config`` (YAML experiment files), ``views`` (live plots, images) and ``cli``;
@@ -11,10 +12,26 @@ Where each concern lives (imports go downward only):
 """
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 try:
     __version__ = version("labrun")
 except PackageNotFoundError:  # imported from a source tree that was never installed
     __version__ = "unknown"
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:
+    from labrun.experiments.storage.dataset import open_data_file, open_run
+
+#: reading runs back (xarray, the catalog) is imported on first use: ``import labrun`` stays cheap
+_READING = ("open_run", "open_data_file")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _READING:
+        from labrun.experiments.storage import dataset
+
+        return getattr(dataset, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["__version__", "open_data_file", "open_run"]

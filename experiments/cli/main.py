@@ -20,6 +20,7 @@ from labrun import __version__
 from labrun.analysis.spectrum import WINDOWS
 from labrun.drivers import MODELS, LabrunError, list_resources, open_sourcemeter
 from labrun.experiments.cli import panel as panel_cli
+from labrun.experiments.cli import runs as runs_cli
 from labrun.experiments.cli import sim as sim_cli
 from labrun.experiments.config import ConfigError, plan, read_config
 from labrun.experiments.config.launch import launch
@@ -114,6 +115,7 @@ def parser() -> argparse.ArgumentParser:
 
     sim_cli.add_commands(sub)
     panel_cli.add_command(sub)
+    runs_cli.add_command(sub)
     return p
 
 

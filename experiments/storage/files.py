@@ -19,8 +19,13 @@ from typing import Any
 
 import numpy as np
 
-COMMENT = "#"  # lines the loader skips, besides the meta lines
+from .record import RunEnd
+
+COMMENT = "#"  # lines the loader skips, besides the meta and end lines
 META_PREFIX = "# meta: "
+#: the one line after a run's last row that says how it ended; a file without one is a
+#: run that was killed (or is still running)
+END_PREFIX = "# end: "
 
 
 #: a new file (never an existing one), every write at its end: one cut short by someone
@@ -45,6 +50,11 @@ def unique_path(directory: pathlib.Path, stem: str, suffix: str = ".csv") -> tup
         except FileExistsError:
             continue
     raise FileExistsError(f"no free file name for {safe}_{stamp} in {directory}")
+
+
+def end_line(end: RunEnd) -> str:
+    """``# end: {json}`` and its newline: the last line of a run's data file."""
+    return f"{END_PREFIX}{json.dumps(end.to_dict(), default=str)}\n"
 
 
 class DataFileLost(OSError):
@@ -90,8 +100,9 @@ class RowFormat:
 class DataFile:
     """A CSV data file written as points arrive.
 
-    Layout: ``# meta: {json}`` lines (config, instrument, start time, version, units),
-    then one header row of column names with their units, then one row per point.
+    Layout: ``# meta: {json}`` lines (run id and record, config, instrument, start time,
+    version, units), then one header row of column names with their units, then one row
+    per point, then ``# end: {json}`` (:meth:`write_end`) once the run has ended.
 
     A row goes to the OS when it is written, unless the last write was less than
     ``write_interval`` ago: then it waits for the next row written after that, or for
@@ -167,6 +178,13 @@ class DataFile:
             self._put(data)
         finally:
             self.rows += data.count(b"\n", 0, self._size - size)  # the whole rows it took
+
+    def write_end(self, end: RunEnd) -> None:
+        """The rows not yet written, then the end line (one write: a crash leaves it whole
+        or not at all). Call it once, before :meth:`close`."""
+        self.flush()
+        self._check()
+        self._put(end_line(end).encode())
 
     def _put(self, data: bytes) -> None:
         """All of ``data`` to the OS, in one write but near a full disk; if the disk takes
