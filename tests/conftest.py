@@ -18,6 +18,20 @@ from .postgres import ENVIRONMENT, PostgresServer, in_schema
 from .support import BENCH
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Every run of the suite (and of the processes it starts) keeps its record in a
+    catalog of the session's own, never in the user's."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('catalog') / 'catalog.sqlite'}"
+    before = os.environ.get("LABRUN_CATALOG")
+    os.environ["LABRUN_CATALOG"] = url
+    yield url
+    if before is None:
+        os.environ.pop("LABRUN_CATALOG", None)
+    else:
+        os.environ["LABRUN_CATALOG"] = before
+
+
 @pytest.fixture(params=sorted(BENCH))
 def model(request: pytest.FixtureRequest) -> str:
     return str(request.param)

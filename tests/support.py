@@ -132,3 +132,15 @@ class ServedTwins:
         if self.process.poll() is None:
             self.process.kill()
             self.process.communicate(timeout=20)
+
+
+def snapshot_answers(model: str) -> int:
+    """How many answers a run's snapshot of ``model`` takes (each readable setting read
+    back, and its identity): what a fault set to strike "after N answers" must add."""
+    from labrun.drivers import open_sourcemeter
+
+    with open_sourcemeter(model, BENCH[model], sim=True) as smu:
+        simulated = twin_of(smu.instrument.resource)
+        before = simulated.answered
+        smu.snapshot()
+        return int(simulated.answered - before)

@@ -189,7 +189,7 @@ def test_an_output_grid_has_a_column_per_quantity_per_terminal_and_integer_indic
     assert len(data["drain_current"]) == 27
     assert data["gate_index"].tolist() == [0] * 9 + [1] * 9 + [2] * 9
     assert data["drain_index"].tolist() == list(range(9)) * 3
-    assert "gate_index,gate_source" in grid.data_file.path.read_text().splitlines()[-28]
+    assert "gate_index,gate_source" in grid.data_file.path.read_text().splitlines()[-29]
     saturated = data["drain_current"][data["drain_index"] == 8]
     assert saturated.tolist() == sorted(saturated.tolist())  # more gate, more current
     assert np.all(np.abs(data["gate_current"]) < 1e-9)  # only the leakage flows into the gate

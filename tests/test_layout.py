@@ -125,7 +125,8 @@ def test_a_point_is_a_named_record_in_any_field_order(tmp_path: pathlib.Path) ->
     assert data["step"].tolist() == [0, 1]
     assert data["current"].tolist() == [1e-3, 2e-3]
     (path,) = tmp_path.glob("*.csv")
-    assert path.read_text().splitlines()[-2:] == ["0,0.001", "1,0.002"]
+    lines = path.read_text().splitlines()
+    assert lines[-3:-1] == ["0,0.001", "1,0.002"] and lines[-1].startswith('# end: {"status": "completed"')
 
 
 @pytest.mark.parametrize(
@@ -144,4 +145,5 @@ def test_a_point_with_a_missing_or_unknown_field_fails_the_run_and_keeps_the_res
     assert run.progress.state == "failed"
     assert run.data["current"].tolist() == [1.0]
     (path,) = tmp_path.glob("*.csv")
-    assert path.read_text().splitlines()[-1] == "0,1.0"
+    lines = path.read_text().splitlines()
+    assert lines[-2] == "0,1.0" and lines[-1].startswith('# end: {"status": "failed"')

@@ -28,7 +28,6 @@ from labrun.experiments.storage import (
     RunRecord,
     documents_of,
     export_run,
-    journal_metadata,
     load_data,
     open_data_file,
     open_run,
@@ -144,23 +143,20 @@ def test_netcdf_written_with_h5netcdf_reads_back_identically_units_and_record_in
             assert RunRecord.from_json(back.attrs["labrun_record"]).run_id == record.run_id
 
 
-def test_a_journal_a_real_sweep_wrote_opens_with_the_record_it_was_given(
-    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The engine's own data file (the record passed as metadata, as the engine will):
-    real columns, integer steps, and no end line yet: a run the file calls running."""
+def test_a_journal_a_real_sweep_wrote_opens_with_its_record_and_its_end(tmp_path: pathlib.Path) -> None:
+    """The engine's own data file: the run's record (its id, the instrument read back) in
+    the header, real columns, and the end line: a completed run."""
     with open_sourcemeter("keithley2400", "GPIB0::24::INSTR", sim=True) as smu:
-        record = RunRecord.new("iv_sweep", columns=dict(IV_COLUMNS), plot_axes=("voltage", "current"))
-        sweep = IVSweep(
-            smu, start=0.0, stop=1.0, num_points=6, compliance=0.01,
-            save=Saving(str(tmp_path), metadata=journal_metadata(record)),
-        )  # fmt: skip
-        data = start(sweep).result(10)
+        sweep = IVSweep(smu, start=0.0, stop=1.0, num_points=6, compliance=0.01, save=Saving(str(tmp_path)))
+        run = start(sweep)
+        data = run.result(10)
     assert sweep.data_file is not None
-    with caplog.at_level(logging.WARNING):
-        dataset = open_data_file(sweep.data_file.path)
-    assert "has no end line" in caplog.text
-    assert dataset.attrs["status"] == "running" and dataset.attrs["run_id"] == record.run_id
+    dataset = open_data_file(sweep.data_file.path)
+    assert dataset.attrs["status"] == "completed" and dataset.attrs["run_id"] == run.run_id
+    record = json.loads(dataset.attrs["labrun_record"])
+    (instrument,) = record["instruments"]
+    assert instrument["role"] == "instrument" and "MODEL 2400" in instrument["identity"]
+    assert record["points"] == 6 and record["parameters"]["num_points"] == 6
     assert dataset["current"].values.tolist() == data["current"].tolist()
     assert dataset["source"].values.tolist() == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
 

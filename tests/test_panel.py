@@ -23,6 +23,8 @@ from labrun.experiments import load_data
 from labrun.experiments.cli.main import main
 from labrun.experiments.panel import create_app
 
+from .support import snapshot_answers
+
 K2400, B2901 = "GPIB0::24::INSTR", "GPIB0::23::INSTR"
 
 
@@ -309,7 +311,10 @@ def test_labrun_panel_refuses_a_missing_config_directory(
 
 def test_an_instrument_error_is_shown_in_words_and_the_data_so_far_kept(configs: pathlib.Path) -> None:
     failing = iv("keithley2400", K2400, points=50, delay="0 s")
-    failing["instrument"].update({"timeout": "0.2 s", "fault": {"kind": "error", "after": 30, "code": -363}})
+    after = 30 + snapshot_answers("keithley2400")  # the run reads its instrument back first
+    failing["instrument"].update(
+        {"timeout": "0.2 s", "fault": {"kind": "error", "after": after, "code": -363}}
+    )
     (configs / "failing.yaml").write_text(yaml.safe_dump(failing))
     app = create_app(configs, configs.parent / "data")
     with TestClient(app) as test_client:

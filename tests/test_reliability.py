@@ -24,7 +24,7 @@ from labrun.experiments import IVSweep, Saving, load_data, start
 from labrun.experiments.cli.main import main
 from labrun.sim_devices import Fault, backend
 
-from .support import BENCH, in_measuring_thread, run_threads, twin
+from .support import BENCH, in_measuring_thread, run_threads, snapshot_answers, twin
 
 FAULTS = ["timeout", "garbage", "truncate", "error", "disconnect", "slow"]
 
@@ -109,7 +109,8 @@ def test_the_cli_reports_a_fault_with_exit_1_and_keeps_the_data(
             "address": "GPIB0::24::INSTR",
             "sim": True,
             "timeout": "200 ms",
-            "fault": {"kind": "timeout", "after": 20},  # setup takes 13 answers
+            # opening and setup take 13 answers, the run's snapshot of the instrument its own
+            "fault": {"kind": "timeout", "after": 20 + snapshot_answers("keithley2400")},
         },
         "experiment": {"type": "iv_sweep", "start": 0, "stop": 1, "num_points": 20, "compliance": 0.01},
         "save": {"directory": str(tmp_path), "plot": True},

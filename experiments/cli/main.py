@@ -24,10 +24,11 @@ from labrun.experiments.cli import runs as runs_cli
 from labrun.experiments.cli import sim as sim_cli
 from labrun.experiments.config import ConfigError, plan, read_config
 from labrun.experiments.config.launch import launch
+from labrun.experiments.config.loading import as_given
 from labrun.experiments.config.plan import station_plan
 from labrun.experiments.config.schema import experiment_keys
 from labrun.experiments.config.station import StationConfig
-from labrun.experiments.engine import exits
+from labrun.experiments.engine import RecordOptions, exits
 from labrun.experiments.engine.exits import Interrupts
 from labrun.experiments.model.units import to_si
 from labrun.experiments.views.live import follow, window_open
@@ -76,6 +77,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--live", action="store_true", help="plot the data in a window as they arrive")
     run.add_argument(
         "--interval", type=_seconds, default=0.2, help="seconds between live plot refreshes (default 0.2)"
+    )
+    run.add_argument("--tag", action="append", default=[], help="a tag for the run's record (repeatable)")
+    run.add_argument("--note", default="", help="a note for the run's record")
+    run.add_argument(
+        "--catalog", help="the catalog that keeps the run's record (a URL; default $LABRUN_CATALOG; 'none')"
     )
     run.set_defaults(handler=cmd_run)
 
@@ -153,14 +159,24 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     config = read_config(args.config, out=args.out, sim=True if args.sim else None, overrides=args.set)
     window = None
-    with Interrupts() as interrupts, launch(config, owner=f"labrun run {args.config}") as launched:
-        run = None if interrupts.signal else launched.start()  # a signal while opening: nothing runs
+    overrides = [*args.set, *([f"save.directory={args.out}"] if args.out else [])]
+    overrides += ["sim=true"] if args.sim else []
+    given = as_given(args.config, overrides)
+    record = RecordOptions(catalog=args.catalog, tags=tuple(args.tag), note=args.note)
+    with (
+        Interrupts() as interrupts,
+        launch(config, owner=f"labrun run {args.config}", given=given) as launched,
+    ):
+        # a signal while opening: nothing runs
+        run = None if interrupts.signal else launched.start(record)
         if run is not None:
             interrupts.on_signal = run.stop
             if interrupts.signal:  # arrived while the run was starting
                 run.stop(interrupts.signal)
             with logging_redirect_tqdm():  # log lines and warnings above the progress bar
                 window = follow(run, interval=args.interval, progress=not args.no_progress, live=args.live)
+        if run is not None:
+            say(f"run: {run.short_id} ({run.run_id})")
         data_file = launched.experiment.data_file
         if data_file is not None:
             path, rows = data_file.path, data_file.rows

@@ -9,6 +9,7 @@ released and taken again). The instruments are closed (outputs off) when the blo
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import pathlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 from labrun.drivers import DeviceLock, SourceMeter, device_lock_for, open_sourcemeter
 from labrun.experiments.config import Config, InstrumentConfig, IVSweepConfig
 from labrun.experiments.config.station import StationConfig
-from labrun.experiments.engine import RUNNER, Run
+from labrun.experiments.engine import RUNNER, RecordOptions, Run
 from labrun.experiments.engine.claims import release_all
 from labrun.experiments.model.experiment import Experiment
 from labrun.experiments.model.fet import fet_output, fet_transfer
@@ -191,11 +192,15 @@ class Launch:
     drivers: dict[str, SourceMeter]
     locks: list[DeviceLock] = field(default_factory=list)
     run: Run | None = None
+    given: dict[str, Any] | None = None  # the config as given: its file, its text, overrides
 
-    def start(self) -> Run:
-        """Start the run in the background, handing it the locks taken at launch."""
+    def start(self, record: RecordOptions | None = None) -> Run:
+        """Start the run in the background, handing it the locks taken at launch; its
+        record carries the config as given and as resolved (with every default)."""
         locks, self.locks = self.locks, []
-        self.run = RUNNER.start(self.experiment, blocking=False, claimed=locks)
+        resolved = {"given": self.given, "resolved": self.config.model_dump(mode="json")}
+        options = dataclasses.replace(record or RecordOptions(), config=resolved)
+        self.run = RUNNER.start(self.experiment, blocking=False, claimed=locks, record=options)
         return self.run
 
     def save_plot(self) -> pathlib.Path | None:
@@ -205,7 +210,11 @@ class Launch:
 
 @contextlib.contextmanager
 def launch(
-    config: Config | StationConfig, *, owner: str, raw: dict[str, Any] | None = None
+    config: Config | StationConfig,
+    *,
+    owner: str,
+    raw: dict[str, Any] | None = None,
+    given: dict[str, Any] | None = None,
 ) -> Iterator[Launch]:
     """The config's instruments locked, opened and set, its experiment built; call
     ``start()`` on what it yields. On leaving the block the instruments are closed (a run
@@ -223,7 +232,7 @@ def launch(
                 smu = instruments.enter_context(open_instrument(config.instrument, config.experiment.mode))
                 drivers = {"instrument": smu}
                 experiment = build_experiment(config, smu, raw)
-            launched = Launch(config, experiment, drivers, locks)
+            launched = Launch(config, experiment, drivers, locks, given=given)
             yield launched
     finally:
         release_all(launched.locks if launched is not None else locks)

@@ -103,6 +103,17 @@ def read_config(
     return config
 
 
+def as_given(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """A config as the user gave it, for its run's record: the file, its text as it was when
+    the run started, and the command line's overrides (``--set``, ``--out``, ``--sim``)."""
+    path = pathlib.Path(path)
+    try:
+        text: str | None = path.read_text(encoding="utf-8")[:MAX_BYTES]
+    except (OSError, UnicodeDecodeError):
+        text = None
+    return {"file": str(path.resolve()), "text": text, "overrides": list(overrides)}
+
+
 def apply_override(path: pathlib.Path, raw: dict[str, Any], override: str) -> None:
     """``KEY.PATH=VALUE`` into the config as read, the value read as YAML (``0.1``,
     ``100 mV``, ``{type: moving, count: 5}``); validated with the rest of the file."""

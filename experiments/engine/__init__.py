@@ -8,6 +8,7 @@ from .delivery import Listener
 from .procedure import AlreadyRunning, Procedure
 from .progress import Point, Progress
 from .queue import Worker
+from .recording import RecordOptions
 from .run import Run
 from .runner import RUNNER, Runner, run_here, start
 from .states import IllegalTransition, RunState
@@ -21,6 +22,7 @@ __all__ = [
     "Point",
     "Procedure",
     "Progress",
+    "RecordOptions",
     "Run",
     "RunContext",
     "RunState",

@@ -1,4 +1,5 @@
-"""What one run holds while it lives: its instruments' locks, its data file, its subscribers.
+"""What one run holds while it lives: its instruments' locks, its data file, its
+subscribers, its record.
 
 Why one object: the claim (every device lock, all or nothing), the exclusive VISA locks,
 the data file and the subscribers' threads are taken in one order and must be given back
@@ -8,25 +9,31 @@ in the reverse one, however the run ends. Written once here, for every caller (a
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from labrun.drivers import DeviceLock, Instrument
 
-from ..storage import DataFile
+from ..storage import DataFile, RunEnd
 from .claims import Locks, locks_of, release_all, take_all
 from .delivery import Subscribers
 from .procedure import Procedure, metadata_of
+from .recording import Recording, RecordOptions
+
+logger = logging.getLogger(__name__)
 
 #: seconds a run waits, at its end, for its subscribers to take the last points
 DELIVERY_GRACE = 2.0
 
 
 class RunContext:
-    """The claimed devices, the locks, the data sink and the subscribers of one run."""
+    """The claimed devices, the locks, the data sink, the subscribers and the record of one run."""
 
-    def __init__(self, experiment: Procedure, owner: str) -> None:
+    def __init__(
+        self, experiment: Procedure, owner: str, run_id: str, options: RecordOptions | None = None
+    ) -> None:
         self.experiment = experiment
         self.owner = owner  # how the run is named to whoever finds an instrument busy
         #: every claimed instrument's lock (each once) with its driver, in the global order
@@ -36,6 +43,7 @@ class RunContext:
         self.claimed = False  # every device lock held, the exclusive VISA locks taken
         self.data_file: DataFile | None = None
         self.subscribers = Subscribers(experiment.name, standing=experiment.listeners)
+        self.recording = Recording(run_id, options or RecordOptions())
 
     # ------------------------------------------------------------- the claim
 
@@ -77,15 +85,51 @@ class RunContext:
 
     # --------------------------------------------------------- the data sink
 
-    def open_sink(self, extra: dict[str, Any] | None = None) -> DataFile | None:
-        """The run's data file, made before anything is switched on (a bad directory or a
-        full disk fail while the outputs are still off); None when the run is not saved."""
+    def open_sink(self, record: dict[str, Any] | None = None) -> DataFile | None:
+        """The run's data file (its journal), made before anything is switched on (a bad
+        directory or a full disk fail while the outputs are still off), the run's record
+        first in its header; None when the run is not saved."""
         save = self.experiment.save
         if save is None:
             return None
-        metadata = {**metadata_of(self.experiment), **(extra or {})}
+        metadata = {**(record or {}), **metadata_of(self.experiment)}
         self.data_file = save.open(self.experiment.name, self.experiment.columns, metadata)
         return self.data_file
+
+    def write_pending(self, failed: BaseException | None) -> BaseException | None:
+        """The rows measured but not yet in the data file go there now; a failure to write
+        them fails the run (or rides along with the error that ended it)."""
+        if self.data_file is None:
+            return failed
+        try:
+            self.data_file.flush()
+        except BaseException as error:  # a lost file, a full disk, a Ctrl-C: the teardown comes next
+            if failed is None:
+                return error
+            failed.add_note(f"{self.experiment.name}: writing its last rows failed: {error}")
+        return failed
+
+    def points(self, measured: int) -> int:
+        """The points the run kept: its data file's rows (or, without one, those measured)."""
+        return self.data_file.rows if self.data_file is not None else measured
+
+    def kept(self, measured: int) -> str:
+        """What the data file holds, honestly: its rows, not the points measured."""
+        if self.data_file is None:
+            return ""
+        written = self.data_file.rows
+        memory = "" if written == measured else f" ({measured} measured: run.data holds them all)"
+        return f"; {written} points kept in {self.data_file.path}{memory}"
+
+    def write_end(self, end: RunEnd) -> None:
+        """The journal's last line says how the run ended (a file without it was killed);
+        one that cannot be written is said, and the catalog still has the end."""
+        if self.data_file is None:
+            return
+        try:
+            self.data_file.write_end(end)
+        except OSError as error:
+            logger.error("the end line of %s could not be written: %s", self.data_file.path, error)
 
     def close_sink(self) -> None:
         if self.data_file is not None:

@@ -7,6 +7,7 @@ import threading
 
 from . import exits
 from .procedure import Procedure
+from .recording import RecordOptions
 from .run import Run
 from .runner import RUNNER, Runner
 
@@ -25,12 +26,13 @@ class Worker:
         exits.install_signal_handlers()
         self._thread.start()
 
-    def submit(self, experiment: Procedure) -> Run:
-        """Queue ``experiment``; its :class:`Run` is ``idle`` until its turn."""
+    def submit(self, experiment: Procedure, record: RecordOptions | None = None) -> Run:
+        """Queue ``experiment``; its :class:`Run` is ``idle`` until its turn (``record``:
+        what goes into its record, and where)."""
         with self._wake:
             if self._closing:
                 raise RuntimeError("the worker is stopped")
-            run = Run(experiment)
+            run = Run(experiment, record)
             self._queue.append(run)
             self._wake.notify()
         return run

@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import operator
 import os
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from concurrent.futures import Future
 from typing import Any
 
-from ..storage import DataFile, DataTable
+from ..storage import DataFile, DataTable, RunRecord
 from .context import RunContext
 from .delivery import Listener
 from .procedure import Procedure
-from .progress import Point, Progress
-from .states import ENDED, Lifecycle, RunState
+from .progress import Point, Progress, row_getter
+from .recording import RecordOptions
+from .states import Lifecycle, RunState
 
 logger = logging.getLogger(__name__)
 
@@ -34,15 +35,18 @@ EXIT_WAIT = 60.0
 class Run:
     """A handle on one run of an experiment, in the background or in the caller's thread."""
 
-    def __init__(self, experiment: Procedure) -> None:
+    def __init__(self, experiment: Procedure, record: RecordOptions | None = None) -> None:
         self.experiment = experiment
+        #: the run's id (UUID4), known from the start; its record (``recording.record``)
+        #: once it runs
+        self.run_id = str(uuid.uuid4())
         #: resolves to the data when the run ends, or to its exception (cancelled if dropped
         #: from a worker's queue before it started)
         self.future: Future[dict[str, Any]] = Future()
         self.table = DataTable(tuple(experiment.columns))
         self.lifecycle = Lifecycle(experiment.name)
         self.lifecycle.watch(self._published)
-        self.context = RunContext(experiment, self.owner())
+        self.context = RunContext(experiment, self.owner(), self.run_id, record)
         #: where the run stands but for the count and the latest point, which are ``_count``;
         #: replaced by the lifecycle's transitions only
         self._stage = Progress(state=RunState.IDLE)
@@ -54,11 +58,10 @@ class Run:
         #: threads that must never wait for this run's end (they would wait for themselves)
         self.own_threads: set[int] = set()
         self._names = tuple(experiment.columns)
-        self._row_of = _row_getter(self._names)
+        self._row_of = row_getter(self._names)
         self.stop_event = threading.Event()
         self._done = threading.Event()
         self._error: BaseException | None = None
-        self._started_at: float | None = None
         #: the experiment's steps, asked once when the run is claimed
         self.total = 0
 
@@ -89,6 +92,16 @@ class Run:
     @property
     def data_file(self) -> DataFile | None:
         return self.context.data_file
+
+    @property
+    def short_id(self) -> str:
+        """What a person types: the run id's first 8 hex digits (``labrun runs show``)."""
+        return self.run_id[:8]
+
+    @property
+    def record(self) -> RunRecord | None:
+        """The run's record (its snapshot, then its end), once it has begun measuring."""
+        return self.context.recording.record
 
     @property
     def error(self) -> BaseException | None:
@@ -208,7 +221,7 @@ class Run:
         """The run's one way to change state (checked by its lifecycle)."""
         self.lifecycle.to(state)
 
-    def record(self, point: Mapping[str, Any]) -> None:
+    def add(self, point: Mapping[str, Any]) -> None:
         """One point: to the recorders (table, data file), then progress and the subscribers."""
         try:
             row = self._row_of(point)
@@ -248,12 +261,7 @@ class Run:
 
     def kept(self) -> str:
         """What the data file holds, honestly: its rows, not the points measured."""
-        data_file = self.context.data_file
-        if data_file is None:
-            return ""
-        measured, written = len(self.table), data_file.rows
-        memory = "" if written == measured else f" ({measured} measured: run.data holds them all)"
-        return f"; {written} points kept in {data_file.path}{memory}"
+        return self.context.kept(len(self.table))
 
     def _named(self, row: Any) -> Point:
         """A row as the point subscribers and pollers get: column name -> float."""
@@ -261,17 +269,7 @@ class Run:
 
     def _published(self, old: RunState, new: RunState) -> None:
         """The progress snapshot follows the lifecycle (its only publisher)."""
-        stage = self._stage
-        now = time.monotonic()
-        if new == RunState.CLAIMING:
-            self._stage = Progress(new, total=self.total)
-        elif new == RunState.RUNNING and self._started_at is None:
-            self._started_at = now
-            self._stage = Progress(new, total=stage.total, started=now)
-        elif new in ENDED:
-            self._stage = Progress(new, total=stage.total, started=stage.started, finished=now)
-        else:
-            self._stage = Progress(new, total=stage.total, started=stage.started)
+        self._stage = self._stage.entering(new, self.total)
 
     def _refuse_own_thread(self, what: str) -> None:
         threads = self.own_threads | self.context.subscribers.threads
@@ -280,11 +278,3 @@ class Run:
                 f"run.result() or run.{what}() called from inside {self.experiment.name}'s own run "
                 "(a subscriber or its measuring thread) would wait for itself: poll run.progress there"
             )
-
-
-def _row_getter(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
-    """``point -> (point[name], ...)`` in the columns' order, in C (``operator.itemgetter``)."""
-    if len(names) == 1:  # itemgetter of one name gives the value, not a 1-tuple
-        (name,) = names
-        return lambda point: (point[name],)
-    return operator.itemgetter(*names)

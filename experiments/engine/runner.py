@@ -22,6 +22,7 @@ from labrun.drivers import DeviceLock
 
 from . import exits
 from .procedure import AlreadyRunning, Procedure
+from .recording import Documents, RecordOptions
 from .run import Run
 from .states import RunState
 
@@ -57,6 +58,7 @@ class Runner:
         blocking: bool = True,
         timeout: float | None = None,
         claimed: Sequence[DeviceLock] = (),
+        record: RecordOptions | None = None,
     ) -> Run:
         """Start ``experiment`` in a background thread and return its :class:`Run` at once.
 
@@ -64,11 +66,12 @@ class Runner:
         instrument, the run waits its turn (``blocking=True``, at most ``timeout`` s) or
         ``DeviceBusy`` is raised here at once (``blocking=False``). ``claimed``: device
         locks the caller holds already, handed to the run (never released in between).
+        ``record``: what goes into the run's record, and which catalog keeps it.
         """
         if exits.ending.is_set():
             raise RuntimeError(f"not starting {experiment.name}: the program is ending")
         exits.install_signal_handlers()
-        run = Run(experiment)
+        run = Run(experiment, record)
         self.claim(run)
         try:
             if claimed:
@@ -90,10 +93,15 @@ class Runner:
         return run
 
     def run_here(
-        self, experiment: Procedure, *, blocking: bool = True, timeout: float | None = None
+        self,
+        experiment: Procedure,
+        *,
+        blocking: bool = True,
+        timeout: float | None = None,
+        record: RecordOptions | None = None,
     ) -> dict[str, Any]:
         """Run ``experiment`` to its end in the calling thread; its data, or its exception."""
-        run = Run(experiment)
+        run = Run(experiment, record)
         self.claim(run)
         self.live.add(run)
         self.execute(run, blocking=blocking, timeout=timeout)
@@ -130,35 +138,37 @@ class Runner:
         if not claimed:  # stopped while waiting its turn
             self._finish(run, RunState.STOPPED, None)
             return
-        failed = self._measure(run)
-        final = RunState.FAILED if failed else RunState.STOPPED if run.stop_requested else RunState.COMPLETED
+        final, failed = self._measure(run)
         self._finish(run, final, failed)
 
-    def _measure(self, run: Run) -> BaseException | None:
-        """Running: the data file (before anything is switched on), setup, the steps.
-        Stopping: the rows still pending written, the teardown, the file closed.
+    def _measure(self, run: Run) -> tuple[RunState, BaseException | None]:
+        """Running: the record (each instrument read back), the data file with it (before
+        anything is switched on), setup, the steps. Stopping: the rows still pending
+        written, the teardown, the end line, the file closed, the record ended.
 
-        Returns what ended it (None: nothing failed), with a note saying how far it got.
-        A failed teardown fails the run (the output may still be on) and says so.
+        Returns the end state and what failed it, with a note saying how far it got. A
+        failed teardown fails the run (the output may still be on) and says so.
         """
         experiment, context = run.experiment, run.context
         run.enter(RunState.RUNNING)
-        context.subscribers.open()
         failed: BaseException | None = None
         try:
-            data_file = context.open_sink()
-            if data_file is not None:
-                run.recorders.append(data_file.write)
+            context.recording.begin(experiment, context.open_sink)
+            if context.data_file is not None:
+                run.recorders.append(context.data_file.write)
+            if context.recording.stream is not None:
+                context.subscribers.add(context.recording.stream.point)
+            context.subscribers.open()
             experiment.setup()
-            record, stop_asked = run.record, run.stop_event.is_set  # looked up once, not per point
+            add, stop_asked = run.add, run.stop_event.is_set  # looked up once, not per point
             for point in experiment.steps():
-                record(point)
+                add(point)
                 if stop_asked():
                     break
         except BaseException as error:
             failed = error
         run.enter(RunState.STOPPING)
-        failed = _write_pending(run, failed)  # before the teardown, which may take long
+        failed = context.write_pending(failed)  # before the teardown, which may take long
         if failed is not None:
             p = run.progress
             at = f"at step {p.step + 1} of {p.total}" if p.step < p.total else f"after its {p.total} steps"
@@ -174,13 +184,18 @@ class Runner:
             if failed is None:
                 failed = teardown_error
             failed.add_note(unsafe)  # the first error stays the one raised; the teardown's rides along
+        final = RunState.FAILED if failed else RunState.STOPPED if run.stop_requested else RunState.COMPLETED
+        end = context.recording.end(final, failed, run.stop_reason, context.points(len(run.table)))
         try:
+            context.write_end(end)
             context.close_sink()
         except BaseException as error:  # the last rows could not be written
             failed = failed or error
+            final = RunState.FAILED
         finally:
             context.close_subscribers()
-        return failed
+            context.recording.close(end)
+        return final, failed
 
     def _finish(self, run: Run, final: RunState, error: BaseException | None) -> None:
         """Give the instruments back, enter the end state, settle the run's future."""
@@ -208,32 +223,39 @@ class Runner:
                 return
 
 
-def _write_pending(run: Run, failed: BaseException | None) -> BaseException | None:
-    """The rows measured but not yet in the data file go there now; a failure to write
-    them fails the run (or rides along with the error that ended it)."""
-    data_file = run.data_file
-    if data_file is None:
-        return failed
-    try:
-        data_file.flush()
-    except BaseException as error:  # a lost file, a full disk, a Ctrl-C: the teardown comes next
-        if failed is None:
-            return error
-        failed.add_note(f"{run.experiment.name}: writing its last rows failed: {error}")
-    return failed
-
-
 #: the process's runner: every run of ``start()``, ``experiment.run()``, queues, CLI, panel
 RUNNER = Runner()
 exits.before_exit(RUNNER.stop_all)  # registered after the drivers' handler, so called before it
 
 
-def start(experiment: Procedure, *, blocking: bool = True, timeout: float | None = None) -> Run:
+def start(
+    experiment: Procedure,
+    *,
+    blocking: bool = True,
+    timeout: float | None = None,
+    tags: Sequence[str] = (),
+    note: str = "",
+    catalog: str | None = None,
+    documents: Documents | None = None,
+) -> Run:
     """Start ``experiment`` in a background thread and return its :class:`Run` at once
-    (:meth:`Runner.start` of the process's runner)."""
-    return RUNNER.start(experiment, blocking=blocking, timeout=timeout)
+    (:meth:`Runner.start` of the process's runner). ``tags`` and ``note`` go into its
+    record; ``catalog``: where it is kept (a URL; None: ``$LABRUN_CATALOG`` or the default;
+    ``"none"``: no catalog); ``documents``: ``callback(name, doc)`` gets the run as bluesky
+    event-model documents as it runs."""
+    options = RecordOptions(catalog=catalog, tags=tuple(tags), note=note, documents=documents)
+    return RUNNER.start(experiment, blocking=blocking, timeout=timeout, record=options)
 
 
-def run_here(experiment: Procedure, *, blocking: bool = True, timeout: float | None = None) -> dict[str, Any]:
+def run_here(
+    experiment: Procedure,
+    *,
+    blocking: bool = True,
+    timeout: float | None = None,
+    tags: Sequence[str] = (),
+    note: str = "",
+    catalog: str | None = None,
+) -> dict[str, Any]:
     """Run ``experiment`` to its end in the calling thread; its data, or its exception."""
-    return RUNNER.run_here(experiment, blocking=blocking, timeout=timeout)
+    options = RecordOptions(catalog=catalog, tags=tuple(tags), note=note)
+    return RUNNER.run_here(experiment, blocking=blocking, timeout=timeout, record=options)

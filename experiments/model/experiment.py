@@ -70,6 +70,13 @@ class Experiment:
         """Parameters worth keeping in the data file."""
         return {}
 
+    def roles(self) -> dict[str, SourceMeter]:
+        """Each instrument by what it is to the experiment (its record's snapshots are
+        named so): ``instrument``, then ``instrument_2`` ... for more."""
+        return {
+            "instrument" if k == 0 else f"instrument_{k + 1}": smu for k, smu in enumerate(self.instruments)
+        }
+
     def after_point(self, point: Point) -> None:
         """Experiment logic after each recorded point, in the measuring thread (adaptive
         steps, a decision to stop). Subscribers are for watching; this is for measuring."""

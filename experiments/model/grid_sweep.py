@@ -186,6 +186,10 @@ class GridSweep(Experiment):
             "order": "on: " + ", ".join(t.name for t in self.terminals) + "; off: reversed",
         }
 
+    def roles(self) -> dict[str, SourceMeter]:
+        """Each terminal's source-meter by the terminal's name (gate, drain)."""
+        return {t.name: t.smu for t in self.terminals}
+
     # ------------------------------------------------------------------ measuring
 
     def setup(self) -> None:
