@@ -18,8 +18,8 @@ import pytest
 import yaml
 from starlette.testclient import TestClient
 
-from labrun.drivers import device_lock_for
-from labrun.experiments import load_data
+from labrun.drivers import device_lock_for, open_sourcemeter
+from labrun.experiments import IVSweep, Saving, load_data, start
 from labrun.experiments.cli.main import main
 from labrun.experiments.panel import create_app
 
@@ -325,3 +325,37 @@ def test_an_instrument_error_is_shown_in_words_and_the_data_so_far_kept(configs:
         assert 0 < len(kept["current"]) == failed["step"] < 50
         station = {i["address"]: i for i in test_client.get("/api/state").json()["station"]}
         assert station[K2400]["output"] == "off"  # turned off despite the failure
+
+
+def test_past_runs_are_listed_from_the_catalog_and_one_opens_with_its_data(
+    configs: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    app = create_app(configs, configs.parent / "data", catalog=url)
+    with TestClient(app) as test_client:
+        job = submit(test_client, "quick").json()
+        done = wait_for(test_client, job["id"], "completed")
+        listed = test_client.get("/api/runs").json()["runs"]
+        assert [(r["run_id"], r["status"], r["points"]) for r in listed] == [
+            (done["run_id"], "completed", 11)
+        ]
+        assert listed[0]["short_id"] == done["run_id"][:8] and "keithley2400" in listed[0]["instrument"]
+        opened = test_client.get(f"/api/runs/{listed[0]['short_id']}").json()
+        assert opened["status"] == "completed" and opened["plot_axes"] == ["voltage", "current"]
+        assert len(opened["rows"]) == 11 and opened["columns"][:3] == ["step", "source", "voltage"]
+        assert opened["data_file"] == done["data_file"] and opened["plot_file"] == done["plot_file"]
+        assert opened["instruments"][0]["role"] == "instrument"
+        assert test_client.get("/api/runs?status=failed").json()["runs"] == []
+        assert test_client.get("/api/runs/ffffffff").status_code == 404
+    # a run whose data file lies elsewhere is listed, but its file is not served
+    with open_sourcemeter("keithley2400", K2400, sim=True) as smu:
+        start(
+            IVSweep(smu, start=0, stop=1, num_points=3, compliance=0.01, save=Saving(str(tmp_path))),
+            catalog=url,
+        ).result(10)
+    with TestClient(create_app(configs, configs.parent / "data", catalog=url)) as test_client:
+        newest = test_client.get("/api/runs").json()["runs"][0]
+        assert (
+            newest["data_file"] == ""
+            and test_client.get(f"/api/runs/{newest['run_id']}").json()["rows"] == []
+        )

@@ -4,6 +4,7 @@ reachable here) against ``labrun panel`` started as a user starts it."""
 
 from __future__ import annotations
 
+import os
 import pathlib
 import re
 import shutil
@@ -62,6 +63,7 @@ def panel(tmp_path: pathlib.Path) -> Iterator[tuple[str, pathlib.Path]]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "LABRUN_CATALOG": f"sqlite:///{tmp_path / 'catalog.sqlite'}"},  # its runs alone
     )
     try:
         assert process.stdout is not None
@@ -137,6 +139,16 @@ def test_start_watch_stop_and_download_in_the_browser(
     assert len(rows) == shown  # every point kept was drawn, none twice
     step = float(rows[1].split(",")[1]) - float(rows[0].split(",")[1])
     assert step == pytest.approx(1.8 / 299)  # from -1 V to the page's 800 mV in 300 points
+
+    past = page.locator("#runs tbody tr.past-run").first  # the catalog's list: this run, stopped
+    expect(past).to_contain_text("iv_sweep")
+    expect(past.locator("td.state")).to_have_text("stopped")
+    page.reload()  # a fresh page: nothing running, the plot empty
+    page.locator("#runs tbody tr.past-run").first.click()
+    expect(page.locator("#run-state")).to_contain_text("stopped by the panel's Stop button")
+    page.wait_for_function(
+        f"document.getElementById('plot').data.reduce((n, t) => n + t.x.length, 0) == {shown}"
+    )
 
 
 def test_closing_the_tab_does_not_stop_the_run(panel: tuple[str, pathlib.Path], browser: Browser) -> None:

@@ -143,3 +143,22 @@ def test_live_spectra_put_late_samples_where_they_belong() -> None:
         late.run()
         (spectrum,) = live.results(30)
     assert spectrum.peak() == pytest.approx(5.0, abs=2 * spectrum.frequency[1])
+
+
+def test_labrun_analyze_takes_a_run_id_as_it_takes_a_file(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    assert main(["run", str(CONFIG), "--out", str(tmp_path), "--no-progress", "--catalog", catalog]) == 0
+    (said,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("run: ")]
+    short_id = said.split()[1]
+    assert (
+        main(
+            ["analyze", short_id, "--columns", "current", "--catalog", catalog, "--out", str(tmp_path / "a")]
+        )
+        == 0
+    )
+    by_id = capsys.readouterr().out
+    assert "current: strongest at " in by_id and "trace_hum_" in by_id
+    assert main(["analyze", "0123abcd", "--catalog", catalog]) == 2
+    assert "no such data file, and no run '0123abcd'" in capsys.readouterr().err

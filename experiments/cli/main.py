@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import pathlib
+import re
 import sys
 from collections.abc import Callable
 
@@ -97,8 +99,9 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     check.set_defaults(handler=cmd_check)
 
-    ana = sub.add_parser("analyze", help="power spectra of a data file's columns (CSV and PNG)")
-    ana.add_argument("datafile")
+    ana = sub.add_parser("analyze", help="power spectra of a run's data columns (CSV and PNG)")
+    ana.add_argument("datafile", help="a data file, or a run's id (or its first 8 hex digits)")
+    ana.add_argument("--catalog", help="where to look a run id up (a URL; default $LABRUN_CATALOG)")
     ana.add_argument("--columns", help="comma-separated; default: every measured column")
     ana.add_argument("--window", default="hann", choices=WINDOWS)
     ana.add_argument("--out", help="directory for the outputs (default: beside the data file)")
@@ -219,7 +222,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     exits.install_signal_handlers()  # SIGTERM/SIGHUP end it through the pool's cleanup
     try:
         result = analyze_file(
-            args.datafile,
+            data_file_of(args.datafile, args.catalog),
             columns=args.columns.split(",") if args.columns else None,
             window=args.window,
             out=args.out,
@@ -241,6 +244,21 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     print(f"spectrum: {result.data_file}")
     print(f"plot: {result.plot_file}")
     return 0
+
+
+def data_file_of(given: str, catalog: str | None) -> str:
+    """A data file's path as given, or the data file of the run a (short) id names."""
+    if pathlib.Path(given).exists() or not re.fullmatch(r"[0-9a-fA-F-]{4,36}", given):
+        return given
+    from labrun.experiments.storage import RunNotFound, shared_catalog
+
+    try:
+        record = shared_catalog(catalog).get(given)
+    except RunNotFound as missing:
+        raise ValueError(f"{given}: no such data file, and {missing}") from None
+    if record.data_file is None:
+        raise ValueError(f"run {record.short_id} kept no data file (it was not saved)")
+    return record.data_file
 
 
 def cmd_resources(args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ def add_command(sub: Any) -> None:
     panel.add_argument("--port", type=int, default=8000, help="TCP port (default 8000; 0: any free one)")
     panel.add_argument("--data", default="data", help="directory for the runs' data files (default ./data)")
     panel.add_argument("--token", help="the token to require (default: made up when not on loopback)")
+    panel.add_argument("--catalog", help="the run catalog (a URL; default $LABRUN_CATALOG, else the user's)")
     panel.set_defaults(handler=cmd_panel)
 
 
@@ -58,7 +59,7 @@ def cmd_panel(args: argparse.Namespace) -> int:
         print(f"labrun: {config_dir}: not a directory of configs", file=sys.stderr)
         return EXIT_BAD_INPUT
     token = args.token or (None if loopback(args.host) else secrets.token_urlsafe(24))
-    app = create_app(config_dir, pathlib.Path(args.data), token=token)
+    app = create_app(config_dir, pathlib.Path(args.data), token=token, catalog=args.catalog)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", lifespan="on")
     server = _server_class(uvicorn.Server)(config)
     server.address = (args.host, token)

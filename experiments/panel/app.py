@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from labrun.experiments.config import ConfigError, StationConfig, plan
 from labrun.experiments.config.plan import station_plan
 
+from . import history
 from .forms import config_names, parameters
 from .jobs import Job, Jobs, Refused
 
@@ -97,8 +98,11 @@ class TokenCheck:
         return origin.split("://", 1)[-1] == host
 
 
-def create_app(config_dir: pathlib.Path, data_dir: pathlib.Path, *, token: str | None = None) -> Starlette:
-    """The panel for the configs in ``config_dir``, saving and serving data in ``data_dir``."""
+def create_app(
+    config_dir: pathlib.Path, data_dir: pathlib.Path, *, token: str | None = None, catalog: str | None = None
+) -> Starlette:
+    """The panel for the configs in ``config_dir``, saving and serving data in ``data_dir``;
+    its runs are kept in ``catalog`` (a URL; None: ``$LABRUN_CATALOG`` or the default)."""
     config_dir, data_dir = config_dir.resolve(), data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     jobs: Jobs | None = None
@@ -110,7 +114,7 @@ def create_app(config_dir: pathlib.Path, data_dir: pathlib.Path, *, token: str |
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         nonlocal jobs
-        jobs = Jobs(config_dir, data_dir)
+        jobs = Jobs(config_dir, data_dir, catalog=catalog)
         app.state.jobs = jobs
         configs = []
         for name in config_names(config_dir):
@@ -230,6 +234,7 @@ def create_app(config_dir: pathlib.Path, data_dir: pathlib.Path, *, token: str |
         Route("/api/queue/{id:int}/move", move, methods=["POST"]),
         Route("/api/queue/{id:int}", remove, methods=["DELETE"]),
         Route("/data/{name}", data),
+        *history.routes(data_dir, catalog),
     ]
     return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(TokenCheck, token=token)])
 

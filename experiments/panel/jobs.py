@@ -22,7 +22,8 @@ from typing import Any, Literal
 from labrun.drivers import DeviceBusy, LabrunError, SourceMeter
 from labrun.experiments.config import Config, StationConfig, read_config
 from labrun.experiments.config.launch import instrument_locks, launch, save_plot
-from labrun.experiments.engine import Run
+from labrun.experiments.config.loading import as_given
+from labrun.experiments.engine import RecordOptions, Run
 from labrun.experiments.model.experiment import Experiment
 
 from .forms import config_path, overrides_of
@@ -60,6 +61,7 @@ class Job:
         experiment = self.experiment
         return {
             "id": self.id,
+            "run_id": self.run.run_id if self.run is not None else "",
             "config": self.config,
             "values": self.values,
             "state": self.state,
@@ -79,8 +81,9 @@ class Job:
 class Jobs:
     """The queue, the job running now, and the finished ones; one worker thread."""
 
-    def __init__(self, config_dir: pathlib.Path, data_dir: pathlib.Path) -> None:
+    def __init__(self, config_dir: pathlib.Path, data_dir: pathlib.Path, catalog: str | None = None) -> None:
         self.config_dir, self.data_dir = config_dir, data_dir
+        self.catalog = catalog  # where the runs' records go (None: the default)
         self.queue: list[Job] = []
         self.current: Job | None = None
         self.finished: list[Job] = []
@@ -144,7 +147,7 @@ class Jobs:
             job.state, job.finished = "removed", time.time()
             self.finished.append(job)
 
-    def stop(self, job_id: int, reason: str = "stopped from the panel") -> None:
+    def stop(self, job_id: int, reason: str = "the panel's Stop button") -> None:
         """Stop the running job (its run ramps down and turns its outputs off)."""
         job = self.current
         if job is None or job.id != job_id or job.run is None:
@@ -207,7 +210,9 @@ class Jobs:
                 drivers = launched.drivers
                 job.experiment = launched.experiment
                 self.instruments.seen(drivers)
-                job.run = launched.start()
+                given = as_given(config_path(self.config_dir, job.config), overrides_of(job.values))
+                launched.given = given
+                job.run = launched.start(RecordOptions(catalog=self.catalog, tags=("panel",)))
                 job.state = "running"
                 try:
                     job.run.wait_unguarded(None)

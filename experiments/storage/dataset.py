@@ -32,10 +32,10 @@ if TYPE_CHECKING:
 INDEPENDENT = ("source", "time")
 
 
-def open_run(run: str | RunRecord, catalog: Catalog | None = None) -> xr.Dataset:
+def open_run(run: str | RunRecord, catalog: Catalog | str | None = None) -> xr.Dataset:
     """A run of the catalog (an id, a prefix of 4+ hex digits, or its record) as a
     Dataset: its data file's columns, its record (as the catalog has it: status, tags,
-    note) in the attrs."""
+    note) in the attrs. ``catalog``: a :class:`Catalog` or its URL (None: the default)."""
     record = run if isinstance(run, RunRecord) else _catalog(catalog).get(run)
     if record.data_file is None:
         raise FileNotFoundError(f"run {record.short_id} ({record.experiment}) kept no data file")
@@ -87,10 +87,10 @@ def dataset_of(data: LoadedData, record: RunRecord | None = None) -> xr.Dataset:
     return dataset
 
 
-def _catalog(catalog: Catalog | None) -> Catalog:
+def _catalog(catalog: Catalog | str | None) -> Catalog:
     from .catalog import shared_catalog
 
-    return catalog if catalog is not None else shared_catalog()
+    return shared_catalog(catalog) if catalog is None or isinstance(catalog, str) else catalog
 
 
 def _sweep(columns: Mapping[str, Array], plot_x: str | None) -> xr.Dataset:

@@ -28,7 +28,7 @@ def export_run(
     format: Format = "netcdf",
     *,
     out: str | os.PathLike[str],
-    catalog: Catalog | None = None,
+    catalog: Catalog | str | None = None,
 ) -> pathlib.Path:
     """Write a run (an id, a prefix, or its record) to ``out`` in ``format``; returns the path."""
     from .catalog import shared_catalog
@@ -36,7 +36,11 @@ def export_run(
 
     if format not in FORMATS:
         raise ValueError(f"format: {format!r} is not one of {', '.join(FORMATS)}")
-    record = run if isinstance(run, RunRecord) else (catalog or shared_catalog()).get(run)
+    if isinstance(run, RunRecord):
+        record = run
+    else:
+        chosen = shared_catalog(catalog) if catalog is None or isinstance(catalog, str) else catalog
+        record = chosen.get(run)
     path = pathlib.Path(out)
     if path.exists():
         raise FileExistsError(f"{path} exists: choose another name (exports never overwrite)")

@@ -205,6 +205,7 @@ function follow(id) {
     const why = job.error ? `: ${job.error}` : "";
     say(`job ${job.id} (${job.config}) ${job.state}${why}; outputs ramped down and off`, job.state === "failed");
     setTimeout(refresh, 200);
+    setTimeout(refreshRuns, 200);  // runs.js: the catalog has its end now
   });
 }
 
