@@ -1,17 +1,23 @@
-"""``labrun analyze DATAFILE``: spectra of a data file's columns, as CSV and PNG."""
+"""``labrun analyze DATAFILE|RUN_ID``: spectra of a run's data columns, as CSV and PNG."""
 
 from __future__ import annotations
 
+import argparse
 import pathlib
+import re
+import sys
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from labrun.analysis.pool import AnalysisPool
-from labrun.analysis.spectrum import Spectrum, clock_of, on_uniform_clock, sample_rate_of
+from labrun.analysis.spectrum import WINDOWS, Spectrum, clock_of, on_uniform_clock, sample_rate_of
+from labrun.experiments.engine import exits
 from labrun.experiments.storage import DataFile, load_data
 from labrun.experiments.views.plot import plot_spectrum
 
+EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 NOT_SIGNALS = {"step", "time", "timestamp", "source", "in_compliance"}
 
 
@@ -86,3 +92,60 @@ def analyze_file(
     plot_file = table.path.with_suffix(".png")
     plot_spectrum(frequency, {c: s.power for c, s in spectra.items()}, plot_file, title=path.stem)
     return Analysis(table.path, plot_file, rate, spectra, len(data.skipped))
+
+
+def add_command(sub: Any) -> None:
+    """``labrun analyze DATAFILE|RUN_ID``."""
+    ana = sub.add_parser("analyze", help="power spectra of a run's data columns (CSV and PNG)")
+    ana.add_argument("datafile", help="a data file, or a run's id (or its first 8 hex digits)")
+    ana.add_argument("--catalog", help="where to look a run id up (a URL; default $LABRUN_CATALOG)")
+    ana.add_argument("--columns", help="comma-separated; default: every measured column")
+    ana.add_argument("--window", default="hann", choices=WINDOWS)
+    ana.add_argument("--out", help="directory for the outputs (default: beside the data file)")
+    ana.add_argument("--skip-bad-rows", action="store_true", help="leave malformed rows out (counted)")
+    ana.set_defaults(handler=cmd_analyze)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from concurrent.futures.process import BrokenProcessPool
+
+    exits.install_signal_handlers()  # SIGTERM/SIGHUP end it through the pool's cleanup
+    try:
+        result = analyze_file(
+            data_file_of(args.datafile, args.catalog),
+            columns=args.columns.split(",") if args.columns else None,
+            window=args.window,
+            out=args.out,
+            skip_bad_rows=args.skip_bad_rows,
+        )
+    except BrokenProcessPool:
+        print(
+            "labrun: a worker process died (killed, or out of memory); no spectrum written", file=sys.stderr
+        )
+        return EXIT_FAILED
+    except (OSError, ValueError) as error:
+        print(f"labrun: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if result.skipped:
+        print(f"skipped: {result.skipped} malformed rows (--skip-bad-rows)")
+    print(f"sample rate: {result.sample_rate:.6g} Hz")
+    for name, spectrum in result.spectra.items():
+        print(f"{name}: strongest at {spectrum.peak():.6g} Hz")
+    print(f"spectrum: {result.data_file}")
+    print(f"plot: {result.plot_file}")
+    return 0
+
+
+def data_file_of(given: str, catalog: str | None) -> str:
+    """A data file's path as given, or the data file of the run a (short) id names."""
+    if pathlib.Path(given).exists() or not re.fullmatch(r"[0-9a-fA-F-]{4,36}", given):
+        return given
+    from labrun.experiments.storage import RunNotFound, shared_catalog
+
+    try:
+        record = shared_catalog(catalog).get(given)
+    except RunNotFound as missing:
+        raise ValueError(f"{given}: no such data file, and {missing}") from None
+    if record.data_file is None:
+        raise ValueError(f"run {record.short_id} kept no data file (it was not saved)")
+    return record.data_file

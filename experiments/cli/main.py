@@ -11,26 +11,25 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import pathlib
-import re
 import sys
 from collections.abc import Callable
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from labrun import __version__
-from labrun.analysis.spectrum import WINDOWS
 from labrun.drivers import MODELS, LabrunError, list_resources, open_sourcemeter
+from labrun.experiments.cli import analyze as analyze_cli
 from labrun.experiments.cli import panel as panel_cli
 from labrun.experiments.cli import runs as runs_cli
 from labrun.experiments.cli import sim as sim_cli
+from labrun.experiments.cli.control import KEYS_HELP, Keys
 from labrun.experiments.config import ConfigError, plan, read_config
 from labrun.experiments.config.launch import launch
 from labrun.experiments.config.loading import as_given
 from labrun.experiments.config.plan import station_plan
 from labrun.experiments.config.schema import experiment_keys
 from labrun.experiments.config.station import StationConfig
-from labrun.experiments.engine import RecordOptions, exits
+from labrun.experiments.engine import RecordOptions
 from labrun.experiments.engine.exits import Interrupts
 from labrun.experiments.model.units import to_si
 from labrun.experiments.views.live import follow, window_open
@@ -80,6 +79,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--interval", type=_seconds, default=0.2, help="seconds between live plot refreshes (default 0.2)"
     )
+    run.add_argument("--no-keys", action="store_true", help=f"do not read the terminal ({KEYS_HELP})")
     run.add_argument("--tag", action="append", default=[], help="a tag for the run's record (repeatable)")
     run.add_argument("--note", default="", help="a note for the run's record")
     run.add_argument(
@@ -99,14 +99,7 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     check.set_defaults(handler=cmd_check)
 
-    ana = sub.add_parser("analyze", help="power spectra of a run's data columns (CSV and PNG)")
-    ana.add_argument("datafile", help="a data file, or a run's id (or its first 8 hex digits)")
-    ana.add_argument("--catalog", help="where to look a run id up (a URL; default $LABRUN_CATALOG)")
-    ana.add_argument("--columns", help="comma-separated; default: every measured column")
-    ana.add_argument("--window", default="hann", choices=WINDOWS)
-    ana.add_argument("--out", help="directory for the outputs (default: beside the data file)")
-    ana.add_argument("--skip-bad-rows", action="store_true", help="leave malformed rows out (counted)")
-    ana.set_defaults(handler=cmd_analyze)
+    analyze_cli.add_command(sub)
 
     res = sub.add_parser("resources", help="list VISA resources")
     res.add_argument("--sim", action="store_true", help="list the simulated bench")
@@ -176,6 +169,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             interrupts.on_signal = run.stop
             if interrupts.signal:  # arrived while the run was starting
                 run.stop(interrupts.signal)
+            if not args.no_keys:
+                Keys(run)
+                if sys.stdin.isatty():
+                    print(f"labrun: {KEYS_HELP}; Ctrl-C stops", file=sys.stderr)
             with logging_redirect_tqdm():  # log lines and warnings above the progress bar
                 window = follow(run, interval=args.interval, progress=not args.no_progress, live=args.live)
         if run is not None:
@@ -212,53 +209,6 @@ def say(line: str) -> None:
         print(line, flush=True)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to it
-
-
-def cmd_analyze(args: argparse.Namespace) -> int:
-    from concurrent.futures.process import BrokenProcessPool
-
-    from labrun.experiments.cli.analyze import analyze_file
-
-    exits.install_signal_handlers()  # SIGTERM/SIGHUP end it through the pool's cleanup
-    try:
-        result = analyze_file(
-            data_file_of(args.datafile, args.catalog),
-            columns=args.columns.split(",") if args.columns else None,
-            window=args.window,
-            out=args.out,
-            skip_bad_rows=args.skip_bad_rows,
-        )
-    except BrokenProcessPool:
-        print(
-            "labrun: a worker process died (killed, or out of memory); no spectrum written", file=sys.stderr
-        )
-        return EXIT_FAILED
-    except (OSError, ValueError) as error:
-        print(f"labrun: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if result.skipped:
-        print(f"skipped: {result.skipped} malformed rows (--skip-bad-rows)")
-    print(f"sample rate: {result.sample_rate:.6g} Hz")
-    for name, spectrum in result.spectra.items():
-        print(f"{name}: strongest at {spectrum.peak():.6g} Hz")
-    print(f"spectrum: {result.data_file}")
-    print(f"plot: {result.plot_file}")
-    return 0
-
-
-def data_file_of(given: str, catalog: str | None) -> str:
-    """A data file's path as given, or the data file of the run a (short) id names."""
-    if pathlib.Path(given).exists() or not re.fullmatch(r"[0-9a-fA-F-]{4,36}", given):
-        return given
-    from labrun.experiments.storage import RunNotFound, shared_catalog
-
-    try:
-        record = shared_catalog(catalog).get(given)
-    except RunNotFound as missing:
-        raise ValueError(f"{given}: no such data file, and {missing}") from None
-    if record.data_file is None:
-        raise ValueError(f"run {record.short_id} kept no data file (it was not saved)")
-    return record.data_file
 
 
 def cmd_resources(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from labrun.experiments.cli import control
 from labrun.experiments.storage import RunRecord
 from labrun.experiments.storage.export import FORMATS
 from labrun.experiments.storage.record import STATUSES
@@ -41,7 +42,7 @@ def add_command(sub: Any) -> None:
     runs.add_argument("--sequence", help="only the runs of this sequence (its id)")
     runs.add_argument("--limit", type=_count, default=50, help="at most this many (default 50; 0: all)")
     runs.set_defaults(handler=cmd_runs)
-    verbs = runs.add_subparsers(dest="runs_command", metavar="{show,export,tag,untag,note}")
+    verbs = runs.add_subparsers(dest="runs_command", metavar="{show,export,tag,untag,note,pause,resume,stop}")
 
     def verb(name: str, help: str) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = verbs.add_parser(name, help=help)
@@ -67,6 +68,7 @@ def add_command(sub: Any) -> None:
     note = verb("note", "set a run's note (free text; replaces the one it had)")
     note.add_argument("text", nargs="+")
     note.set_defaults(handler=cmd_note)
+    control.add_verbs(verb, cmd_control)
 
 
 def _since(text: str) -> str:
@@ -262,3 +264,10 @@ def cmd_note(args: argparse.Namespace) -> int:
         record = catalog.set_note(args.id, " ".join(args.text))
     print(f"{record.short_id}: note {record.note!r}")
     return 0
+
+
+@_handled
+def cmd_control(args: argparse.Namespace) -> int:
+    """``pause``, ``resume``, ``stop``: asked of a run of this host (``control.py``)."""
+    with _open(args) as catalog:
+        return control.cmd_control(args, catalog)

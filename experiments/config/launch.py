@@ -133,6 +133,7 @@ def build_grid(
         delay=exp.delay,
         sweep=exp.sweep,
         poll_interval=exp.poll_interval,
+        pause=exp.pause,
         save=saving(config, raw),
     )
 

@@ -137,6 +137,8 @@ class FetConfig(Strict):
     delay: Seconds = Field(0.0, ge=0, le=86_400)
     sweep: Literal["stepped", "hardware"] = "stepped"
     poll_interval: Seconds = Field(0.05, gt=0, le=60)
+    #: a pause holds the levels, or (safe) ramps every output down and off until the resume
+    pause: Literal["hold", "safe"] = "hold"
 
     def instrument_of(self, terminal: str) -> str:
         axis: AxisConfig = getattr(self, terminal)

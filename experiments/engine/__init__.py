@@ -5,12 +5,13 @@ It runs anything shaped like :class:`Procedure` and never imports the experiment
 
 from .context import DELIVERY_GRACE, RunContext
 from .delivery import Listener
+from .pausing import PauseMode, PauseRefused
 from .procedure import AlreadyRunning, Procedure
 from .progress import Point, Progress
-from .queue import Worker
+from .queue import Worker, run_here, start
 from .recording import RecordOptions
 from .run import Run
-from .runner import RUNNER, Runner, run_here, start
+from .runner import RUNNER, Runner
 from .states import IllegalTransition, RunState
 
 __all__ = [
@@ -19,6 +20,8 @@ __all__ = [
     "AlreadyRunning",
     "IllegalTransition",
     "Listener",
+    "PauseMode",
+    "PauseRefused",
     "Point",
     "Procedure",
     "Progress",

@@ -17,6 +17,7 @@ from typing import Any
 from labrun.drivers import DeviceLock, Instrument
 
 from ..storage import DataFile, RunEnd
+from . import remote
 from .claims import Locks, locks_of, release_all, take_all
 from .delivery import Subscribers
 from .procedure import Procedure, metadata_of
@@ -44,6 +45,7 @@ class RunContext:
         self.data_file: DataFile | None = None
         self.subscribers = Subscribers(experiment.name, standing=experiment.listeners)
         self.recording = Recording(run_id, options or RecordOptions())
+        self.remote: remote.Listener | None = None  # requests from other processes, while it runs
 
     # ------------------------------------------------------------- the claim
 
@@ -72,8 +74,15 @@ class RunContext:
         self.claimed = True
         return True
 
+    def listen(self, apply: Callable[[str, str], None]) -> None:
+        """Take pause, resume and stop requests from other processes (``labrun runs pause``)."""
+        self.remote = remote.Listener(self.recording.run_id, apply)
+
     def release(self) -> None:
-        """The exclusive VISA locks, then every device lock, in the reverse order of taking."""
+        """Requests from other processes no longer taken; the exclusive VISA locks, then
+        every device lock, in the reverse order of taking."""
+        if self.remote is not None:
+            self.remote.close()
         exclusive, self.exclusive = self.exclusive, []
         held, self.held = self.held, []
         self.claimed = False
@@ -120,6 +129,11 @@ class RunContext:
         written = self.data_file.rows
         memory = "" if written == measured else f" ({measured} measured: run.data holds them all)"
         return f"; {written} points kept in {self.data_file.path}{memory}"
+
+    def note(self, kind: str, what: dict[str, Any]) -> None:
+        """A line of the journal between the points it came between (a pause, a resume)."""
+        if self.data_file is not None:
+            self.data_file.write_note(kind, what)
 
     def write_end(self, end: RunEnd) -> None:
         """The journal's last line says how the run ended (a file without it was killed);

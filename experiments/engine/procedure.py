@@ -14,6 +14,7 @@ from labrun.drivers import LabrunError, SourceMeter
 
 from ..storage import Saving
 from .delivery import Listener
+from .pausing import PauseMode
 from .progress import Point
 
 
@@ -41,6 +42,12 @@ class Procedure(Protocol):
     def teardown(self) -> None: ...
     def describe(self) -> dict[str, Any]: ...
     def roles(self) -> dict[str, SourceMeter]: ...  # each instrument by what it is to the run
+
+    pause_mode: PauseMode  # how it pauses unless told: "hold" or "safe"
+
+    def pause_refused(self) -> str: ...  # why it cannot pause ("" if it can)
+    def to_safe_level(self) -> None: ...  # a safe pause: outputs ramped down and off
+    def from_safe_level(self) -> None: ...  # and back, before the next point
     def after_point(self, point: Point) -> None: ...
 
 

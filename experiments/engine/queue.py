@@ -1,13 +1,16 @@
-"""Experiments queued on one background thread, run one after another by the runner."""
+"""How a caller starts runs: now, in the background (:func:`start`), here (:func:`run_here`),
+or queued on one background thread (:class:`Worker`) — all through the process's runner."""
 
 from __future__ import annotations
 
 import collections
 import threading
+from collections.abc import Sequence
+from typing import Any
 
 from . import exits
 from .procedure import Procedure
-from .recording import RecordOptions
+from .recording import Documents, RecordOptions
 from .run import Run
 from .runner import RUNNER, Runner
 
@@ -87,3 +90,36 @@ class Worker:
             with self._wake:
                 self.current = None
                 self._wake.notify_all()
+
+
+def start(
+    experiment: Procedure,
+    *,
+    blocking: bool = True,
+    timeout: float | None = None,
+    tags: Sequence[str] = (),
+    note: str = "",
+    catalog: str | None = None,
+    documents: Documents | None = None,
+) -> Run:
+    """Start ``experiment`` in a background thread and return its :class:`Run` at once
+    (:meth:`Runner.start` of the process's runner). ``tags`` and ``note`` go into its
+    record; ``catalog``: where it is kept (a URL; None: ``$LABRUN_CATALOG`` or the default;
+    ``"none"``: no catalog); ``documents``: ``callback(name, doc)`` gets the run as bluesky
+    event-model documents as it runs."""
+    options = RecordOptions(catalog=catalog, tags=tuple(tags), note=note, documents=documents)
+    return RUNNER.start(experiment, blocking=blocking, timeout=timeout, record=options)
+
+
+def run_here(
+    experiment: Procedure,
+    *,
+    blocking: bool = True,
+    timeout: float | None = None,
+    tags: Sequence[str] = (),
+    note: str = "",
+    catalog: str | None = None,
+) -> dict[str, Any]:
+    """Run ``experiment`` to its end in the calling thread; its data, or its exception."""
+    options = RecordOptions(catalog=catalog, tags=tuple(tags), note=note)
+    return RUNNER.run_here(experiment, blocking=blocking, timeout=timeout, record=options)

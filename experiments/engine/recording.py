@@ -108,13 +108,24 @@ class Recording:
             self.stream = DocumentStream(options.documents)
             self.stream.start(record)
 
-    def end(self, state: RunState, error: BaseException | None, stopped_by: str, points: int) -> RunEnd:
-        """How the run ended, as the record says it."""
+    def end(
+        self,
+        state: RunState,
+        error: BaseException | None,
+        stopped_by: str,
+        points: int,
+        pauses: Sequence[dict[str, Any]] = (),
+    ) -> RunEnd:
+        """How the run ended, as the record says it (with its pauses)."""
         if state == RunState.FAILED and error is not None:
-            return RunEnd.of_error(error, points)
+            return dataclasses.replace(RunEnd.of_error(error, points), pauses=list(pauses))
         if state == RunState.STOPPED:
-            return RunEnd("stopped", stopped_by=stopped_by or "run.stop()", points=points)
-        return RunEnd("completed" if state == RunState.COMPLETED else "failed", points=points)
+            return RunEnd(
+                "stopped", stopped_by=stopped_by or "run.stop()", points=points, pauses=list(pauses)
+            )
+        if state == RunState.COMPLETED:
+            return RunEnd("completed", points=points, pauses=list(pauses))
+        return RunEnd("failed", points=points, pauses=list(pauses))
 
     def close(self, end: RunEnd) -> None:
         """The end to the catalog and the documents (the journal has its end line already);

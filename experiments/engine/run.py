@@ -14,15 +14,17 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Generator, Mapping
+from collections.abc import AsyncIterator, Callable, Generator
 from concurrent.futures import Future
 from typing import Any
 
-from ..storage import DataFile, DataTable, RunRecord
+from ..storage import DataFile, RunRecord
 from .context import RunContext
 from .delivery import Listener
+from .pausing import PauseMode, PauseRefused, Pausing
 from .procedure import Procedure
-from .progress import Point, Progress, row_getter
+from .progress import Point, Progress
+from .recorded import Recorded
 from .recording import RecordOptions
 from .states import Lifecycle, RunState
 
@@ -43,22 +45,21 @@ class Run:
         #: resolves to the data when the run ends, or to its exception (cancelled if dropped
         #: from a worker's queue before it started)
         self.future: Future[dict[str, Any]] = Future()
-        self.table = DataTable(tuple(experiment.columns))
         self.lifecycle = Lifecycle(experiment.name)
         self.lifecycle.watch(self._published)
         self.context = RunContext(experiment, self.owner(), self.run_id, record)
-        #: where the run stands but for the count and the latest point, which are ``_count``;
+        self.recorded = Recorded(experiment, self.context.subscribers)
+        self.table = self.recorded.table
+        #: one point to the table, the data file, the count, the subscribers (the hot path)
+        self.add = self.recorded.add
+        #: where the run stands but for the count and the latest point (``recorded.count``);
         #: replaced by the lifecycle's transitions only
         self._stage = Progress(state=RunState.IDLE)
-        self._count: tuple[int, Point | None] = (0, None)
-        #: the subscribers that keep each point, in the measuring thread, before anyone is
-        #: told of it (one that fails fails the run): the table, and the data file if saved
-        self.recorders: list[Callable[[tuple[Any, ...]], None]] = [self.table.append]
         self.stop_reason = ""
+        #: a pause asked, held, and every pause it had (``pause()``, ``resume()``)
+        self.pausing = Pausing()
         #: threads that must never wait for this run's end (they would wait for themselves)
         self.own_threads: set[int] = set()
-        self._names = tuple(experiment.columns)
-        self._row_of = row_getter(self._names)
         self.stop_event = threading.Event()
         self._done = threading.Event()
         self._error: BaseException | None = None
@@ -76,7 +77,7 @@ class Run:
         """Where the run stands: one consistent snapshot, built when asked (a poller asks
         now and then; the measuring thread only swaps one tuple per point)."""
         stage = self._stage  # first: once it says the run ended, the count read next is final
-        step, latest = self._count
+        step, latest = self.recorded.count
         return Progress(stage.state, step, stage.total, latest, stage.started, stage.finished)
 
     @property
@@ -136,6 +137,20 @@ class Run:
         if reason and not self.stop_event.is_set():
             self.stop_reason = reason
         self.stop_event.set()
+        self.pausing.wake()  # a run paused ends from its pause
+
+    def pause(self, mode: PauseMode | None = None, by: str = "run.pause()") -> None:
+        """Pause after the point in progress: the source holds its level (``hold``), or every
+        output is ramped down and off until the resume (``safe``); None: the experiment's
+        own choice. An instrument-side sweep refuses (:class:`PauseRefused`)."""
+        why = self.experiment.pause_refused()
+        if self.lifecycle.ended or why:
+            raise PauseRefused(f"{self.experiment.name} cannot pause: {why or f'it has {self.state}'}")
+        self.pausing.ask(mode or self.experiment.pause_mode, by)
+
+    def resume(self, by: str = "run.resume()") -> None:
+        """Go on with the next point (after a ``safe`` pause, with the outputs back on first)."""
+        self.pausing.release(by)
 
     def wait_stop(self, seconds: float) -> bool:
         """The experiment's interruptible wait: True if a stop was requested. The rows
@@ -196,7 +211,7 @@ class Run:
             ended = not self.running
             rows, seen = self.table.since(seen)
             for row in rows:
-                yield self._named(row)
+                yield self.recorded.named(row)
             if ended:
                 return
             await asyncio.sleep(interval)
@@ -221,27 +236,6 @@ class Run:
         """The run's one way to change state (checked by its lifecycle)."""
         self.lifecycle.to(state)
 
-    def add(self, point: Mapping[str, Any]) -> None:
-        """One point: to the recorders (table, data file), then progress and the subscribers."""
-        try:
-            row = self._row_of(point)
-        except KeyError as missing:
-            columns = ", ".join(self._names)
-            raise ValueError(
-                f"{self.experiment.name} gave a point without {missing} (its columns: {columns})"
-            ) from None
-        if len(point) != len(row):
-            extra = sorted(set(point) - set(self._names))
-            raise ValueError(f"{self.experiment.name} gave a point with unknown fields {extra}")
-        for keep in self.recorders:
-            keep(row)
-        named = dict(zip(self._names, map(float, row), strict=False))  # as _named(row), a call less
-        self._count = (self._count[0] + 1, named)
-        subscribers = self.context.subscribers
-        if subscribers.current:
-            subscribers.put(named)
-        self.experiment.after_point(named)
-
     def end(self, error: BaseException | None) -> None:
         """Settle the future (the run is over for everyone); the state is ended already."""
         self._error = error
@@ -262,10 +256,6 @@ class Run:
     def kept(self) -> str:
         """What the data file holds, honestly: its rows, not the points measured."""
         return self.context.kept(len(self.table))
-
-    def _named(self, row: Any) -> Point:
-        """A row as the point subscribers and pollers get: column name -> float."""
-        return dict(zip(self._names, map(float, row), strict=False))  # made with one value per name
 
     def _published(self, old: RunState, new: RunState) -> None:
         """The progress snapshot follows the lifecycle (its only publisher)."""

@@ -20,9 +20,10 @@ from typing import Any, Protocol
 
 from labrun.drivers import DeviceLock
 
+from ..storage.record import now_iso
 from . import exits
 from .procedure import AlreadyRunning, Procedure
-from .recording import Documents, RecordOptions
+from .recording import RecordOptions
 from .run import Run
 from .states import RunState
 
@@ -151,19 +152,21 @@ class Runner:
         """
         experiment, context = run.experiment, run.context
         run.enter(RunState.RUNNING)
+        context.listen(lambda what, by: _asked(run, what, by))
         failed: BaseException | None = None
         try:
             context.recording.begin(experiment, context.open_sink)
             if context.data_file is not None:
-                run.recorders.append(context.data_file.write)
+                run.recorded.recorders.append(context.data_file.write)
             if context.recording.stream is not None:
                 context.subscribers.add(context.recording.stream.point)
             context.subscribers.open()
             experiment.setup()
-            add, stop_asked = run.add, run.stop_event.is_set  # looked up once, not per point
+            # looked up once, not per point
+            add, stop_asked, pause_asked = run.add, run.stop_event.is_set, run.pausing.asked.is_set
             for point in experiment.steps():
                 add(point)
-                if stop_asked():
+                if stop_asked() or (pause_asked() and not self._hold(run)):
                     break
         except BaseException as error:
             failed = error
@@ -185,7 +188,8 @@ class Runner:
                 failed = teardown_error
             failed.add_note(unsafe)  # the first error stays the one raised; the teardown's rides along
         final = RunState.FAILED if failed else RunState.STOPPED if run.stop_requested else RunState.COMPLETED
-        end = context.recording.end(final, failed, run.stop_reason, context.points(len(run.table)))
+        points = context.points(len(run.table))
+        end = context.recording.end(final, failed, run.stop_reason, points, run.pausing.pauses)
         try:
             context.write_end(end)
             context.close_sink()
@@ -196,6 +200,28 @@ class Runner:
             context.close_subscribers()
             context.recording.close(end)
         return final, failed
+
+    def _hold(self, run: Run) -> bool:
+        """Paused here, between two points, until resumed (True) or stopped (False). The
+        pause and the resume are lines of the journal where they happened, and the record's;
+        the state says paused once a safe pause has the outputs off."""
+        pausing, context = run.pausing, run.context
+        entry: dict[str, Any] = {"paused": now_iso(), "resumed": None, "by": pausing.by}
+        entry.update(mode=pausing.mode, after=len(run.table))  # points measured before it
+        pausing.pauses.append(entry)
+        context.note("pause", entry)
+        if pausing.mode == "safe":
+            run.experiment.to_safe_level()
+        run.enter(RunState.PAUSED)
+        pausing.held()
+        if run.stop_requested:
+            return False
+        if pausing.mode == "safe":
+            run.experiment.from_safe_level()
+        entry.update(resumed=now_iso(), resumed_by=pausing.resumed_by)
+        context.note("resume", entry)
+        run.enter(RunState.RUNNING)
+        return True
 
     def _finish(self, run: Run, final: RunState, error: BaseException | None) -> None:
         """Give the instruments back, enter the end state, settle the run's future."""
@@ -223,39 +249,16 @@ class Runner:
                 return
 
 
+def _asked(run: Run, what: str, by: str) -> None:
+    """A request from another process: pause, resume or stop."""
+    if what == "pause":
+        run.pause(by=by)
+    elif what == "resume":
+        run.resume(by=by)
+    else:
+        run.stop(by)
+
+
 #: the process's runner: every run of ``start()``, ``experiment.run()``, queues, CLI, panel
 RUNNER = Runner()
 exits.before_exit(RUNNER.stop_all)  # registered after the drivers' handler, so called before it
-
-
-def start(
-    experiment: Procedure,
-    *,
-    blocking: bool = True,
-    timeout: float | None = None,
-    tags: Sequence[str] = (),
-    note: str = "",
-    catalog: str | None = None,
-    documents: Documents | None = None,
-) -> Run:
-    """Start ``experiment`` in a background thread and return its :class:`Run` at once
-    (:meth:`Runner.start` of the process's runner). ``tags`` and ``note`` go into its
-    record; ``catalog``: where it is kept (a URL; None: ``$LABRUN_CATALOG`` or the default;
-    ``"none"``: no catalog); ``documents``: ``callback(name, doc)`` gets the run as bluesky
-    event-model documents as it runs."""
-    options = RecordOptions(catalog=catalog, tags=tuple(tags), note=note, documents=documents)
-    return RUNNER.start(experiment, blocking=blocking, timeout=timeout, record=options)
-
-
-def run_here(
-    experiment: Procedure,
-    *,
-    blocking: bool = True,
-    timeout: float | None = None,
-    tags: Sequence[str] = (),
-    note: str = "",
-    catalog: str | None = None,
-) -> dict[str, Any]:
-    """Run ``experiment`` to its end in the calling thread; its data, or its exception."""
-    options = RecordOptions(catalog=catalog, tags=tuple(tags), note=note)
-    return RUNNER.run_here(experiment, blocking=blocking, timeout=timeout, record=options)

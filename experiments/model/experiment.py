@@ -19,7 +19,7 @@ from typing import Any
 
 from labrun.drivers import DeviceLock, SourceMeter
 
-from ..engine import RUNNER, Listener, Point, Progress, Run, run_here
+from ..engine import RUNNER, Listener, PauseMode, Point, Progress, Run, run_here
 from ..storage import DataFile, DataTable, Saving
 
 
@@ -76,6 +76,32 @@ class Experiment:
         return {
             "instrument" if k == 0 else f"instrument_{k + 1}": smu for k, smu in enumerate(self.instruments)
         }
+
+    # ------------------------------------------------------------------ pausing
+
+    #: how a pause holds unless told: ``hold`` (the source stays at its level) or ``safe``
+    pause_mode: PauseMode = "hold"
+
+    def pause_refused(self) -> str:
+        """Why this experiment cannot pause between two points ("": it can)."""
+        return ""
+
+    def to_safe_level(self) -> None:
+        """A ``safe`` pause: every output ramped down and off, the last one switched on first
+        (the drain before the gate), each one's mode and level kept for the resume."""
+        drivers = list(self.roles().values())
+        self._held = [(smu, smu.mode, smu.level, smu.output_enabled) for smu in drivers]
+        for smu in reversed(drivers):
+            smu.shutdown()
+
+    def from_safe_level(self) -> None:
+        """Back from a ``safe`` pause: each output that was on, on again at its level, in
+        the order they went on (the gate before the drain); the next point follows."""
+        for smu, mode, level, was_on in getattr(self, "_held", []):
+            if was_on:
+                (smu.set_voltage if mode == "voltage" else smu.set_current)(level)  # its mode too
+                smu.output_on()
+        self._held = []
 
     def after_point(self, point: Point) -> None:
         """Experiment logic after each recorded point, in the measuring thread (adaptive

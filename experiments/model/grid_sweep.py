@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from labrun.drivers import Reading, SourceMeter
-from labrun.experiments.engine import Point
+from labrun.experiments.engine import PauseMode, Point
 from labrun.experiments.model.experiment import Experiment
 from labrun.experiments.model.iv_sweep import (
     SweepKind,
@@ -91,9 +91,11 @@ class GridSweep(Experiment):
         save: Saving | None = None,
         max_voltage: float | None = None,
         max_current: float | None = None,
+        pause: PauseMode = "hold",
     ) -> None:
         if name is not None:
             self.name = name
+        self.pause_mode = pause
         self.terminals = tuple(terminals)
         by_name = {t.name: t for t in self.terminals}
         if len(by_name) != len(self.terminals) or not self.terminals:
@@ -185,6 +187,11 @@ class GridSweep(Experiment):
             "sweep": self.sweep,
             "order": "on: " + ", ".join(t.name for t in self.terminals) + "; off: reversed",
         }
+
+    def pause_refused(self) -> str:
+        if self.sweep == "hardware":
+            return "its inner axis is an instrument-side sweep (stop it, or use sweep: stepped)"
+        return ""
 
     def roles(self) -> dict[str, SourceMeter]:
         """Each terminal's source-meter by the terminal's name (gate, drain)."""

@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 
 from labrun.drivers import LabrunError, LimitError, Limits, Reading, SourceMeter
 from labrun.drivers.settings import check_range
-from labrun.experiments.engine import Point
+from labrun.experiments.engine import PauseMode, Point
 from labrun.experiments.model.experiment import Experiment
 from labrun.experiments.model.parameters import (
     MAX_POINTS,
@@ -152,6 +152,7 @@ class IVSweepParameters(Parameters):
     poll_interval: Seconds = Field(
         0.05, gt=0, le=60, description="how often a hardware sweep's buffer is read"
     )
+    pause: PauseMode = Field("hold", description="a pause holds the level, or (safe) turns the output off")
 
     @model_validator(mode="after")
     def consistent(self) -> IVSweepParameters:
@@ -218,7 +219,7 @@ class IVSweep(Experiment):
         self.start, self.stop_level, self.num_points = params.start, params.stop, params.num_points
         self.delay, self.compliance, self.mode = params.delay, params.compliance, params.mode
         self.return_sweep, self.spacing, self.sweep = params.return_sweep, params.spacing, params.sweep
-        self.poll_interval = params.poll_interval
+        self.poll_interval, self.pause_mode = params.poll_interval, params.pause
         space = np.linspace if params.spacing == "linear" else np.geomspace
         # 12 significant digits: the levels as intended (0.9, not linspace's 0.8999999999999999)
         self.levels = np.array(
@@ -240,6 +241,11 @@ class IVSweep(Experiment):
 
     def total_steps(self) -> int:
         return len(self.levels)
+
+    def pause_refused(self) -> str:
+        if self.sweep == "hardware":
+            return "an instrument-side sweep steps on its own (stop it, or use sweep: stepped)"
+        return ""
 
     def describe(self) -> dict[str, Any]:
         return self.parameters.values()

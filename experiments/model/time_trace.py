@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import Field
 
 from labrun.drivers import SourceMeter
-from labrun.experiments.engine import Point
+from labrun.experiments.engine import PauseMode, Point
 from labrun.experiments.model.experiment import Experiment
 from labrun.experiments.model.iv_sweep import check_sweep_limits, prepare_source
 from labrun.experiments.model.parameters import MAX_POINTS, Limit, Mode, Parameters, Seconds, SourceLevel
@@ -25,6 +25,7 @@ class TimeTraceParameters(Parameters):
     num_points: int = Field(gt=1, le=MAX_POINTS, description="readings")
     interval: Seconds = Field(0.0, ge=0, le=86_400, description="between readings (0: as fast as it answers)")
     compliance: Limit = Field(description="the limit of the other quantity (current in voltage mode)")
+    pause: PauseMode = Field("hold", description="a pause holds the level, or (safe) turns the output off")
 
     @property
     def extreme(self) -> float:
@@ -64,7 +65,7 @@ class TimeTrace(Experiment):
         super().__init__(instrument, save=save)
         self.smu: SourceMeter = instrument
         self.level, self.num_points, self.interval = params.level, params.num_points, params.interval
-        self.compliance, self.mode = params.compliance, params.mode
+        self.compliance, self.mode, self.pause_mode = params.compliance, params.mode, params.pause
         check_sweep_limits(
             self.smu.model,
             self.smu.limits,

@@ -30,9 +30,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from labrun.experiments.config import ConfigError, StationConfig, plan
 from labrun.experiments.config.plan import station_plan
 
-from . import history
+from . import control, history
 from .forms import config_names, parameters
 from .jobs import Job, Jobs, Refused
+from .web import json_body
 
 STATIC = pathlib.Path(__file__).parent / "static"
 #: seconds between looks at a run's table for new points (the page sees a point within this)
@@ -152,7 +153,7 @@ def create_app(
             return JSONResponse({"error": str(error)}, status_code=404)
 
     async def check(request: Request) -> Response:
-        body = await _json(request)
+        body = await json_body(request)
         if isinstance(body, Response):
             return body
         try:
@@ -163,7 +164,7 @@ def create_app(
         return JSONResponse({"ok": True, "plan": lines})
 
     async def submit(request: Request) -> Response:
-        body = await _json(request)
+        body = await json_body(request)
         if isinstance(body, Response):
             return body
         try:
@@ -173,33 +174,6 @@ def create_app(
         except Refused as refused:
             return JSONResponse({"error": str(refused)}, status_code=409)
         return JSONResponse(job.summary(), status_code=201)
-
-    async def stop(request: Request) -> Response:
-        try:
-            the_jobs().stop(int(request.path_params["id"]))
-        except Refused as refused:
-            return JSONResponse({"error": str(refused)}, status_code=409)
-        return JSONResponse({"ok": True})
-
-    async def move(request: Request) -> Response:
-        body = await _json(request)
-        if isinstance(body, Response):
-            return body
-        position = body.get("position")
-        if not isinstance(position, int) or isinstance(position, bool):
-            return JSONResponse({"error": "position: a whole number"}, status_code=400)
-        try:
-            the_jobs().move(int(request.path_params["id"]), position)
-        except Refused as refused:
-            return JSONResponse({"error": str(refused)}, status_code=409)
-        return JSONResponse({"ok": True})
-
-    async def remove(request: Request) -> Response:
-        try:
-            the_jobs().remove(int(request.path_params["id"]))
-        except Refused as refused:
-            return JSONResponse({"error": str(refused)}, status_code=409)
-        return JSONResponse({"ok": True})
 
     async def events(request: Request) -> Response:
         try:
@@ -229,27 +203,12 @@ def create_app(
         Route("/api/configs/{name}", config),
         Route("/api/check", check, methods=["POST"]),
         Route("/api/jobs", submit, methods=["POST"]),
-        Route("/api/jobs/{id:int}/stop", stop, methods=["POST"]),
         Route("/api/jobs/{id:int}/events", events),
-        Route("/api/queue/{id:int}/move", move, methods=["POST"]),
-        Route("/api/queue/{id:int}", remove, methods=["DELETE"]),
         Route("/data/{name}", data),
+        *control.routes(the_jobs),
         *history.routes(data_dir, catalog),
     ]
     return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(TokenCheck, token=token)])
-
-
-async def _json(request: Request) -> dict[str, Any] | Response:
-    """The request's JSON object, or the response refusing it."""
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-        return JSONResponse({"error": "send JSON (content-type: application/json)"}, status_code=415)
-    try:
-        body = await request.json()
-    except ValueError:
-        return JSONResponse({"error": "not valid JSON"}, status_code=400)
-    if not isinstance(body, dict):
-        return JSONResponse({"error": "expected a JSON object"}, status_code=400)
-    return body
 
 
 def _values(body: dict[str, Any]) -> dict[str, str]:

@@ -64,7 +64,7 @@ class Job:
             "run_id": self.run.run_id if self.run is not None else "",
             "config": self.config,
             "values": self.values,
-            "state": self.state,
+            "state": "paused" if progress is not None and progress.state == "paused" else self.state,
             "step": progress.step if progress else 0,
             "total": progress.total if progress else 0,
             "remaining": progress.remaining if progress else None,
@@ -149,10 +149,20 @@ class Jobs:
 
     def stop(self, job_id: int, reason: str = "the panel's Stop button") -> None:
         """Stop the running job (its run ramps down and turns its outputs off)."""
+        self._running(job_id).stop(reason)
+
+    def pause(self, job_id: int) -> None:
+        """Pause the running job after its point in progress (as its config's ``pause:`` says)."""
+        self._running(job_id).pause(by="the panel's Pause button")
+
+    def resume(self, job_id: int) -> None:
+        self._running(job_id).resume(by="the panel's Resume button")
+
+    def _running(self, job_id: int) -> Run:
         job = self.current
         if job is None or job.id != job_id or job.run is None:
             raise Refused(f"job {job_id} is not running")
-        job.run.stop(reason)
+        return job.run
 
     def job(self, job_id: int) -> Job:
         for job in [*(j for j in [self.current] if j is not None), *self.queue, *self.finished]:

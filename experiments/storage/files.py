@@ -179,6 +179,13 @@ class DataFile:
         finally:
             self.rows += data.count(b"\n", 0, self._size - size)  # the whole rows it took
 
+    def write_note(self, kind: str, note: Mapping[str, Any]) -> None:
+        """A ``# KIND: {json}`` line where the rows stand now (a pause, a resume): the rows so
+        far first, so the line sits between the points it came between. Loaders skip it."""
+        self.flush()
+        self._check()
+        self._put(f"{COMMENT} {kind}: {json.dumps(dict(note), default=str)}\n".encode())
+
     def write_end(self, end: RunEnd) -> None:
         """The rows not yet written, then the end line (one write: a crash leaves it whole
         or not at all). Call it once, before :meth:`close`."""

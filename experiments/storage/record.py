@@ -77,6 +77,9 @@ class RunEnd:
     ended: str = field(default_factory=now_iso)
     #: the points kept in its data file (or measured, without one)
     points: int = 0
+    #: each pause: {"paused": ISO, "resumed": ISO or None, "by": who, "mode": "hold" or
+    #: "safe", "after": the points kept before it}
+    pauses: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.status not in END_STATUSES:
@@ -134,6 +137,7 @@ class RunRecord:
     error: dict[str, str] | None = None
     ended: str | None = None
     points: int | None = None
+    pauses: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if str(uuid.UUID(self.run_id)) != self.run_id:
@@ -165,7 +169,9 @@ class RunRecord:
         """How it ended; None while it runs."""
         if self.status == "running":
             return None
-        return RunEnd(self.status, self.stopped_by, self.error, self.ended or "", self.points or 0)
+        return RunEnd(
+            self.status, self.stopped_by, self.error, self.ended or "", self.points or 0, self.pauses
+        )
 
     def ended_as(self, end: RunEnd) -> RunRecord:
         """The same record with its end."""

@@ -96,8 +96,12 @@ function renderFinished(finished) {
 }
 
 function renderCurrent(job) {
-  $("stop").disabled = !(job && job.state === "running");
+  const live = job && (job.state === "running" || job.state === "paused");
+  $("stop").disabled = !live;
   $("stop").dataset.job = job ? job.id : "";
+  $("pause").disabled = !live;
+  $("pause").dataset.job = job ? job.id : "";
+  $("pause").textContent = job && job.state === "paused" ? "Resume" : "Pause";
   if (!job) return;
   $("run-name").textContent = `job ${job.id}: ${job.config}`;
   $("run-state").textContent = job.state;
@@ -179,6 +183,14 @@ async function stopRun() {
   say(ok ? `stopping job ${id}: ramping down, output off` : data.error, !ok);
 }
 
+async function pauseRun() {
+  const id = $("pause").dataset.job;
+  if (!id) return;
+  const verb = $("pause").textContent === "Resume" ? "resume" : "pause";
+  const { ok, data } = await api("POST", `/api/jobs/${id}/${verb}`);
+  say(ok ? (verb === "pause" ? `pausing job ${id} after the point in progress` : `resuming job ${id}`) : data.error, !ok);
+}
+
 async function move(id, position) { await api("POST", `/api/queue/${id}/move`, { position }); refresh(); }
 async function remove(id) { await api("DELETE", `/api/queue/${id}`); refresh(); }
 
@@ -249,6 +261,7 @@ $("config").onchange = loadForm;
 $("check").onclick = check;
 $("start").onclick = startRun;
 $("stop").onclick = stopRun;
+$("pause").onclick = pauseRun;
 $("logy").onchange = () => Plotly.relayout("plot", { "yaxis.type": $("logy").checked ? "log" : "linear" });
 refresh();
 setInterval(refresh, 1000);

@@ -85,6 +85,7 @@ class Catalog:
                     error=end.error,
                     ended=end.ended,
                     points=end.points,
+                    pauses=end.pauses or None,
                 )
             )
             if done.rowcount != 1:

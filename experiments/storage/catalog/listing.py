@@ -140,6 +140,7 @@ def row_of(record: RunRecord) -> dict[str, Any]:
         "error": record.error,
         "ended": record.ended,
         "points": record.points,
+        "pauses": record.pauses or None,
         "record": record.start_part(),
     }
 
@@ -162,6 +163,7 @@ def record_of(row: Any, tags: Sequence[str]) -> RunRecord:
             "error": row.error,
             "ended": row.ended,
             "points": row.points,
+            "pauses": row.pauses or [],
             "note": row.note,
             "tags": list(tags),
         }

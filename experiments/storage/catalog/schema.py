@@ -50,6 +50,7 @@ runs = sa.Table(
     sa.Column("error", JSON, nullable=True),
     sa.Column("ended", sa.String(40), nullable=True),
     sa.Column("points", sa.Integer, nullable=True),
+    sa.Column("pauses", JSON, nullable=True),  # [{paused, resumed, by, mode, after}] if it paused
     # the record as at the start (without end, tags and note: their columns hold them)
     sa.Column("record", JSON, nullable=False),
 )
