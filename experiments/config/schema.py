@@ -12,7 +12,8 @@ from labrun.drivers import (
 )
 from labrun.experiments.config.fields import ConfigFieldError, Seconds, Strict
 from labrun.experiments.config.instrument import InstrumentConfig
-from labrun.experiments.model.iv_sweep import IVSweepParameters, check_hardware_sweep, check_sweep_limits
+from labrun.experiments.model.iv_sweep import IVSweepParameters
+from labrun.experiments.model.sourcing import check_hardware_sweep, check_sweep_limits
 from labrun.experiments.model.time_trace import TimeTraceParameters
 from labrun.experiments.storage import DataFile
 

@@ -35,8 +35,8 @@ from labrun.experiments.config.fields import (
 from labrun.experiments.config.instrument import InstrumentConfig
 from labrun.experiments.config.schema import SaveConfig
 from labrun.experiments.model.grid_sweep import levels_between
-from labrun.experiments.model.iv_sweep import check_hardware_sweep, check_sweep_limits
 from labrun.experiments.model.parameters import MAX_POINTS
+from labrun.experiments.model.sourcing import check_hardware_sweep, check_sweep_limits
 
 #: what a station's instruments must share when they are channels of one instrument
 SHARED = ("model", "sim", "backend", "timeout", "termination", "baud_rate", "force_model", "timing")

@@ -20,14 +20,14 @@ import numpy as np
 from labrun.drivers import Reading, SourceMeter
 from labrun.experiments.engine import PauseMode, Point
 from labrun.experiments.model.experiment import Experiment
-from labrun.experiments.model.iv_sweep import (
+from labrun.experiments.model.parameters import Mode, units_of
+from labrun.experiments.model.sourcing import (
     SweepKind,
     check_hardware_sweep,
     check_sweep_limits,
     instrument_readings,
     prepare_source,
 )
-from labrun.experiments.model.parameters import Mode, units_of
 from labrun.experiments.storage import Saving
 
 logger = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from pydantic import Field
 from labrun.drivers import SourceMeter
 from labrun.experiments.engine import PauseMode, Point
 from labrun.experiments.model.experiment import Experiment
-from labrun.experiments.model.iv_sweep import check_sweep_limits, prepare_source
 from labrun.experiments.model.parameters import MAX_POINTS, Limit, Mode, Parameters, Seconds, SourceLevel
+from labrun.experiments.model.sourcing import check_sweep_limits, prepare_source
 from labrun.experiments.storage import Saving
 
 
