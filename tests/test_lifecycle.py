@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from labrun.drivers import DeviceBusy, DeviceLock, SourceMeter, open_sourcemeter
-from labrun.experiments import AlreadyRunning, IVSweep, Worker, start
+from labrun.experiments import AlreadyRunning, Experiment, IVSweep, Worker, start
 from labrun.experiments.config import read_config
 from labrun.experiments.config.launch import launch
 from labrun.experiments.engine import RUNNER, IllegalTransition, Run, RunState
@@ -180,3 +180,72 @@ def test_a_launch_hands_its_locks_to_the_run_never_releasing_them(
     assert owners and all(o is not None and o.startswith("iv_sweep (run started") for o in owners)
     ours = [owner for released_lock, owner in released if released_lock is lock]
     assert len(ours) == 1 and ours[0].startswith("iv_sweep (run started") and not lock.busy
+
+
+def test_experiments_are_freed_after_their_runs_and_need_not_be_hashable(k2400: SourceMeter) -> None:
+    import dataclasses
+    import gc
+    import weakref
+
+    @dataclasses.dataclass(eq=True)
+    class Plain(Experiment):  # an experiment that is a dataclass: equal ones, and unhashable
+        points: int = 3
+        name = "plain"
+        columns = {"step": ""}  # noqa: RUF012
+
+        def __post_init__(self) -> None:
+            super().__init__()
+
+        def total_steps(self) -> int:
+            return self.points
+
+        def steps(self) -> Iterator[dict[str, int]]:
+            yield from ({"step": k} for k in range(self.points))
+
+    first, second = Plain(), Plain()  # equal, distinct: each has its own running flag
+    assert first.run(catalog="none")["step"].tolist() == [0, 1, 2]
+    assert second.run(catalog="none")["step"].tolist() == [0, 1, 2]
+    gone = []
+    for _ in range(3):
+        experiment = sweep(k2400)
+        start(experiment, catalog="none").result(10)
+        gone.append(weakref.ref(experiment))
+    del experiment
+    gc.collect()
+    assert [ref() for ref in gone] == [None, None, None]  # nothing of the runner keeps them
+
+
+def test_a_run_without_a_place_for_requests_still_runs(
+    k2400: SourceMeter, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LABRUN_LOCK_DIR", str(tmp_path))
+    (tmp_path / "runs").write_text("a file where the requests' folder would be")
+    run = start(sweep(k2400), catalog="none")
+    assert run.result(10)["step"].tolist() == [0, 1, 2, 3, 4] and not k2400.device_lock.busy
+
+
+def test_cancel_of_a_run_that_has_begun_stops_it_and_gives_its_instrument_back(k2400: SourceMeter) -> None:
+    k2400.device_lock.acquire("someone else")
+    try:
+        waiting = start(sweep(k2400), catalog="none")
+        waiting.cancel()  # claiming: not dropped but stopped
+    finally:
+        k2400.device_lock.release()
+    waiting.result(10)
+    assert waiting.progress.state == "stopped" and not k2400.device_lock.busy
+
+
+def test_locks_handed_to_a_run_that_cannot_start_are_given_back(k2400: SourceMeter) -> None:
+    experiment = sweep(k2400, points=200, delay=0.01)
+    first = start(experiment, catalog="none")
+    other = open_sourcemeter("keithley2450", BENCH["keithley2450"], sim=True)
+    try:
+        lock = other.device_lock
+        lock.acquire("a launcher")
+        with pytest.raises(AlreadyRunning):
+            RUNNER.start(experiment, claimed=[lock])  # handed over, and the run is refused
+        assert not lock.busy
+    finally:
+        other.close()
+        first.stop()
+        first.result(10)

@@ -141,8 +141,8 @@ def test_a_second_terminal_pauses_and_resumes_a_run(
     assert main(["runs", "stop", run.short_id, "--catalog", catalog.url]) == 0
     run.result(10)
     assert run.record is not None and run.record.stopped_by is not None
-    assert run.record.stopped_by.startswith("labrun runs stop (process")
-    assert run.record.pauses[0]["by"].startswith("labrun runs pause (process")
+    assert run.record.stopped_by.startswith("labrun runs stop, process")
+    assert run.record.pauses[0]["by"].startswith("labrun runs pause, process")
     assert main(["runs", "pause", run.short_id, "--catalog", catalog.url]) == 1  # ended: nothing to pause
     assert "is not running" in capsys.readouterr().err
 
@@ -185,8 +185,8 @@ def test_the_keyboard_pauses_resumes_and_stops_labrun_run(tmp_path: pathlib.Path
         proc.kill()
     assert proc.returncode == 0, stderr
     (record,) = catalog.runs()
-    assert record.status == "stopped" and record.stopped_by == "the keyboard (labrun run)"
-    assert [p["by"] for p in record.pauses] == ["the keyboard (labrun run)"] and record.pauses[0]["resumed"]
+    assert record.status == "stopped" and record.stopped_by == "the keyboard of labrun run"
+    assert [p["by"] for p in record.pauses] == ["the keyboard of labrun run"] and record.pauses[0]["resumed"]
     data = load_data(data_file)
     assert data["step"].tolist() == list(range(len(data)))
 
@@ -243,3 +243,74 @@ def test_pause_and_resume_from_other_threads_race_safely(k2400: SourceMeter) -> 
     run.resume()
     data = run.result(20)
     assert data["step"].tolist() == list(range(300))
+
+
+# ------------------------------------------------------ the edges a review found
+
+
+def test_a_stop_then_a_pause_is_refused_and_the_run_ends(k2400: SourceMeter) -> None:
+    sweep = IVSweep(k2400, start=0, stop=1, num_points=50, compliance=0.01, pause="safe")
+    paused_at(sweep, 3)
+    run = start(sweep, catalog="none")
+    wait_until(lambda: run.state == RunState.PAUSED)
+    run.stop("the Stop button")
+    with pytest.raises(PauseRefused, match="it is stopping"):
+        run.pause()
+    run.result(10)
+    assert run.progress.state == "stopped" and twin(k2400).state[(1, "output")] is False
+
+
+def test_a_pause_asked_while_held_neither_is_lost_nor_changes_how_it_resumes(k2400: SourceMeter) -> None:
+    sweep = IVSweep(k2400, start=0, stop=1, num_points=11, compliance=0.01, pause="safe")
+    paused_at(sweep, 3)
+    run = start(sweep, catalog="none")
+    wait_until(lambda: run.state == RunState.PAUSED)
+    run.pause("hold")  # held already, in safe mode: nothing changes
+    run.resume()
+    run.pause()  # just after a resume: held again, not lost
+    time.sleep(0.05)
+    assert run.state == RunState.PAUSED and run.progress.step == 4
+    run.resume()
+    data = run.result(10)
+    assert data["current"][4:] == pytest.approx(
+        [k * 1e-4 for k in range(4, 11)], rel=1e-2
+    )  # back on, each time
+    assert [p["mode"] for p in run.record.pauses] == ["safe"]  # type: ignore[union-attr]
+
+
+def test_a_safe_resume_ramps_back_up_as_the_pause_ramped_down(k2400: SourceMeter) -> None:
+    sweep = IVSweep(k2400, start=0, stop=1, num_points=3, compliance=0.01, pause="safe")
+    paused_at(sweep, 1)
+    run = start(sweep, catalog="none")
+    wait_until(lambda: run.state == RunState.PAUSED)
+    sent = len(twin(k2400).log)
+    run.resume()
+    run.result(10)
+    levels = [m.decode() for m in twin(k2400).log[sent:] if m.startswith(b":SOUR:VOLT:LEV")]
+    ramp = [float(m.split()[1].split(";")[0]) for m in levels[:11]]
+    assert ramp == pytest.approx([0.5 * k / 10 for k in range(11)])  # from zero up to its level
+
+
+def test_no_pause_before_it_measures_and_none_after_its_last_point(k2400: SourceMeter) -> None:
+    k2400.device_lock.acquire("someone else")
+    try:
+        waiting = start(IVSweep(k2400, start=0, stop=1, num_points=3, compliance=0.01), catalog="none")
+        with pytest.raises(PauseRefused, match="it is claiming, not measuring yet"):
+            waiting.pause()
+        waiting.stop()
+        waiting.result(10)
+    finally:
+        k2400.device_lock.release()
+    last = IVSweep(k2400, start=0, stop=1, num_points=4, compliance=0.01)
+    paused_at(last, 3)  # asked at the last point: there is no next point to wait for
+    run = start(last, catalog="none")
+    run.result(10)
+    assert run.progress.state == "completed" and run.record is not None and run.record.pauses == []
+
+
+def test_parameters_and_keywords_together_are_refused(k2400: SourceMeter) -> None:
+    from labrun.experiments.model import IVSweepParameters, ParameterError
+
+    params = IVSweepParameters(start=0, stop=1, num_points=3, compliance=0.01)
+    with pytest.raises(ParameterError, match="give IVSweepParameters or keywords, not both"):
+        IVSweep(k2400, params, delay=0.1)

@@ -109,8 +109,8 @@ def test_the_cli_reports_a_fault_with_exit_1_and_keeps_the_data(
             "address": "GPIB0::24::INSTR",
             "sim": True,
             "timeout": "200 ms",
-            # opening and setup take 13 answers, the run's snapshot of the instrument its own
-            "fault": {"kind": "timeout", "after": 20 + snapshot_answers("keithley2400")},
+            # opening and setup take 12 answers, the run's snapshot of the instrument its own
+            "fault": {"kind": "timeout", "after": 19 + snapshot_answers("keithley2400")},
         },
         "experiment": {"type": "iv_sweep", "start": 0, "stop": 1, "num_points": 20, "compliance": 0.01},
         "save": {"directory": str(tmp_path), "plot": True},

@@ -1,9 +1,11 @@
 """Pausing, resuming and stopping a run from the keyboard, or from a second terminal.
 
 Why not Ctrl-Z (SIGTSTP): a stopped process holds its instrument with the output on and
-answers nothing, not even a stop. Here ``labrun run`` reads lines from its terminal
-(``p`` + Enter pauses or resumes, ``s`` + Enter stops), and ``labrun runs pause|resume|stop
-ID`` asks a run of another process on this host, through the lock directory.
+answers nothing, not even a stop. Here ``labrun run``, in the foreground of a terminal,
+reads lines from it (``p`` + Enter pauses or resumes, ``s`` + Enter stops; never in the
+background, where reading would stop it, nor from a pipe unless told: ``--keys``), and
+``labrun runs pause|resume|stop ID`` asks a run of another process on this host, through
+the lock directory.
 """
 
 from __future__ import annotations
@@ -20,6 +22,19 @@ from labrun.experiments.engine import PauseRefused, Run, RunState, remote
 
 EXIT_FAILED = 1
 KEYS_HELP = "p + Enter pauses (or resumes), r + Enter resumes, s + Enter stops"
+
+
+def keys_wanted(forced: bool = False) -> bool:
+    """Whether ``labrun run`` reads its terminal: when it has one, in the foreground (a
+    background job that read it would be stopped by the terminal, output on), or when
+    told to (``--keys``: lines from a pipe)."""
+    if forced:
+        return True
+    try:
+        stdin = sys.stdin.fileno()
+        return sys.stdin.isatty() and os.tcgetpgrp(stdin) == os.getpgrp()
+    except (OSError, ValueError, AttributeError):  # no terminal, or a replaced stdin
+        return False
 
 
 class Keys:
@@ -41,7 +56,7 @@ class Keys:
             return
 
     def _read(self) -> None:
-        by = "the keyboard (labrun run)"
+        by = "the keyboard of labrun run"
         for line in self.source:
             if not self.run.running:
                 return
@@ -82,7 +97,7 @@ def cmd_control(args: argparse.Namespace, catalog: Any) -> int:
     if record.status != "running":
         print(f"labrun: run {record.short_id} is not running (it {record.status})", file=sys.stderr)
         return EXIT_FAILED
-    by = f"labrun runs {args.request} (process {os.getpid()}, {_user()})"
+    by = f"labrun runs {args.request}, process {os.getpid()} of {_user()}"
     answer = remote.ask(record.run_id, args.request, by, timeout=args.timeout)
     if answer is None:
         print(

@@ -101,7 +101,7 @@ class RunContext:
         save = self.experiment.save
         if save is None:
             return None
-        metadata = {**(record or {}), **metadata_of(self.experiment)}
+        metadata = {**(record or {}), **metadata_of(self.experiment, (record or {}).get("record"))}
         self.data_file = save.open(self.experiment.name, self.experiment.columns, metadata)
         return self.data_file
 

@@ -25,12 +25,16 @@ class PauseRefused(LabrunError):
 
 
 class Pausing:
-    """A run's pause: asked, held, released; and every pause it had, for its record."""
+    """A run's pause: asked, held, released; and every pause it had, for its record.
+
+    One condition guards it: a pause asked just after a resume is held, never lost, and
+    a stop ends a hold at once. ``asked`` mirrors the request as an ``Event`` for the
+    measuring thread's look after each point (a flag read, no lock)."""
 
     def __init__(self) -> None:
-        #: set while a pause is asked or held: the measuring thread looks at it after each point
         self.asked = threading.Event()
-        self._release = threading.Event()  # a resume, or a stop: the hold ends
+        self._change = threading.Condition()
+        self._held = False  # the measuring thread is holding now
         self.mode: PauseMode = "hold"
         self.by = ""
         self.resumed_by = ""
@@ -38,23 +42,32 @@ class Pausing:
         self.pauses: list[dict[str, Any]] = []
 
     def ask(self, mode: PauseMode, by: str) -> None:
+        """Pause after the point in progress (a pause asked while one is held changes nothing)."""
         if mode not in PAUSE_MODES:
             raise ValueError(f"a pause is one of {', '.join(PAUSE_MODES)}, not {mode!r}")
-        self.mode, self.by = mode, by
-        self._release.clear()
-        self.asked.set()
+        with self._change:
+            if not self._held:
+                self.mode, self.by = mode, by
+            self.asked.set()
 
     def release(self, by: str) -> None:
         """Resume (a pause asked and not yet taken is simply withdrawn)."""
-        self.resumed_by = by
-        self.asked.clear()
-        self._release.set()
+        with self._change:
+            self.resumed_by = by
+            self.asked.clear()
+            self._change.notify_all()
 
     def wake(self) -> None:
-        """A stop: whoever holds the pause lets go at once."""
-        self._release.set()
+        """A stop: whoever holds the pause looks again at once."""
+        with self._change:
+            self._change.notify_all()
 
-    def held(self) -> None:
-        """Wait, in the measuring thread, until a resume or a stop."""
-        self._release.wait()
-        self.asked.clear()
+    def hold(self, stopped: threading.Event) -> bool:
+        """Wait, in the measuring thread, until a resume (True) or a stop (False)."""
+        with self._change:
+            self._held = True
+            try:
+                self._change.wait_for(lambda: not self.asked.is_set() or stopped.is_set())
+            finally:
+                self._held = False
+            return not stopped.is_set()

@@ -22,6 +22,13 @@ class AlreadyRunning(LabrunError):
     """The experiment is running already; it cannot be started twice."""
 
 
+class Claim(Protocol):
+    """What the runner asks of an experiment's last run: whether it still runs."""
+
+    @property
+    def running(self) -> bool: ...
+
+
 class Procedure(Protocol):
     """What the engine runs: measurement logic and where its points go."""
 
@@ -35,6 +42,10 @@ class Procedure(Protocol):
     instruments: tuple[SourceMeter, ...]
     save: Saving | None
     listeners: list[Listener]  # subscribed to every run of it
+
+    @property
+    def last_run(self) -> Claim | None: ...  # its running flag: the run it was last claimed for
+    def claimed(self, run: Any) -> None: ...  # the runner claimed it for ``run``
 
     def total_steps(self) -> int: ...
     def setup(self) -> None: ...
@@ -51,22 +62,27 @@ class Procedure(Protocol):
     def after_point(self, point: Point) -> None: ...
 
 
-def metadata_of(experiment: Procedure) -> dict[str, Any]:
-    """What a run's data file says about it: experiment, parameters, start, software,
-    units, and the instrument with its identity."""
+def metadata_of(experiment: Procedure, record: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What a run's data file says about it besides its record (kept for readers of files
+    older than records): experiment, parameters, start, software, units, and each
+    instrument with its identity, taken from the record's snapshots (not asked again)."""
+    record = record or {}
+    snapshots = record.get("instruments") or []
+    identities = [s.get("identity", "") for s in snapshots] or [i.identify() for i in experiment.instruments]
     metadata: dict[str, Any] = {
         "experiment": experiment.name,
         "parameters": experiment.describe(),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "started": record.get("started") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "software": f"labrun {__version__}",
         "units": dict(experiment.columns),
     }
     if experiment.instrument is not None:
         instrument = experiment.instrument
         metadata["instrument"] = {"model": instrument.model, "name": instrument.name}
-        metadata["identity"] = instrument.identify()
+        metadata["identity"] = identities[0]
     if len(experiment.instruments) > 1:  # every one the run holds, each with its identity
         metadata["instruments"] = [
-            {"model": i.model, "name": i.name, "identity": i.identify()} for i in experiment.instruments
+            {"model": i.model, "name": i.name, "identity": identity}
+            for i, identity in zip(experiment.instruments, identities, strict=False)
         ]
     return metadata

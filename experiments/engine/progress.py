@@ -1,4 +1,5 @@
-"""Where a run stands: one immutable object, replaced whole at each point."""
+"""Where a run stands: one immutable object, made whole when asked (its stage replaced at
+each transition of the lifecycle, its count swapped at each point)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ Point = dict[str, float]
 
 @dataclass(frozen=True)
 class Progress:
-    """Replaced whole at each point, so reading it needs no lock."""
+    """Immutable, made whole from one stage and one count: reading it needs no lock."""
 
     state: RunState = RunState.IDLE
     step: int = 0

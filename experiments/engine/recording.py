@@ -6,9 +6,11 @@ from them then), and how it ended (completed, stopped by whom, failed with what)
 storage keeps the record (``storage/record.py``), the catalog indexes it; this module only
 says when, in two calls a run: :meth:`Recording.begin` and :meth:`Recording.end`.
 
-A catalog that cannot take a run's start fails the run before anything is switched on
-(nothing lost, the error says why); one that cannot take its end is logged: the journal's
-end line holds it, and the catalog reads it from there when it finds the run left running.
+A catalog that was asked for (a URL, ``$LABRUN_CATALOG``) and cannot take a run's start
+fails the run before anything is switched on (nothing lost, the error says why); the
+default one (the user's data directory) is only warned about, since a read-only home
+must not stop a measurement. One that cannot take the end is logged: the journal's end
+line holds it, and the catalog reads it from there when it finds the run left running.
 """
 
 from __future__ import annotations
@@ -95,13 +97,24 @@ class Recording:
         if journal is not None:
             record = dataclasses.replace(record, data_file=str(journal.path.resolve()))
         self.record = record
-        self.catalog = catalog_of(options.catalog)
-        if self.catalog is not None:
-            try:
-                self.catalog.started(record)
-            except Exception as error:
-                error.add_note(f"the run's record could not be kept in the catalog {self.catalog.url}")
+        chosen = options.catalog is not None or os.environ.get(CATALOG_VARIABLE) is not None
+        try:
+            catalog = catalog_of(options.catalog)
+            if catalog is not None:
+                catalog.started(record)
+        except Exception as error:
+            if chosen:  # the catalog asked for: a run it cannot keep does not start
+                url = options.catalog or os.environ.get(CATALOG_VARIABLE)
+                error.add_note(f"the run's record could not be kept in the catalog {url}")
                 raise
+            logger.warning(  # the default one (a read-only home): the journal keeps the record
+                "%s: the default catalog cannot keep this run's record (%s); its data file has it; "
+                "choose one with LABRUN_CATALOG, or LABRUN_CATALOG=none",
+                self.run_id[:8],
+                error,
+            )
+        else:
+            self.catalog = catalog
         if options.documents is not None:
             from ..storage import DocumentStream
 

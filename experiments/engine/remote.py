@@ -4,7 +4,8 @@ Why files in the lock directory: it is the user's own directory on this host tha
 device locks already use, so there is nothing to configure and no port to open, and a
 request is one line of text a person can read. A running run looks for requests addressed
 to it every ``POLL`` seconds from a thread of its own, applies one, and deletes it: the
-asking process reads the answer it leaves beside it (done, or why not).
+asking process reads the answer it leaves beside it (done, or why not); an answer
+that came after the asker gave up is removed by the next request.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import pathlib
 import threading
 import time
+import uuid
 from collections.abc import Callable
 
 from labrun.drivers import lock_directory
@@ -57,7 +59,7 @@ def ask(run_id: str, what: str, by: str, timeout: float = 5.0) -> str | None:
 
 
 def _write(path: pathlib.Path, content: dict[str, str]) -> None:
-    draft = path.with_suffix(f".{os.getpid()}")
+    draft = path.with_name(f".{path.name}.{uuid.uuid4().hex}")  # never another writer's draft
     draft.write_text(json.dumps(content), encoding="utf-8")
     os.replace(draft, path)  # whole or not at all
 
@@ -86,8 +88,10 @@ class Listener:
             except (OSError, ValueError) as error:
                 logger.warning("%s: an unreadable request was ignored: %s", self.path.name, error)
                 request = {}
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):
                 self.path.unlink()
+            if not isinstance(request, dict):
+                request = {}
             what, by = request.get("request"), str(request.get("by") or "another process")
             refused = "" if what in REQUESTS else f"unknown request {what!r}"
             if not refused:
@@ -96,4 +100,5 @@ class Listener:
                 except Exception as error:  # a pause a hardware sweep refuses: said to both sides
                     refused = str(error)
                     logger.warning("%s: %s refused: %s", self.path.stem[:8], what, error)
-            _write(self.path.with_suffix(".answer"), {"refused": refused})
+            with contextlib.suppress(OSError):  # the asker then says it had no answer
+                _write(self.path.with_suffix(".answer"), {"refused": refused})

@@ -144,8 +144,12 @@ class Run:
         output is ramped down and off until the resume (``safe``); None: the experiment's
         own choice. An instrument-side sweep refuses (:class:`PauseRefused`)."""
         why = self.experiment.pause_refused()
-        if self.lifecycle.ended or why:
-            raise PauseRefused(f"{self.experiment.name} cannot pause: {why or f'it has {self.state}'}")
+        if not why and self.stop_requested:
+            why = "it is stopping"
+        elif not why and self.state not in (RunState.RUNNING, RunState.PAUSED):
+            why = f"it has {self.state}" if self.lifecycle.ended else f"it is {self.state}, not measuring yet"
+        if why:
+            raise PauseRefused(f"{self.experiment.name} cannot pause: {why}")
         self.pausing.ask(mode or self.experiment.pause_mode, by)
 
     def resume(self, by: str = "run.resume()") -> None:
@@ -247,7 +251,11 @@ class Run:
             self.future.set_result(self.data)
 
     def cancel(self) -> None:
-        """Dropped from a queue before it started: ends as stopped, its future cancelled."""
+        """Dropped from a queue before it started: ends as stopped, its future cancelled.
+        A run that has begun is not dropped: it is stopped (ramped down, output off)."""
+        if self.state != RunState.IDLE:
+            self.stop("cancelled")
+            return
         self.lifecycle.to(RunState.STOPPED)
         self.table.close()
         self._done.set()

@@ -22,6 +22,7 @@ from labrun.drivers import DeviceLock
 
 from ..storage.record import now_iso
 from . import exits
+from .claims import release_all
 from .procedure import AlreadyRunning, Procedure
 from .recording import RecordOptions
 from .run import Run
@@ -41,14 +42,9 @@ class Runner:
 
     def __init__(self) -> None:
         self._flags = threading.Lock()  # makes "is it running? then it is mine" one step
-        self._last: weakref.WeakKeyDictionary[Procedure, Run] = weakref.WeakKeyDictionary()
         #: runs started and not yet ended (stopped first when the program ends)
         self.live: weakref.WeakSet[Run] = weakref.WeakSet()
         self.queues: weakref.WeakSet[Queue] = weakref.WeakSet()
-
-    def last_run(self, experiment: Procedure) -> Run | None:
-        """The experiment's current or last run (None if it never ran)."""
-        return self._last.get(experiment)
 
     # ------------------------------------------------------------- starting
 
@@ -67,16 +63,21 @@ class Runner:
         instrument, the run waits its turn (``blocking=True``, at most ``timeout`` s) or
         ``DeviceBusy`` is raised here at once (``blocking=False``). ``claimed``: device
         locks the caller holds already, handed to the run (never released in between).
-        ``record``: what goes into the run's record, and which catalog keeps it.
+        ``record``: what goes into the run's record, and which catalog keeps it. Locks
+        handed over are the run's from the call on: given back with it, or at once if it
+        cannot start.
         """
-        if exits.ending.is_set():
-            raise RuntimeError(f"not starting {experiment.name}: the program is ending")
-        exits.install_signal_handlers()
-        run = Run(experiment, record)
+        try:
+            if exits.ending.is_set():
+                raise RuntimeError(f"not starting {experiment.name}: the program is ending")
+            exits.install_signal_handlers()
+            run = Run(experiment, record)
+        except BaseException:
+            release_all(claimed)
+            raise
+        run.context.adopt(claimed, run.stop)  # held by the run: released however it ends
         self.claim(run)
         try:
-            if claimed:
-                run.context.adopt(claimed, run.stop)
             if not blocking:
                 run.context.claim(run.stop, run.stop_event, blocking=False, timeout=None)
             thread = threading.Thread(
@@ -110,17 +111,19 @@ class Runner:
 
     def claim(self, run: Run) -> None:
         """Set the experiment's running flag for ``run`` (idle -> claiming), or end it as
-        failed and raise :class:`AlreadyRunning`."""
+        failed and raise :class:`AlreadyRunning`. The flag is the experiment's last run,
+        which the experiment keeps (``claimed``): the runner asks, never writes into it."""
         experiment = run.experiment
         with self._flags:
-            current = self._last.get(experiment)
-            busy = current is not None and current.running
+            current = experiment.last_run
+            busy = current is not None and current is not run and current.running
             if not busy:
-                self._last[experiment] = run
+                experiment.claimed(run)
         try:
             if busy:
                 raise AlreadyRunning(f"{experiment.name} is already running")
             run.total = experiment.total_steps()
+            run.context.owner = run.owner()  # named as of now, for whoever finds it busy
         except BaseException as refused:
             self._finish(run, RunState.FAILED, refused)
             raise
@@ -129,18 +132,20 @@ class Runner:
     # ------------------------------------------------------------ executing
 
     def execute(self, run: Run, *, blocking: bool = True, timeout: float | None = None) -> None:
-        """Everything after the claim, in the calling thread; ends the run (never raises)."""
+        """Everything after the claim, in the calling thread; ends the run, however it goes
+        (its locks given back, its future settled), and never raises."""
         run.own_threads.add(threading.get_ident())
+        final, failed = RunState.FAILED, None
         try:
-            claimed = run.context.claim(run.stop, run.stop_event, blocking=blocking, timeout=timeout)
-        except BaseException as error:  # busy past its timeout; a Ctrl-C while waiting
-            self._finish(run, RunState.FAILED, error)
-            return
-        if not claimed:  # stopped while waiting its turn
-            self._finish(run, RunState.STOPPED, None)
-            return
-        final, failed = self._measure(run)
-        self._finish(run, final, failed)
+            if run.context.claim(run.stop, run.stop_event, blocking=blocking, timeout=timeout):
+                final, failed = self._measure(run)
+            else:  # stopped while waiting its turn
+                final = RunState.STOPPED
+        except BaseException as error:  # busy past its timeout; a Ctrl-C while waiting; a bug
+            failed = failed or error
+            final = RunState.FAILED
+        finally:
+            self._finish(run, final, failed)
 
     def _measure(self, run: Run) -> tuple[RunState, BaseException | None]:
         """Running: the record (each instrument read back), the data file with it (before
@@ -152,22 +157,23 @@ class Runner:
         """
         experiment, context = run.experiment, run.context
         run.enter(RunState.RUNNING)
-        context.listen(lambda what, by: _asked(run, what, by))
         failed: BaseException | None = None
         try:
+            _listen(run)
             context.recording.begin(experiment, context.open_sink)
             if context.data_file is not None:
                 run.recorded.recorders.append(context.data_file.write)
             if context.recording.stream is not None:
                 context.subscribers.add(context.recording.stream.point)
             context.subscribers.open()
-            experiment.setup()
-            # looked up once, not per point
-            add, stop_asked, pause_asked = run.add, run.stop_event.is_set, run.pausing.asked.is_set
-            for point in experiment.steps():
-                add(point)
-                if stop_asked() or (pause_asked() and not self._hold(run)):
-                    break
+            if not run.stop_requested:  # a stop while it was read back: nothing is switched on
+                experiment.setup()
+                # looked up once, not per point
+                add, stop_asked, pause_asked = run.add, run.stop_event.is_set, run.pausing.asked.is_set
+                for point in experiment.steps():
+                    add(point)
+                    if stop_asked() or (pause_asked() and not self._hold(run)):
+                        break
         except BaseException as error:
             failed = error
         run.enter(RunState.STOPPING)
@@ -193,30 +199,37 @@ class Runner:
         try:
             context.write_end(end)
             context.close_sink()
-        except BaseException as error:  # the last rows could not be written
+        except BaseException as error:  # the file could not be closed
             failed = failed or error
             final = RunState.FAILED
         finally:
-            context.close_subscribers()
-            context.recording.close(end)
+            try:
+                context.close_subscribers()
+            finally:
+                context.recording.close(end)
         return final, failed
 
     def _hold(self, run: Run) -> bool:
         """Paused here, between two points, until resumed (True) or stopped (False). The
         pause and the resume are lines of the journal where they happened, and the record's;
-        the state says paused once a safe pause has the outputs off."""
+        the state says paused once a safe pause has the outputs off. After the last point
+        there is nothing to pause before: the run ends."""
         pausing, context = run.pausing, run.context
+        if len(run.table) >= run.total:
+            pausing.release("the run's end")
+            return True
+        mode = pausing.mode  # read once: a resume undoes what this pause did
         entry: dict[str, Any] = {"paused": now_iso(), "resumed": None, "by": pausing.by}
-        entry.update(mode=pausing.mode, after=len(run.table))  # points measured before it
+        entry.update(mode=mode, after=len(run.table))  # points measured before it
         pausing.pauses.append(entry)
         context.note("pause", entry)
-        if pausing.mode == "safe":
+        if mode == "safe":
             run.experiment.to_safe_level()
         run.enter(RunState.PAUSED)
-        pausing.held()
-        if run.stop_requested:
+        resumed = pausing.hold(run.stop_event)
+        if not resumed:
             return False
-        if pausing.mode == "safe":
+        if mode == "safe":
             run.experiment.from_safe_level()
         entry.update(resumed=now_iso(), resumed_by=pausing.resumed_by)
         context.note("resume", entry)
@@ -224,11 +237,15 @@ class Runner:
         return True
 
     def _finish(self, run: Run, final: RunState, error: BaseException | None) -> None:
-        """Give the instruments back, enter the end state, settle the run's future."""
+        """Give the instruments back, enter the end state, settle the run's future; from
+        any state a run can be in (a run cut short while running passes through stopping)."""
         try:
             run.context.release()
         finally:
-            run.enter(final)
+            if run.state in (RunState.RUNNING, RunState.PAUSED):
+                run.enter(RunState.STOPPING)
+            if not run.lifecycle.ended:
+                run.enter(final if run.lifecycle.may(final) else RunState.FAILED)
             self.live.discard(run)
             if final == RunState.STOPPED and run.stop_reason:
                 logger.warning("%s", run.report())
@@ -247,6 +264,15 @@ class Runner:
                 run.stop_and_wait(reason)
             except KeyboardInterrupt:
                 return
+
+
+def _listen(run: Run) -> None:
+    """Pause, resume and stop requests from other processes (``labrun runs pause ID``);
+    a lock directory that cannot take them costs that, not the run."""
+    try:
+        run.context.listen(lambda what, by: _asked(run, what, by))
+    except OSError as error:
+        logger.warning("%s: requests from other processes are not taken: %s", run.short_id, error)
 
 
 def _asked(run: Run, what: str, by: str) -> None:

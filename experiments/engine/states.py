@@ -5,10 +5,11 @@ queue, the panel), each with its own idea of what came before. Here every change
 transition checked against one table; an illegal one raises (a bug in the engine, never
 silently a wrong status). bluesky's RunEngine is the model::
 
-    idle -> claiming -> running <-> paused
-                  \\         \\         \\
-                   \\         +-> stopping -> completed | stopped | failed
-                    +-> stopped | failed   (stopped while waiting its turn; refused; busy)
+    idle ---> claiming ---> running <-> paused
+      |          |             |           |
+      |          |             +-----------+--> stopping --> completed | stopped | failed
+      |          +--> stopped | failed   (stopped while waiting its turn; busy)
+      +--> stopped | failed              (dropped from a queue; refused: already running)
 
 ``stopping`` is the teardown: outputs ramped down and off, the data file closed. Every run
 that ran passes through it, however it ends.

@@ -3,7 +3,8 @@
 An experiment says what to measure: its ``columns`` (name -> unit), ``setup``, the
 ``steps`` (each yields one named point) and ``teardown``. It knows nothing of threads
 or files: the run engine (``engine/``) claims it, takes its instrument's device lock,
-saves and publishes its points; the runner, not the experiment, knows its runs.
+saves and publishes its points; the experiment keeps only its last run, which the runner
+claims.
 ``experiment.run()`` runs it in the caller's thread,
 :func:`labrun.experiments.start` in the background; both are the same
 :class:`~labrun.experiments.engine.Run`. What the experiment's own code needs of the
@@ -19,8 +20,11 @@ from typing import Any
 
 from labrun.drivers import DeviceLock, SourceMeter
 
-from ..engine import RUNNER, Listener, PauseMode, Point, Progress, Run, run_here
+from ..engine import Listener, PauseMode, Point, Progress, Run, run_here
 from ..storage import DataFile, DataTable, Saving
+
+#: steps of the ramp back to a level after a safe pause (the shutdown ramps down in as many)
+RAMP_STEPS = 10
 
 
 class Experiment:
@@ -50,6 +54,7 @@ class Experiment:
         self.save = save
         #: subscribed to every run of this experiment (``run.subscribe`` is for one run)
         self.listeners: list[Listener] = []
+        self._last_run: Run | None = None
 
     # ----------------------------------------------------------- what to measure
 
@@ -98,9 +103,12 @@ class Experiment:
         """Back from a ``safe`` pause: each output that was on, on again at its level, in
         the order they went on (the gate before the drain); the next point follows."""
         for smu, mode, level, was_on in getattr(self, "_held", []):
-            if was_on:
-                (smu.set_voltage if mode == "voltage" else smu.set_current)(level)  # its mode too
+            if was_on:  # as it was ramped down: on at zero, then up in ten steps
+                source = smu.set_voltage if mode == "voltage" else smu.set_current  # its mode too
+                source(0.0)
                 smu.output_on()
+                for k in range(1, RAMP_STEPS + 1):
+                    source(level * k / RAMP_STEPS)
         self._held = []
 
     def after_point(self, point: Point) -> None:
@@ -125,16 +133,30 @@ class Experiment:
 
     @property
     def last_run(self) -> Run | None:
-        """The current or last run (the runner's: it holds the running flag)."""
-        return RUNNER.last_run(self)
+        """The current or last run: the running flag the runner asks (and sets through
+        :meth:`claimed`) before it starts another."""
+        return self._last_run
 
-    def run(self, *, blocking: bool = True, timeout: float | None = None) -> dict[str, Any]:
+    def claimed(self, run: Run) -> None:
+        """The runner has claimed this experiment for ``run`` (its running flag)."""
+        self._last_run = run
+
+    def run(
+        self,
+        *,
+        blocking: bool = True,
+        timeout: float | None = None,
+        tags: Sequence[str] = (),
+        note: str = "",
+        catalog: str | None = None,
+    ) -> dict[str, Any]:
         """Run to the end in this thread and return the data.
 
         ``blocking=False`` raises ``DeviceBusy`` at once if another experiment holds
-        the instrument; otherwise wait (at most ``timeout`` seconds) for it.
+        the instrument; otherwise wait (at most ``timeout`` seconds) for it. ``tags``,
+        ``note``: for its record; ``catalog``: where the record is kept (``"none"``: none).
         """
-        return run_here(self, blocking=blocking, timeout=timeout)
+        return run_here(self, blocking=blocking, timeout=timeout, tags=tags, note=note, catalog=catalog)
 
     def stop(self, reason: str = "") -> None:
         """Ask the current run to end; returns at once."""

@@ -16,6 +16,7 @@ from labrun.experiments.model.parameters import (
     MAX_POINTS,
     Limit,
     Mode,
+    ParameterError,
     ParameterFieldError,
     Parameters,
     Seconds,
@@ -109,7 +110,11 @@ class IVSweep(Experiment):
         save: Saving | None = None,
         **values: Any,
     ) -> None:
-        params = parameters if parameters is not None and not values else IVSweepParameters.of(values)
+        if parameters is not None and values:
+            raise ParameterError(
+                f"give {type(parameters).__name__} or keywords, not both (got {sorted(values)})"
+            )
+        params = parameters if parameters is not None else IVSweepParameters.of(values)
         self.parameters = params
         self.columns = {**self.columns, "source": params.unit_of("start")}
         if instrument.measure_resistance:  # the instrument's ohms ride along with each reading

@@ -12,7 +12,15 @@ from pydantic import Field
 from labrun.drivers import SourceMeter
 from labrun.experiments.engine import PauseMode, Point
 from labrun.experiments.model.experiment import Experiment
-from labrun.experiments.model.parameters import MAX_POINTS, Limit, Mode, Parameters, Seconds, SourceLevel
+from labrun.experiments.model.parameters import (
+    MAX_POINTS,
+    Limit,
+    Mode,
+    ParameterError,
+    Parameters,
+    Seconds,
+    SourceLevel,
+)
 from labrun.experiments.model.sourcing import check_sweep_limits, prepare_source
 from labrun.experiments.storage import Saving
 
@@ -60,7 +68,11 @@ class TimeTrace(Experiment):
         save: Saving | None = None,
         **values: Any,
     ) -> None:
-        params = parameters if parameters is not None and not values else TimeTraceParameters.of(values)
+        if parameters is not None and values:
+            raise ParameterError(
+                f"give {type(parameters).__name__} or keywords, not both (got {sorted(values)})"
+            )
+        params = parameters if parameters is not None else TimeTraceParameters.of(values)
         self.parameters = params
         super().__init__(instrument, save=save)
         self.smu: SourceMeter = instrument

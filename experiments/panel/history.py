@@ -31,7 +31,7 @@ def routes(data_dir: pathlib.Path, catalog_url: str | None) -> list[Route]:
     async def runs(request: Request) -> Response:
         filters = {k: v for k in ("status", "experiment") if (v := request.query_params.get(k))}
         try:
-            limit = min(int(request.query_params.get("limit", LIMIT)), LIMIT)
+            limit = max(1, min(int(request.query_params.get("limit", LIMIT)), LIMIT))
         except ValueError:
             return JSONResponse({"error": "limit: a whole number"}, status_code=400)
         listed = await asyncio.to_thread(lambda: catalog().summaries(limit=limit, **filters))
@@ -39,7 +39,7 @@ def routes(data_dir: pathlib.Path, catalog_url: str | None) -> list[Route]:
 
     async def run(request: Request) -> Response:
         try:
-            record = await asyncio.to_thread(catalog().get, request.path_params["id"])
+            record = await asyncio.to_thread(lambda: catalog().get(request.path_params["id"]))
         except (RunNotFound, ValueError) as error:
             return JSONResponse({"error": str(error)}, status_code=404)
         path = _in_data_dir(record.data_file, data_dir)
@@ -63,14 +63,18 @@ def routes(data_dir: pathlib.Path, catalog_url: str | None) -> list[Route]:
             "columns": [],
             "rows": [],
         }
-        if path is not None:
-            data = await asyncio.to_thread(load_data, path, skip_bad_rows=True)
-            answer["columns"] = list(data.columns)
-            table = [data.columns[c] for c in data.columns]
-            answer["rows"] = [[_number(float(column[k])) for column in table] for k in range(len(data))]
+        if path is not None:  # read and made rows away from the event loop: a long run is big
+            answer["columns"], answer["rows"] = await asyncio.to_thread(_rows, path)
         return JSONResponse(answer)
 
     return [Route("/api/runs", runs), Route("/api/runs/{id}", run)]
+
+
+def _rows(path: pathlib.Path) -> tuple[list[str], list[list[float | None]]]:
+    """A data file's columns and its rows, as JSON takes them (NaN as null)."""
+    data = load_data(path, skip_bad_rows=True)
+    table = [data.columns[c] for c in data.columns]
+    return list(data.columns), [[_number(float(column[k])) for column in table] for k in range(len(data))]
 
 
 def _summary(run: Any, data_dir: pathlib.Path) -> dict[str, Any]:

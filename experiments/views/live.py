@@ -110,7 +110,7 @@ class ProgressDisplay:
             self.bar.update(progress.step - self._shown)
             self._shown = progress.step
         if progress.state != self._state and progress.state != "idle":
-            self._state = progress.state  # waiting (for the instrument), done, stopped, failed
+            self._state = progress.state  # claiming (its instrument), paused, completed, stopped, failed
             self.bar.set_postfix_str(progress.state, refresh=False)
 
     def close(self) -> None:
