@@ -10,30 +10,22 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import pathlib
 import re
 import sys
 from collections.abc import Callable
 
-from tqdm.contrib.logging import logging_redirect_tqdm
-
 from labrun import __version__
 from labrun.analysis.spectrum import WINDOWS
 from labrun.drivers import MODELS, LabrunError, list_resources, open_sourcemeter
 from labrun.experiments.cli import panel as panel_cli
+from labrun.experiments.cli import running
 from labrun.experiments.cli import runs as runs_cli
 from labrun.experiments.cli import sim as sim_cli
-from labrun.experiments.config import ConfigError, plan, read_config
-from labrun.experiments.config.launch import launch
-from labrun.experiments.config.loading import as_given
-from labrun.experiments.config.plan import station_plan
+from labrun.experiments.config import ConfigError
 from labrun.experiments.config.schema import experiment_keys
-from labrun.experiments.config.station import StationConfig
-from labrun.experiments.engine import RecordOptions, exits
-from labrun.experiments.engine.exits import Interrupts
+from labrun.experiments.engine import exits
 from labrun.experiments.model.units import to_si
-from labrun.experiments.views.live import follow, window_open
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 
@@ -61,6 +53,11 @@ SET_HELP = (
     "'instrument.measure_range=10 mA', experiment.sweep=hardware (repeatable)"
 )
 
+OVER_HELP = (
+    "a sequence of runs: one per value of KEY (each read as --set reads one), checked before "
+    "the first; several --over make a product, the first outermost (replaces the config's sequence.over)"
+)
+
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="labrun", description="Drive lab source-meters, real or simulated.")
@@ -85,7 +82,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--catalog", help="the catalog that keeps the run's record (a URL; default $LABRUN_CATALOG; 'none')"
     )
-    run.set_defaults(handler=cmd_run)
+    run.add_argument("--over", action="append", default=[], metavar="KEY=V1,V2,...", help=OVER_HELP)
+    run.set_defaults(handler=running.cmd_run)
 
     check = sub.add_parser(
         "check",
@@ -97,7 +95,8 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--out")
     check.add_argument("--sim", action="store_true")
     check.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
-    check.set_defaults(handler=cmd_check)
+    check.add_argument("--over", action="append", default=[], metavar="KEY=V1,V2,...", help=OVER_HELP)
+    check.set_defaults(handler=running.cmd_check)
 
     ana = sub.add_parser("analyze", help="power spectra of a run's data columns (CSV and PNG)")
     ana.add_argument("datafile", help="a data file, or a run's id (or its first 8 hex digits)")
@@ -149,69 +148,6 @@ def _seconds(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r}: expected a number of seconds > 0")
     return value
-
-
-def cmd_check(args: argparse.Namespace) -> int:
-    config = read_config(args.config, out=args.out, sim=True if args.sim else None, overrides=args.set)
-    print(f"{args.config}: OK")
-    for line in station_plan(config) if isinstance(config, StationConfig) else plan(config):
-        print(f"  {line}")
-    return 0
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    config = read_config(args.config, out=args.out, sim=True if args.sim else None, overrides=args.set)
-    window = None
-    overrides = [*args.set, *([f"save.directory={args.out}"] if args.out else [])]
-    overrides += ["sim=true"] if args.sim else []
-    given = as_given(args.config, overrides)
-    record = RecordOptions(catalog=args.catalog, tags=tuple(args.tag), note=args.note)
-    with (
-        Interrupts() as interrupts,
-        launch(config, owner=f"labrun run {args.config}", given=given) as launched,
-    ):
-        # a signal while opening: nothing runs
-        run = None if interrupts.signal else launched.start(record)
-        if run is not None:
-            interrupts.on_signal = run.stop
-            if interrupts.signal:  # arrived while the run was starting
-                run.stop(interrupts.signal)
-            with logging_redirect_tqdm():  # log lines and warnings above the progress bar
-                window = follow(run, interval=args.interval, progress=not args.no_progress, live=args.live)
-        if run is not None:
-            say(f"run: {run.short_id} ({run.run_id})")
-        data_file = launched.experiment.data_file
-        if data_file is not None:
-            path, rows = data_file.path, data_file.rows
-            say(
-                f"data: {path} ({rows} points)"
-                if path.exists()
-                else f"data: {path} is gone ({rows} rows were written)"
-            )
-        try:
-            if png := launched.save_plot():
-                say(f"plot: {png}")
-        except OSError as error:  # a full disk: the sweep's own error matters more
-            print(f"labrun: plot not written: {error.strerror or error}", file=sys.stderr)
-        if run is not None:
-            run.result()  # the sweep's own error (a failed shutdown included): exit 1
-    if interrupts.signal:
-        print(f"labrun: stopped by {interrupts.signal}; output off, data flushed", file=sys.stderr)
-        return 128 + interrupts.signum
-    if window is not None and window_open(window):
-        import matplotlib.pyplot as plt
-
-        print("close the plot window to finish", file=sys.stderr)
-        plt.show()  # the final state, instrument already closed
-    return 0
-
-
-def say(line: str) -> None:
-    """Print to stdout; a reader that went away (``| head -0``) does not fail a finished sweep."""
-    try:
-        print(line, flush=True)
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to it
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
