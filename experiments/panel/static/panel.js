@@ -99,7 +99,7 @@ function renderCurrent(job) {
   $("stop").disabled = !(job && job.state === "running");
   $("stop").dataset.job = job ? job.id : "";
   if (!job) return;
-  $("run-name").textContent = `job ${job.id}: ${job.config}`;
+  $("run-name").textContent = `job ${job.id}: ${job.config}` + (job.sequence ? ` (${job.sequence.index + 1} of ${job.sequence.of})` : "");
   $("run-state").textContent = job.state;
   $("progress").max = job.total || 1;
   $("progress").value = job.step;
