@@ -96,7 +96,9 @@ def sequence_plan(steps: Steps) -> list[str]:
     if not steps.is_sequence:
         return plan_of(steps.steps[0].config)
     n = len(steps)
-    if steps.kind == "product":
+    if steps.kind == "product" and len(steps.keys) == 1:
+        how = f"over {steps.keys[0]}"
+    elif steps.kind == "product":
         how = " x ".join(f"{key} ({size})" for key, size in zip(steps.keys, steps.shape, strict=True))
         how = f"a product of {how}, the first outermost"
     else:
@@ -112,7 +114,7 @@ def sequence_plan(steps: Steps) -> list[str]:
     if n > LISTED_STEPS:
         lines.append(f"  ... and {n - LISTED_STEPS} more steps")
     lines.append(_said(total, realistic) + f" for the {n} runs (opening each run's instruments aside)")
-    lines.append("each run as the first:")
+    lines.append("the first run:")
     return lines + [f"  {line}" for line in plan_of(steps.steps[0].config)]
 
 
