@@ -3,6 +3,7 @@
 Where each concern lives (imports go downward only):
 
 - ``labrun.open_run(id)``: a past run as an ``xarray.Dataset`` (its record in the attrs);
+  ``labrun.open_sequence(id)``: a sequence's runs as one Dataset, its keys as coordinates;
 - ``labrun.experiments``: the experiment model and the experiments (IV sweep, time trace),
   with its rooms: ``engine`` (how a run runs), ``storage`` (tables and data files),
   ``config`` (YAML experiment files), ``views`` (live plots, images) and ``cli``;
@@ -21,17 +22,18 @@ except PackageNotFoundError:  # imported from a source tree that was never insta
 
 if TYPE_CHECKING:
     from labrun.experiments.storage.dataset import open_data_file, open_run
+    from labrun.experiments.storage.sequences import open_sequence
 
 #: reading runs back (xarray, the catalog) is imported on first use: ``import labrun`` stays cheap
-_READING = ("open_run", "open_data_file")
+_READING = ("open_run", "open_data_file", "open_sequence")
 
 
 def __getattr__(name: str) -> Any:
     if name in _READING:
-        from labrun.experiments.storage import dataset
+        from labrun.experiments import storage
 
-        return getattr(dataset, name)
+        return getattr(storage, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["__version__", "open_data_file", "open_run"]
+__all__ = ["__version__", "open_data_file", "open_run", "open_sequence"]

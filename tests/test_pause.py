@@ -162,7 +162,7 @@ def test_the_keyboard_pauses_resumes_and_stops_labrun_run(tmp_path: pathlib.Path
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "labrun.experiments.cli", "run", str(config), "--out", str(out),
-         "--no-progress"],
+         "--no-progress", "--keys"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "MPLBACKEND": "Agg", "LABRUN_CATALOG": catalog.url},
     )  # fmt: skip
@@ -183,7 +183,8 @@ def test_the_keyboard_pauses_resumes_and_stops_labrun_run(tmp_path: pathlib.Path
         _, stderr = proc.communicate(timeout=30)
     finally:
         proc.kill()
-    assert proc.returncode == 0, stderr
+    assert proc.returncode == 3, stderr  # stopped by a person: neither completed nor failed
+    assert "stopped by the keyboard of labrun run" in stderr
     (record,) = catalog.runs()
     assert record.status == "stopped" and record.stopped_by == "the keyboard of labrun run"
     assert [p["by"] for p in record.pauses] == ["the keyboard of labrun run"] and record.pauses[0]["resumed"]

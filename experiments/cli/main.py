@@ -1,7 +1,8 @@
 """The ``labrun`` command line: run or check a YAML config, list resources, one reading.
 
-Exit status: 0 done, 1 the instrument or the run failed (a busy instrument included:
-nothing was touched), 2 bad input (nothing was touched), 128 + the signal's number when
+Exit status: 0 completed, 1 the instrument or the run failed (a busy instrument included:
+nothing was touched), 2 bad input (nothing was touched), 3 stopped by a person (s + Enter,
+``labrun runs stop``), 128 + the signal's number when
 stopped by a signal (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP, 131 SIGQUIT: output off, data
 flushed).
 """
@@ -10,29 +11,20 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Callable
-
-from tqdm.contrib.logging import logging_redirect_tqdm
 
 from labrun import __version__
 from labrun.drivers import MODELS, LabrunError, list_resources, open_sourcemeter
 from labrun.experiments.cli import analyze as analyze_cli
 from labrun.experiments.cli import panel as panel_cli
+from labrun.experiments.cli import running
 from labrun.experiments.cli import runs as runs_cli
 from labrun.experiments.cli import sim as sim_cli
-from labrun.experiments.cli.control import KEYS_HELP, Keys
-from labrun.experiments.config import ConfigError, plan, read_config
-from labrun.experiments.config.launch import launch
-from labrun.experiments.config.loading import as_given
-from labrun.experiments.config.plan import station_plan
+from labrun.experiments.cli.control import KEYS_HELP
+from labrun.experiments.config import ConfigError
 from labrun.experiments.config.schema import experiment_keys
-from labrun.experiments.config.station import StationConfig
-from labrun.experiments.engine import RecordOptions
-from labrun.experiments.engine.exits import Interrupts
 from labrun.experiments.model.units import to_si
-from labrun.experiments.views.live import follow, window_open
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 
@@ -60,6 +52,11 @@ SET_HELP = (
     "'instrument.measure_range=10 mA', experiment.sweep=hardware (repeatable)"
 )
 
+OVER_HELP = (
+    "a sequence of runs: one per value of KEY (each read as --set reads one), checked before "
+    "the first; several --over make a product, the first outermost (replaces the config's sequence.over)"
+)
+
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="labrun", description="Drive lab source-meters, real or simulated.")
@@ -79,13 +76,18 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--interval", type=_seconds, default=0.2, help="seconds between live plot refreshes (default 0.2)"
     )
-    run.add_argument("--no-keys", action="store_true", help=f"do not read the terminal ({KEYS_HELP})")
+    reading = run.add_mutually_exclusive_group()
+    reading.add_argument(
+        "--keys", action="store_true", help=f"read keys from stdin even if not a terminal ({KEYS_HELP})"
+    )
+    reading.add_argument("--no-keys", action="store_true", help="do not read the terminal for keys")
     run.add_argument("--tag", action="append", default=[], help="a tag for the run's record (repeatable)")
     run.add_argument("--note", default="", help="a note for the run's record")
     run.add_argument(
         "--catalog", help="the catalog that keeps the run's record (a URL; default $LABRUN_CATALOG; 'none')"
     )
-    run.set_defaults(handler=cmd_run)
+    run.add_argument("--over", action="append", default=[], metavar="KEY=V1,V2,...", help=OVER_HELP)
+    run.set_defaults(handler=running.cmd_run)
 
     check = sub.add_parser(
         "check",
@@ -97,7 +99,8 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--out")
     check.add_argument("--sim", action="store_true")
     check.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
-    check.set_defaults(handler=cmd_check)
+    check.add_argument("--over", action="append", default=[], metavar="KEY=V1,V2,...", help=OVER_HELP)
+    check.set_defaults(handler=running.cmd_check)
 
     analyze_cli.add_command(sub)
 
@@ -142,73 +145,6 @@ def _seconds(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r}: expected a number of seconds > 0")
     return value
-
-
-def cmd_check(args: argparse.Namespace) -> int:
-    config = read_config(args.config, out=args.out, sim=True if args.sim else None, overrides=args.set)
-    print(f"{args.config}: OK")
-    for line in station_plan(config) if isinstance(config, StationConfig) else plan(config):
-        print(f"  {line}")
-    return 0
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    config = read_config(args.config, out=args.out, sim=True if args.sim else None, overrides=args.set)
-    window = None
-    overrides = [*args.set, *([f"save.directory={args.out}"] if args.out else [])]
-    overrides += ["sim=true"] if args.sim else []
-    given = as_given(args.config, overrides)
-    record = RecordOptions(catalog=args.catalog, tags=tuple(args.tag), note=args.note)
-    with (
-        Interrupts() as interrupts,
-        launch(config, owner=f"labrun run {args.config}", given=given) as launched,
-    ):
-        # a signal while opening: nothing runs
-        run = None if interrupts.signal else launched.start(record)
-        if run is not None:
-            interrupts.on_signal = run.stop
-            if interrupts.signal:  # arrived while the run was starting
-                run.stop(interrupts.signal)
-            if not args.no_keys:
-                Keys(run)
-                if sys.stdin.isatty():
-                    print(f"labrun: {KEYS_HELP}; Ctrl-C stops", file=sys.stderr)
-            with logging_redirect_tqdm():  # log lines and warnings above the progress bar
-                window = follow(run, interval=args.interval, progress=not args.no_progress, live=args.live)
-        if run is not None:
-            say(f"run: {run.short_id} ({run.run_id})")
-        data_file = launched.experiment.data_file
-        if data_file is not None:
-            path, rows = data_file.path, data_file.rows
-            say(
-                f"data: {path} ({rows} points)"
-                if path.exists()
-                else f"data: {path} is gone ({rows} rows were written)"
-            )
-        try:
-            if png := launched.save_plot():
-                say(f"plot: {png}")
-        except OSError as error:  # a full disk: the sweep's own error matters more
-            print(f"labrun: plot not written: {error.strerror or error}", file=sys.stderr)
-        if run is not None:
-            run.result()  # the sweep's own error (a failed shutdown included): exit 1
-    if interrupts.signal:
-        print(f"labrun: stopped by {interrupts.signal}; output off, data flushed", file=sys.stderr)
-        return 128 + interrupts.signum
-    if window is not None and window_open(window):
-        import matplotlib.pyplot as plt
-
-        print("close the plot window to finish", file=sys.stderr)
-        plt.show()  # the final state, instrument already closed
-    return 0
-
-
-def say(line: str) -> None:
-    """Print to stdout; a reader that went away (``| head -0``) does not fail a finished sweep."""
-    try:
-        print(line, flush=True)
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to it
 
 
 def cmd_resources(args: argparse.Namespace) -> int:

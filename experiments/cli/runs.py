@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from labrun.experiments.cli import control
+from labrun.experiments.cli.sequences import describe_sequence, sequence_named
 from labrun.experiments.storage import RunRecord
 from labrun.experiments.storage.export import FORMATS
 from labrun.experiments.storage.record import STATUSES
@@ -39,7 +40,7 @@ def add_command(sub: Any) -> None:
     runs.add_argument("--status", choices=STATUSES)
     runs.add_argument("--since", type=_since, help="a date (2026-12-01), a time, or an age: 2d, 3h, 30m, 1w")
     runs.add_argument("--tag", help="only runs with this tag")
-    runs.add_argument("--sequence", help="only the runs of this sequence (its id)")
+    runs.add_argument("--sequence", help="only the runs of this sequence (its id or first hex digits)")
     runs.add_argument("--limit", type=_count, default=50, help="at most this many (default 50; 0: all)")
     runs.set_defaults(handler=cmd_runs)
     verbs = runs.add_subparsers(dest="runs_command", metavar="{show,export,tag,untag,note,pause,resume,stop}")
@@ -47,7 +48,7 @@ def add_command(sub: Any) -> None:
     def verb(name: str, help: str) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = verbs.add_parser(name, help=help)
         parser.add_argument("--catalog", metavar="URL", default=argparse.SUPPRESS, help=CATALOG_HELP)
-        parser.add_argument("id", help="the run's id or its first hex digits (4 at least)")
+        parser.add_argument("id", help="a run's (or a sequence's) id, or its first hex digits (4 at least)")
         return parser
 
     show = verb("show", "a run's record: status, parameters, each instrument's snapshot, config")
@@ -121,13 +122,14 @@ def _handled(command: Any) -> Any:
 @_handled
 def cmd_runs(args: argparse.Namespace) -> int:
     with _open(args) as catalog:
+        sequence = catalog.resolve_sequence(args.sequence) if args.sequence else None
         found = catalog.summaries(
             experiment=args.experiment,
             instrument=args.instrument,
             status=args.status,
             since=args.since,
             tag=args.tag,
-            sequence=args.sequence,
+            sequence=sequence,
             limit=args.limit or None,
         )
         if not found:
@@ -167,7 +169,12 @@ def table(runs: list[RunSummary]) -> str:
 
 @_handled
 def cmd_show(args: argparse.Namespace) -> int:
+    from labrun.experiments.storage.sequences import sequence_runs
+
     with _open(args) as catalog:
+        if (sequence := sequence_named(catalog, args.id)) is not None:
+            print(describe_sequence(sequence_runs(sequence, catalog), as_json=args.json))
+            return 0
         record = catalog.get(args.id)
     print(record.to_json(indent=1) if args.json else describe(record))
     return 0
@@ -241,9 +248,13 @@ def _block(title: str, value: Any) -> list[str]:
 @_handled
 def cmd_export(args: argparse.Namespace) -> int:
     from labrun.experiments.storage.export import export_run
+    from labrun.experiments.storage.sequences import export_sequence
 
     with _open(args) as catalog:
-        path = export_run(args.id, args.format, out=args.out, catalog=catalog)
+        if (sequence := sequence_named(catalog, args.id)) is not None:
+            path = export_sequence(sequence, args.format, out=args.out, catalog=catalog)
+        else:
+            path = export_run(args.id, args.format, out=args.out, catalog=catalog)
     print(f"exported: {path}")
     return 0
 

@@ -59,8 +59,23 @@ def read_config(
     each of ``overrides`` (``instrument.nplc=0.1``, as ``labrun run --set``) one key.
 
     A file with a ``station`` (several named instruments) is a :class:`StationConfig`;
-    one with an ``instrument``, a :class:`Config`."""
+    one with an ``instrument``, a :class:`Config`. A file with a ``sequence`` (several
+    runs) is refused here: ``config.sequence.read_steps`` reads it, step by step."""
     path = pathlib.Path(path)
+    raw = read_raw(path, out=out, sim=sim, overrides=overrides)
+    if "sequence" in raw:
+        raise ConfigError(
+            f"{path}: a sequence of runs (its sequence: block): read it with read_steps(), "
+            "which checks every step"
+        )
+    return validated(path, raw)
+
+
+def read_raw(
+    path: pathlib.Path, *, out: str | None = None, sim: bool | None = None, overrides: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The config as read (safe YAML, a mapping), with ``out``, ``sim`` and ``overrides``
+    applied: not yet validated."""
     try:
         if (size := path.stat().st_size) > MAX_BYTES:
             raise ConfigError(f"{path}: {size:,} bytes: a config is at most {MAX_BYTES // 1024} KB")
@@ -94,6 +109,11 @@ def read_config(
                 entry["sim"] = sim
     for override in overrides:
         apply_override(path, raw, override)
+    return raw
+
+
+def validated(path: pathlib.Path, raw: dict[str, Any]) -> Config | StationConfig:
+    """A config as read, validated (one line per problem) and its output directory checked."""
     root: type[Config | StationConfig] = StationConfig if "station" in raw else Config
     try:
         config = root.model_validate(raw)
@@ -118,20 +138,26 @@ def apply_override(path: pathlib.Path, raw: dict[str, Any], override: str) -> No
     """``KEY.PATH=VALUE`` into the config as read, the value read as YAML (``0.1``,
     ``100 mV``, ``{type: moving, count: 5}``); validated with the rest of the file."""
     key, sep, text = override.partition("=")
-    keys = key.strip().split(".")
-    if not sep or not all(keys):
+    if not sep or not all(key.strip().split(".")):
         raise ConfigError(f"{path}: --set {override!r}: expected KEY.PATH=VALUE, e.g. instrument.nplc=0.1")
     try:
         value = read_yaml(text) if text.strip() else ""
     except (YamlRefused, yaml.YAMLError) as error:
         raise ConfigError(f"{path}: --set {key}: cannot read {text!r}: {error}") from None
+    set_key(raw, key.strip(), value, f"{path}: --set {key}")
+
+
+def set_key(raw: dict[str, Any], key: str, value: Any, where: str) -> None:
+    """``raw[a][b][c] = value`` for ``key`` ``a.b.c``, making the sections it lacks;
+    ``where`` starts the message when a part of the path is no section."""
+    keys = key.split(".")
     node: Any = raw
     for part in keys[:-1]:
         if not isinstance(node, dict):
-            raise ConfigError(f"{path}: --set {key}: {part!r} is not a section")
+            raise ConfigError(f"{where}: {part!r} is not a section")
         node = node.setdefault(part, {})
     if not isinstance(node, dict):
-        raise ConfigError(f"{path}: --set {key}: {keys[-2]!r} is not a section")
+        raise ConfigError(f"{where}: {keys[-2]!r} is not a section")
     node[keys[-1]] = value
 
 

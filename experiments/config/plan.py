@@ -1,13 +1,21 @@
-"""What ``labrun check`` prints: the experiment, its limits, a duration estimate."""
+"""What ``labrun check`` prints: the experiment, its limits, a duration estimate; for a
+sequence, its steps and their time."""
 
 from __future__ import annotations
 
 from labrun.drivers import (
     MODELS,
 )
+from labrun.experiments.config.instrument import AveragingConfig, InstrumentConfig
 from labrun.experiments.config.schema import Config, IVSweepConfig
+from labrun.experiments.config.sequence import Steps
 from labrun.experiments.config.station import StationConfig
 from labrun.experiments.model.parameters import units_of
+
+#: steps a sequence's plan lists one by one; past that, how many more there are
+LISTED_STEPS = 50
+#: the line frequency the time model assumes (the twins' default)
+LINE_FREQUENCY = 50.0
 
 
 def plan(config: Config) -> list[str]:
@@ -23,10 +31,8 @@ def plan(config: Config) -> list[str]:
             f"({exp.readings} readings), {exp.sweep}"
             + (f" (polled every {exp.poll_interval:g} s)" if exp.sweep == "hardware" else "")
         )
-        wait = exp.delay
     else:
         what = f"time trace: {exp.num_points} readings at {exp.level:g} {unit}, every {exp.interval:g} s"
-        wait = exp.interval
     return [
         f"instrument: {where}{inst.model} at {inst.address}, termination {inst.termination}"
         + (f", {inst.baud_rate} baud" if inst.baud_rate else "")
@@ -36,7 +42,7 @@ def plan(config: Config) -> list[str]:
         what,
         f"compliance: {exp.compliance:g} {limit_unit}; "
         f"model range: ±{limits.max_voltage:g} V, ±{limits.max_current:g} A",
-        f"duration: at least {_duration(exp.readings * wait)}",
+        duration(config),
         f"data: {config.save.directory}/{config.save.name or exp.type}_<time>.csv"
         f"{' and a PNG plot' if config.save.plot else ''}",
     ]
@@ -71,15 +77,92 @@ def station_plan(config: StationConfig) -> list[str]:
         f"compliance: gate {exp.gate.compliance[0]:g} A, drain {exp.drain.compliance[0]:g} A; "
         "on: gate, then drain; off: drain, then gate (each ramped)"
     )
-    per_point = exp.delay + sum(
-        (config.station[exp.instrument_of(t)].nplc or 0.0) / 50 for t in ("gate", "drain")
-    )
-    lines.append(f"duration: at least {_duration(exp.readings * per_point)}")
+    lines.append(duration(config))
     lines.append(
         f"data: {config.save.directory}/{config.save.name or exp.type}_<time>.csv"
         f"{' and a PNG plot (a curve per ' + outer + ' step)' if config.save.plot else ''}"
     )
     return lines
+
+
+def plan_of(config: Config | StationConfig) -> list[str]:
+    """The plan of a one-instrument config or of a station."""
+    return station_plan(config) if isinstance(config, StationConfig) else plan(config)
+
+
+def sequence_plan(steps: Steps) -> list[str]:
+    """What ``labrun check`` prints for a sequence: how many runs, how they are made, each
+    step's values and time, the total, then the first run's own plan."""
+    if not steps.is_sequence:
+        return plan_of(steps.steps[0].config)
+    n = len(steps)
+    if steps.kind == "product" and len(steps.keys) == 1:
+        how = f"over {steps.keys[0]}"
+    elif steps.kind == "product":
+        how = " x ".join(f"{key} ({size})" for key, size in zip(steps.keys, steps.shape, strict=True))
+        how = f"a product of {how}, the first outermost"
+    else:
+        kind = "keys stepping together" if steps.kind == "zip" else "a list of steps"
+        how = f"{kind}: {', '.join(steps.keys)}"
+    lines = [f"sequence: {n} runs, {how}; on_error: {steps.on_error}"]
+    total, realistic = 0.0, True
+    for step in steps.steps:
+        seconds, timed = estimate(step.config)
+        total, realistic = total + seconds, realistic and timed
+        if step.index < LISTED_STEPS:
+            lines.append(f"  {step.index + 1}/{n}: {step.label()} ({_about(seconds, timed)})")
+    if n > LISTED_STEPS:
+        lines.append(f"  ... and {n - LISTED_STEPS} more steps")
+    lines.append(_said(total, realistic) + f" for the {n} runs (opening each run's instruments aside)")
+    lines.append("the first run:")
+    return lines + [f"  {line}" for line in plan_of(steps.steps[0].config)]
+
+
+def duration(config: Config | StationConfig) -> str:
+    """The plan's duration line: from the twins' time model where they keep it, else the
+    delays and points (a floor)."""
+    return _said(*estimate(config))
+
+
+def _said(seconds: float, realistic: bool) -> str:
+    return f"duration: {_about(seconds, realistic)}" + (" (the twins' time model)" if realistic else "")
+
+
+def _about(seconds: float, realistic: bool) -> str:
+    return f"{'about' if realistic else 'at least'} {_duration(seconds)}"
+
+
+def estimate(config: Config | StationConfig) -> tuple[float, bool]:
+    """Seconds a config's run takes, and True if that is the twins' time model (every
+    instrument simulated with ``timing: realistic``); else the delays and points alone."""
+    if isinstance(config, StationConfig):
+        grid = config.experiment
+        instruments = [config.station[grid.instrument_of(t)] for t in ("gate", "drain")]
+        if all(i.sim and i.timing == "realistic" for i in instruments):
+            return grid.readings * (grid.delay + sum(map(_point_seconds, instruments))), True
+        nplc = sum((i.nplc or 0.0) / LINE_FREQUENCY for i in instruments)
+        return grid.readings * (grid.delay + nplc), False
+    exp, inst = config.experiment, config.instrument
+    wait = exp.delay if isinstance(exp, IVSweepConfig) else exp.interval
+    if inst.sim and inst.timing == "realistic":
+        point = _point_seconds(inst)
+        return exp.readings * (wait + point if isinstance(exp, IVSweepConfig) else max(wait, point)), True
+    return exp.readings * wait, False
+
+
+def _point_seconds(inst: InstrumentConfig) -> float:
+    """One point on a twin that keeps the instrument's time: its reading (NPLC, averaging,
+    autozero: on where the model has it, as the twins start), its source delay, and the
+    point's messages on the link (the level and the reading, each answered)."""
+    from labrun.sim_devices.timing import Timing
+
+    timing = Timing.for_address(inst.address)
+    table = MODELS[inst.model].setting_table()
+    averaging = inst.averaging.count if isinstance(inst.averaging, AveragingConfig) else 1
+    autozero = inst.autozero if inst.autozero is not None else "autozero" in table
+    delay = inst.source_delay if isinstance(inst.source_delay, float) else 0.0
+    reading = timing.reading(inst.nplc or 1.0, LINE_FREQUENCY, averaging=averaging, autozero=autozero)
+    return reading + delay + 4 * timing.link_latency
 
 
 def _levels(values: tuple[float, ...]) -> str:

@@ -5,7 +5,10 @@ and instruments are opened for a run and closed after it (the output is off, the
 connection free for a script in between). A job is a config name and the page's values;
 it is checked like ``labrun check`` when it is queued (a bad value never starts
 anything), opened, built and run when its turn comes, and ends with its data file,
-plot, the state its instruments were left in, and its error in words.
+plot, the state its instruments were left in, and its error in words. A config with a
+``sequence:`` block is queued as one job a step (every step checked first), sharing the
+sequence's id; a step that fails (``on_error: stop``) or is stopped takes the sequence's
+remaining jobs out of the queue.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from labrun.drivers import DeviceBusy, LabrunError, SourceMeter
-from labrun.experiments.config import Config, StationConfig, read_config
+from labrun.experiments.config import Config, StationConfig
 from labrun.experiments.config.launch import instrument_locks, launch, save_plot
 from labrun.experiments.config.loading import as_given
+from labrun.experiments.config.sequence import Steps, read_steps
 from labrun.experiments.engine import RecordOptions, Run
 from labrun.experiments.model.experiment import Experiment
 
@@ -33,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 #: a job's state: the run's, once it has one (``completed``, ``stopped``, ``failed``)
 JobState = Literal["queued", "starting", "running", "completed", "stopped", "failed", "removed"]
+#: what a job's summary says of its sequence: the page shows "step 3 of 6"
+SEQUENCE_SHOWN = ("id", "index", "of", "keys")
 
 
 class Refused(LabrunError):
@@ -55,6 +61,9 @@ class Job:
     plot_file: str = ""
     queued: float = field(default_factory=time.time)
     finished: float | None = None
+    #: the run's place in its sequence (``RecordOptions.sequence``), None for a lone run
+    sequence: dict[str, Any] | None = None
+    on_error: str = "stop"
 
     def summary(self) -> dict[str, Any]:
         progress = self.run.progress if self.run is not None else None
@@ -75,6 +84,7 @@ class Job:
             "plot_axes": list(experiment.plot_axes) if experiment else [],
             "family": list(experiment.family) if experiment else [],
             "log_current": bool(experiment.log_current) if experiment else False,
+            "sequence": {k: self.sequence[k] for k in SEQUENCE_SHOWN} if self.sequence else None,
         }
 
 
@@ -98,26 +108,38 @@ class Jobs:
     # -------------------------------------------------------------- the page asks
 
     def check(self, name: str, values: dict[str, str]) -> Config | StationConfig:
-        """The config with the page's values, checked as ``labrun check`` does (ConfigError)."""
-        return read_config(
-            config_path(self.config_dir, name), out=str(self.data_dir), overrides=overrides_of(values)
-        )
+        """The config with the page's values, checked as ``labrun check`` does (ConfigError);
+        of a sequence, every step checked and the first one's config returned."""
+        return self.steps(name, values).steps[0].config
+
+    def steps(self, name: str, values: dict[str, str]) -> Steps:
+        """The runs config ``name`` asks for, with the page's values, every one checked."""
+        path = config_path(self.config_dir, name)
+        return read_steps(path, out=str(self.data_dir), overrides=overrides_of(values))
 
     def submit(self, name: str, values: dict[str, str]) -> Job:
-        """Queue a run of config ``name``; refused (``Refused``, ``ConfigError``) with the reason."""
-        parsed = self.check(name, values)
+        """Queue a run of config ``name`` (one job a step of a sequence; the first is
+        returned); refused (``Refused``, ``ConfigError``) with the reason."""
+        steps = self.steps(name, values)
         with self._changed:
             if self._closing:
                 raise Refused("the panel is shutting down")
             for other in [*(j for j in [self.current] if j is not None), *self.queue]:
                 if other.config == name and other.state in ("queued", "starting", "running"):
                     raise Refused(f"{name} is already {other.state} (job {other.id}): it is never run twice")
-            self._check_free(parsed)
-            job = Job(next(self._ids), name, dict(values), parsed)
-            self.queue.append(job)
-            self.instruments.note(parsed)
+            checked: set[tuple[str, ...]] = set()  # each set of instruments once, however many steps
+            for step in steps.steps:
+                if (names := tuple(lock.name for lock in instrument_locks(step.config))) not in checked:
+                    checked.add(names)
+                    self._check_free(step.config)
+            jobs = [Job(next(self._ids), name, dict(values), s.config) for s in steps.steps]
+            for job, step in zip(jobs, steps.steps, strict=True):
+                job.sequence, job.on_error = steps.record(step), steps.on_error
+            self.queue.extend(jobs)
+            for job in jobs:
+                self.instruments.note(job.parsed)
             self._changed.notify_all()
-        return job
+        return jobs[0]
 
     def _check_free(self, parsed: Config | StationConfig) -> None:
         """Refuse a config whose instrument someone else holds (another process, a script);
@@ -212,6 +234,20 @@ class Jobs:
                 with self._changed:
                     self.finished.append(job)
                     self.current = None
+                    self._end_sequence(job)
+
+    def _end_sequence(self, job: Job) -> None:
+        """A sequence's step stopped, or failed with ``on_error: stop``: its remaining jobs
+        leave the queue, saying why (called holding the lock)."""
+        ended = job.state != "completed" and (job.state, job.on_error) != ("failed", "continue")
+        if job.sequence is None or not ended:
+            return
+        rest = [j for j in self.queue if j.sequence is not None and j.sequence["id"] == job.sequence["id"]]
+        for other in rest:
+            self.queue.remove(other)
+            other.state, other.finished = "removed", time.time()
+            other.error = f"not started: step {job.sequence['index'] + 1} of {job.sequence['of']} {job.state}"
+            self.finished.append(other)
 
     def _execute(self, job: Job) -> None:
         drivers: dict[str, SourceMeter] = {}
@@ -222,7 +258,8 @@ class Jobs:
                 self.instruments.seen(drivers)
                 given = as_given(config_path(self.config_dir, job.config), overrides_of(job.values))
                 launched.given = given
-                job.run = launched.start(RecordOptions(catalog=self.catalog, tags=("panel",)))
+                options = RecordOptions(catalog=self.catalog, tags=("panel",), sequence=job.sequence)
+                job.run = launched.start(options)
                 job.state = "running"
                 try:
                     job.run.wait_unguarded(None)

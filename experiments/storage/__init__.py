@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .dataset import dataset_of, open_data_file, open_run
     from .documents import DocumentStream, documents_of
     from .export import export_run
+    from .sequences import export_sequence, open_sequence
 
 #: name -> the module (in this package) that defines it, imported when first asked for
 LAZY = {
@@ -30,6 +31,8 @@ LAZY = {
     "DocumentStream": "documents",
     "documents_of": "documents",
     "export_run": "export",
+    "export_sequence": "sequences",
+    "open_sequence": "sequences",
 }
 
 
@@ -58,10 +61,12 @@ __all__ = [
     "documents_of",
     "end_line",
     "export_run",
+    "export_sequence",
     "journal_metadata",
     "load_data",
     "open_data_file",
     "open_run",
+    "open_sequence",
     "shared_catalog",
     "unique_path",
 ]

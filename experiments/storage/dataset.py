@@ -53,14 +53,6 @@ def open_data_file(path: str | os.PathLike[str]) -> xr.Dataset:
     return dataset_of(data, record_of_file(data, path))
 
 
-def open_sequence(sequence_id: str, catalog: Catalog | None = None) -> xr.Dataset:
-    """The runs of one sequence as one Dataset: a later issue (sequences are recorded
-    already: ``Catalog.runs(sequence=...)`` finds their runs, ``open_run`` opens each)."""
-    raise NotImplementedError(
-        f"open_sequence({sequence_id!r}) is not written yet: use Catalog.runs(sequence=...) and open_run"
-    )
-
-
 def record_of_file(data: LoadedData, path: str | os.PathLike[str]) -> RunRecord | None:
     """The record a journal's header carries, ended as its ``# end:`` line says; None for
     files older than records."""

@@ -47,9 +47,9 @@ def export_run(
     if format == "netcdf":
         open_run(record).to_netcdf(path, engine="h5netcdf")
     elif format == "csv":
-        _write_new(path, _journal_text(record))
+        write_new(path, _journal_text(record))
     else:
-        _write_new(path, json.dumps(_json_of(record), indent=1, allow_nan=False) + "\n")
+        write_new(path, json.dumps(json_of(record), indent=1, allow_nan=False) + "\n")
     return path
 
 
@@ -78,7 +78,7 @@ def _journal_text(record: RunRecord) -> str:
     return "".join(meta + kept + end)
 
 
-def _json_of(record: RunRecord) -> dict[str, object]:
+def json_of(record: RunRecord) -> dict[str, object]:
     data = load_data(_data_file(record))
     return {
         "record": record.to_dict(),
@@ -92,6 +92,6 @@ def _json_of(record: RunRecord) -> dict[str, object]:
     }
 
 
-def _write_new(path: pathlib.Path, text: str) -> None:
+def write_new(path: pathlib.Path, text: str) -> None:
     with open(path, "x", encoding="utf-8") as fp:
         fp.write(text)

@@ -95,11 +95,14 @@ class LivePlot:
 
 
 class ProgressDisplay:
-    """A progress bar for a run: text in a terminal, a widget in a notebook (``tqdm.auto``)."""
+    """A progress bar for a run: text in a terminal, a widget in a notebook (``tqdm.auto``).
 
-    def __init__(self, run: Run, **tqdm_options: Any) -> None:
+    ``step_of``: ``(k, n)`` for the k-th run of a sequence of n, shown as ``[k/n]``."""
+
+    def __init__(self, run: Run, *, step_of: tuple[int, int] | None = None, **tqdm_options: Any) -> None:
         self.run = run
-        options = {"unit": "pt", "desc": run.experiment.name, **tqdm_options}
+        name = run.experiment.name + (f" [{step_of[0]}/{step_of[1]}]" if step_of else "")
+        options = {"unit": "pt", "desc": name, **tqdm_options}
         self.bar = tqdm(total=run.progress.total, **options)
         self._shown = 0
         self._state = "running"
@@ -118,14 +121,22 @@ class ProgressDisplay:
         self.bar.close()
 
 
-def follow(run: Run, *, interval: float = 0.1, progress: bool = True, live: bool = False) -> LivePlot | None:
-    """Show progress (and, with ``live``, a pyplot window) until the run has ended.
+def follow(
+    run: Run,
+    *,
+    interval: float = 0.1,
+    progress: bool = True,
+    live: bool = False,
+    step_of: tuple[int, int] | None = None,
+) -> LivePlot | None:
+    """Show progress (and, with ``live``, a pyplot window) until the run has ended;
+    ``step_of``: the run's place in a sequence, ``(k, n)``, on the progress bar.
 
     The window's event loop runs between refreshes (``plt.pause``), so it stays
     responsive; closing it does not stop the run. Returns the live plot, whose figure
     shows the final state.
     """
-    bar = ProgressDisplay(run, file=sys.stderr) if progress else None
+    bar = ProgressDisplay(run, step_of=step_of, file=sys.stderr) if progress else None
     window = _window(run) if live else None
     try:
         while True:

@@ -103,7 +103,7 @@ function renderCurrent(job) {
   $("pause").dataset.job = job ? job.id : "";
   $("pause").textContent = job && job.state === "paused" ? "Resume" : "Pause";
   if (!job) return;
-  $("run-name").textContent = `job ${job.id}: ${job.config}`;
+  $("run-name").textContent = `job ${job.id}: ${job.config}` + (job.sequence ? ` (${job.sequence.index + 1} of ${job.sequence.of})` : "");
   $("run-state").textContent = job.state;
   $("progress").max = job.total || 1;
   $("progress").value = job.step;

@@ -20,6 +20,7 @@ from ..record import RunEnd, RunRecord
 from . import lost
 from .listing import (
     Filters,
+    NoSuchRun,
     RunNotFound,
     RunSummary,
     canonical_prefix,
@@ -150,7 +151,7 @@ class Catalog:
                 .limit(6)
             ).all()
         if not found:
-            raise RunNotFound(f"no run {id_or_prefix!r} in {self.url}")
+            raise NoSuchRun(f"no run {id_or_prefix!r} in {self.url}")
         if len(found) > 1:
             which = "; ".join(f"{r.id[:13]} {r.experiment} {r.started[:19]}" for r in found[:5])
             raise RunNotFound(
@@ -158,6 +159,19 @@ class Catalog:
                 "type more of the id"
             )
         return str(found[0].id)
+
+    def resolve_sequence(self, id_or_prefix: str) -> str:
+        """The full id of the sequence a prefix names (its runs share it);
+        :class:`RunNotFound` if no sequence or several have it."""
+        prefix = canonical_prefix(id_or_prefix)
+        column = runs.c.sequence_id
+        with self._listing() as connection:
+            query = sa.select(column).where(column.startswith(prefix, autoescape=True)).distinct().limit(6)
+            found = [str(found) for found in connection.execute(query).scalars()]
+        if len(found) != 1:
+            which = f"names {len(found)} sequences ({', '.join(f[:13] for f in found)}): type more of it"
+            raise RunNotFound(f"{id_or_prefix!r} {which if found else f'is no sequence in {self.url}'}")
+        return found[0]
 
     # ------------------------------------------------------- what a person adds later
 

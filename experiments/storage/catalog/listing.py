@@ -27,6 +27,10 @@ class RunNotFound(LookupError):
     """No run has that id or prefix, or more than one has that prefix."""
 
 
+class NoSuchRun(RunNotFound):
+    """No run at all has that id or prefix (it may name a sequence)."""
+
+
 class RunSummary(NamedTuple):
     """A run as a list shows it: from the catalog's columns, without its record's JSON (a
     named tuple: 0.2 µs to make, a frozen dataclass 1.3 µs, and a list makes thousands)."""
