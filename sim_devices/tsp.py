@@ -30,7 +30,7 @@ from .tsp_tree import OUT_OF_RANGE, RUNTIME, SYNTAX, Attribute, Refused, TspTree
 from .tsp_trigger import TriggerModel
 
 PRELUDE = (pathlib.Path(__file__).parent / "tsp_objects.lua").read_text(encoding="utf-8")
-_POSITION = re.compile(r"^chunk:(\d+): ")
+_POSITION = re.compile(r"^[\w.]+:(\d+): ")  # Lua's "chunk:1: ", "script:3: "
 
 
 class Keithley2600Twin(TspCallbacks, TriggerModel, SourceMeterTwin):
@@ -181,6 +181,8 @@ class Keithley2600Twin(TspCallbacks, TriggerModel, SourceMeterTwin):
 
     def lua_set(self, channel: int, key: str, value: Any) -> tuple[str] | None:
         attribute = self.attributes[key]
+        if self.runs:  # the steps due so far were taken as things were
+            self.collect()
         try:
             self.state[(channel, key)] = attribute.from_lua(value)
         except TypeError as error:

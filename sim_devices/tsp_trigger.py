@@ -206,6 +206,8 @@ class TriggerModel:
             if other.leader == run.channel and other.started is None:
                 other.per_point = run.per_point = max(run.per_point, other.per_point)
                 other.started = run.started
+        if self.timing is None:
+            self.collect()  # no time model: a sweep is over as it starts
 
     def bus_trigger(self) -> None:
         """``*TRG``: the sweeps armed by ``trigger.EVENT_ID`` start."""
