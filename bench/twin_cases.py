@@ -97,10 +97,20 @@ COMMANDS = {
         "print(smua.measure.iv())",
     ),
     "a setting": (False, ":SOUR:VOLT 1", ":SOUR:VOLT 1", ":SOUR:VOLT 1", "smua.source.levelv = 1"),
+    # a sweep's point: a new level each time (a new chunk for the TSP twin to compile)
+    "a point (new level, reading)": (
+        True,
+        ":SOUR:VOLT {level:.6E};:READ?",
+        ':SOUR:VOLT {level:.6E};:READ? "defbuffer1", SOUR, READ',
+        ":SOUR:VOLT {level:.6E};:MEAS? (@1)",
+        "smua.source.levelv = {level:.7g} print(smua.measure.iv())",
+    ),
 }
 
 
 def _command(resource: Any, query: bool, message: str) -> Callable[[int], object]:
+    if "{level" in message:  # i-th point of 10^6
+        return lambda i: resource.query(message.format(level=i * 1e-6))
     if query:
         return functools.partial(_ask, resource, message)
     return lambda i: resource.write(message)

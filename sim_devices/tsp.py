@@ -65,7 +65,7 @@ class Keithley2600Twin(TspCallbacks, TriggerModel, SourceMeterTwin):
         callbacks = {n[4:]: getattr(self, n) for n in dir(type(self)) if n.startswith("lua_")}
         rows = [lua.table(a.path, a.key, a.read_only) for a in tree.smu]
         wide = [lua.table(a.path, a.key, a.read_only) for a in tree.instrument]
-        self.make_script = lua.define(PRELUDE, "=tsp_objects")(
+        self.make_script, self._set_format = lua.define(PRELUDE, "=tsp_objects")(
             lua.table(**callbacks),
             tree.channels,
             lua.table(*rows),
@@ -80,6 +80,9 @@ class Keithley2600Twin(TspCallbacks, TriggerModel, SourceMeterTwin):
                 smu=lua.table(**tree.events["smu"]),
             ),
         )
+        self.number_format()
+        #: compiled chunks by their text (a client repeats its queries, not its numbers)
+        self._chunks: dict[str, Any] = {}
 
     # ------------------------------------------------------------------- messages
 
@@ -106,7 +109,13 @@ class Keithley2600Twin(TspCallbacks, TriggerModel, SourceMeterTwin):
             self.run_chunk(text, "chunk")
 
     def run_chunk(self, source: str, name: str) -> None:
-        ok, function = self.lua.compile(source, f"={name}")
+        compiled = self._chunks.get(source)
+        if compiled is None:
+            if len(self._chunks) >= 1024:
+                self._chunks.clear()
+            ok, function = self.lua.compile(source, f"={name}")
+            compiled = self._chunks[source] = (ok, function)
+        ok, function = compiled
         if not ok:
             self.push_error(SYNTAX, f"TSP Syntax error {self._where(str(function))}")
             return
@@ -162,6 +171,7 @@ class Keithley2600Twin(TspCallbacks, TriggerModel, SourceMeterTwin):
         super().reset_state()
         self.reset_trigger(self.tree.channels)
         self.limit_bits = {}
+        self.number_format()
 
     def source_delay(self, channel: int = 1) -> float:
         """Auto delays (-1) are taken as none; the measure delay adds to the source's."""
@@ -190,12 +200,16 @@ class Keithley2600Twin(TspCallbacks, TriggerModel, SourceMeterTwin):
         except Refused as refused:
             self.push_error(OUT_OF_RANGE, f"Parameter data out of range: {refused}")
             return None
+        if key == "ascii_precision":
+            self.number_format()
         if key in ("voltage", "current") and self.timing is not None and self.state[(channel, "output")]:
             self.spend(self.source_delay(channel))  # the source settles before the next reading
         return None
 
-    def lua_number_format(self) -> tuple[None, str]:
-        return None, f"%.{int(self.state[(1, 'ascii_precision')]) - 1}e"
+    def number_format(self) -> None:
+        """``print``'s format for numbers, as ``format.asciiprecision`` says, into the Lua state."""
+        if hasattr(self, "_set_format"):  # not while the twin is being made
+            self._set_format(f"%.{int(self.state[(1, 'ascii_precision')]) - 1}e")
 
     def lua_measure(self, channel: int, kind: str, first: int, second: int) -> tuple[Any, ...]:
         """``smua.measure.<kind>([buffer[, buffer]])``: ``measure.count`` readings, the last answered."""

@@ -215,7 +215,9 @@ local function numbers(fmt, ...)
   return concat(parts, "\t")
 end
 local out = host.out
-print = function(...) out(numbers(check(host.number_format()), ...)) end
+local fmt = "%.5e"  -- format.asciiprecision's: the twin sets it (set_format) when that changes
+local function set_format(f) fmt = f end
+print = function(...) out(numbers(fmt, ...)) end
 printnumber = function(...) check(host.printnumber(...)) end
 printbuffer = function(first, last, ...)
   local ids, fields = {}, {}
@@ -233,7 +235,7 @@ waitcomplete = function() check(host.waitcomplete()) end
 opc = function() check(host.opc()) end
 
 -- a script made by loadscript ... endscript: run by name(), name.run(); its source kept
-return function(fn, name, source)
+local function make_script(fn, name, source)
   local script, smt = object("script")
   smt.Objects.run = function() return fn() end
   smt.Objects.name = name
@@ -241,3 +243,4 @@ return function(fn, name, source)
   smt.__call = function(_, ...) return fn(...) end
   return script
 end
+return make_script, set_format
