@@ -35,6 +35,7 @@ class Attribute:
     high: float | None = None
     also: tuple[float, ...] = ()  # numbers taken besides the range (-1: auto)
     codes: tuple[tuple[Any, float], ...] = ()  # state value -> the number TSP uses
+    aliases: tuple[tuple[float, Any], ...] = ()  # more numbers it takes, -> their state value
     read_only: bool = False
 
     @classmethod
@@ -48,6 +49,7 @@ class Attribute:
             high,
             tuple(spec.get("also", ())),
             tuple((value, float(code)) for value, code in (spec.get("codes") or {}).items()),
+            tuple((float(code), value) for code, value in (spec.get("aliases") or {}).items()),
             bool(spec.get("read_only", False)),
         )
 
@@ -63,7 +65,7 @@ class Attribute:
             raise TypeError(f"{self.path} takes a number, got {type(value).__name__}")
         number = float(value)
         if self.codes:
-            for state, code in self.codes:
+            for state, code in (*self.codes, *((s, c) for c, s in self.aliases)):
                 if code == number:
                     return state
             raise Refused(f"{self.path} = {number:g}: allowed {', '.join(f'{c:g}' for _, c in self.codes)}")

@@ -108,3 +108,21 @@ def test_the_twins_numbers_are_the_drivers_table(model: str) -> None:
         bounds["source_delay"] = bounds["voltage_delay"]
     assert {key: bounds[key] for key in expected} == expected
     assert tree.channels == driver.channels
+
+
+def test_the_cli_lists_the_families_twins_and_refuses_a_mismatch_naming_the_model(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from labrun.experiments.cli.main import main
+
+    assert main(["resources", "--sim"]) == 0
+    listed = capsys.readouterr().out.split()
+    assert {"GPIB0::10::INSTR", "GPIB0::26::INSTR"} <= set(listed)  # a 2410, a 2636B
+    assert any(name.startswith("USB0::0x05E6::0x2470::04412347::") for name in listed)  # a 2470
+    assert main(["measure", "keithley2400", "GPIB0::10::INSTR", "--sim", "--voltage", "0.5"]) == 0  # a 2410
+    identity, reading = capsys.readouterr().out.splitlines()
+    assert "MODEL 2410" in identity and float(reading.split()[2]) == pytest.approx(0.5, rel=1e-3)
+    assert main(["measure", "keithley2400", "GPIB0::18::INSTR", "--sim"]) == 1  # a 2450
+    assert "that is a keithley2450: model 'keithley2450'" in capsys.readouterr().err
+    assert main(["measure", "keithley2636b", "GPIB0::24::INSTR", "--sim"]) == 1  # a 2400: not TSP
+    assert "that is a keithley2400" in capsys.readouterr().err
