@@ -54,23 +54,26 @@ def on_channel(command: str, channel: int) -> str:
     return _CHANNEL_LIST.sub(f"(@{channel})", _CHANNELLED.sub(suffixed, command))
 
 
-def _rewritten(value: Any, channel: int) -> Any:
+Rewrite = Callable[[str, int], str]
+
+
+def _rewritten(value: Any, channel: int, rewrite: Rewrite) -> Any:
     """A command, a tuple of them, or a function making them, for ``channel``."""
     if isinstance(value, str):
-        return on_channel(value, channel)
+        return rewrite(value, channel)
     if isinstance(value, tuple):
-        return tuple(on_channel(command, channel) for command in value)
+        return tuple(rewrite(command, channel) for command in value)
     if callable(value):
-        return _calling_on_channel(value, channel)
+        return _calling_on_channel(value, channel, rewrite)
     return value
 
 
-def _calling_on_channel(make: Callable[..., Any], channel: int) -> Callable[..., Any]:
+def _calling_on_channel(make: Callable[..., Any], channel: int, rewrite: Rewrite) -> Callable[..., Any]:
     def made(*args: Any) -> Any:
         result = make(*args)
         if isinstance(result, list):
-            return [on_channel(command, channel) for command in result]
-        return on_channel(result, channel)
+            return [rewrite(command, channel) for command in result]
+        return rewrite(result, channel)
 
     return made
 
@@ -90,9 +93,14 @@ def channel_class(model: type[D], channel: int) -> type[D]:
 
 def _make(model: type[D], channel: int) -> type[D]:
     declared: Any = model  # a source-meter class: its scpi, sweep_scpi and settings are read
+    # SCPI's channel suffixes, or the model's own addressing (TSP's smua -> smub)
+    rewrite: Rewrite = getattr(declared, "on_channel", on_channel)
     namespace: dict[str, Any] = {
         "scpi": Scpi(
-            **{f.name: _rewritten(getattr(declared.scpi, f.name), channel) for f in dataclasses.fields(Scpi)}
+            **{
+                f.name: _rewritten(getattr(declared.scpi, f.name), channel, rewrite)
+                for f in dataclasses.fields(Scpi)
+            }
         ),
         "__doc__": f"Channel {channel} of a {declared.series or declared.model}.",
         "__module__": model.__module__,
@@ -100,16 +108,16 @@ def _make(model: type[D], channel: int) -> type[D]:
     if declared.sweep_scpi is not None:
         sweep = declared.sweep_scpi
         namespace["sweep_scpi"] = SweepScpi(
-            **{f.name: _rewritten(getattr(sweep, f.name), channel) for f in dataclasses.fields(SweepScpi)}
+            **{
+                f.name: _rewritten(getattr(sweep, f.name), channel, rewrite)
+                for f in dataclasses.fields(SweepScpi)
+            }
         )
     for name in dir(model):
         setting = getattr(model, name, None)
         if isinstance(setting, Commanded):
             own = copy.copy(setting)
-            own.set_cmd, own.get_cmd = (
-                on_channel(setting.set_cmd, channel),
-                on_channel(setting.get_cmd, channel),
-            )
+            own.set_cmd, own.get_cmd = rewrite(setting.set_cmd, channel), rewrite(setting.get_cmd, channel)
             namespace[name] = own
     return type(f"{model.__name__}Channel{channel}", (model,), namespace)
 

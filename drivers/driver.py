@@ -24,6 +24,8 @@ class Driver:
     """One channel of an instrument (channel 1 on a one-channel model), as its model speaks."""
 
     model: ClassVar[str]
+    #: the connection's class: how the model's language makes a transaction (SCPI's, TSP's)
+    instrument_class: ClassVar[type[Instrument]] = Instrument
     #: regular expression the ``*IDN?`` answer is expected to match, and what it means
     identity_pattern: ClassVar[str] = ""
     series: ClassVar[str] = ""
@@ -56,7 +58,8 @@ class Driver:
                 raise WrongInstrument(
                     f"expected a {self.series or self.model} at {self.instrument.resource.resource_name}, "
                     f"found {idn!r}; pick the driver of that model, or, if it speaks the same "
-                    "commands, pass force_model=True (YAML: instrument.force_model: true)"
+                    "commands, pass force_model=True (YAML: instrument.force_model: true)",
+                    identity=idn,
                 )
             logger.warning("%s: driving %r as a %s (force_model)", self.name, idn, self.model)
         return idn

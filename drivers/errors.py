@@ -42,6 +42,11 @@ class ConnectionFailed(LabrunError):
 class WrongInstrument(ConnectionFailed):
     """The instrument at the address is not the model the driver speaks to (or not in its language)."""
 
+    def __init__(self, message: str, identity: str = "") -> None:
+        super().__init__(message)
+        #: what the instrument answered to ``*IDN?`` ("" where it was not the question)
+        self.identity = identity
+
 
 class DeviceBusy(LabrunError):
     """Another experiment holds the instrument's device lock."""

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .errors import InstrumentTimeout
-from .instrument import Instrument
-from .registry import MODELS
+from .errors import InstrumentTimeout, WrongInstrument
+from .registry import MODELS, model_answering
 from .sourcemeter import SourceMeter
 from .visa import backend_for, open_resource
 
@@ -46,12 +45,18 @@ def open_sourcemeter(
         raise ValueError(f"termination {termination!r}; allowed: {allowed}")
     cls = MODELS[model]
     resource = open_resource(address, backend_for(sim, backend), baud_rate=baud_rate)
-    instrument = Instrument(resource, name=f"{model} at {address}", timeout=timeout, termination=termination)
+    instrument = cls.instrument_class(
+        resource, name=f"{model} at {address}", timeout=timeout, termination=termination
+    )
     driver = cls(instrument)
     driver.keep_output = keep_output
     try:
         try:
             driver.check_identity(force_model=force_model)
+        except WrongInstrument as error:
+            if (found := model_answering(error.identity)) is not None:  # the model found, by name
+                error.add_note(f"that is a {found.name}: model {found.name!r} (YAML: instrument.model)")
+            raise
         except InstrumentTimeout as error:
             serial = f" and baud rate {baud_rate}" if baud_rate is not None else ""
             error.add_note(f"no answer to *IDN?: is it on, and set to termination {termination!r}{serial}?")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .settings import Choice, Number, Switch
 from .shared_settings import KEITHLEY_OFF_STATE, LINE_FREQUENCY, OFFSET_COMPENSATION
 from .sourcemeter import SourceMeter
-from .specs import Limits, Ranges, Scpi
+from .specs import Limits, Ranges, Scpi, Variant
 from .sweeps import SweepScpi, source_list
 
 
@@ -120,3 +120,60 @@ class Keithley2400(SourceMeter):
     source_delay_auto = Switch(
         ":SOUR:DEL:AUTO {value}", ":SOUR:DEL:AUTO?", doc="The delay from the range's table."
     )
+
+
+def _idn(model: str, serial: str) -> str:
+    return f"KEITHLEY INSTRUMENTS INC.,MODEL {model},{serial},C33   Mar 31 2015 09:32:39/A02  /S/K"
+
+
+#: the SCPI-compatible siblings: the 2400's driver and twin, each with its datasheet's data.
+#: Envelopes from the 2400 Series User's Manual §6 "Operating boundaries" (the maxima are the
+#: nominal values +5 %: 2420 3.15 A to 21 V, 1.05 A to 63 V; 2425/2430 DC 3.15 A to 21 V,
+#: 1.05 A to 105 V) and its §18 range notes (2401: 20 V range; 2410: 1 kV range, 20 mA on
+#: it). From memory: the 2410's 21 mA to 1100 V, the 2440's 5.25 A to 10.5 V and 1.05 A to
+#: 42 V, and the lowest current range of 10 µA on the 2420/2425/2430/2440. The 2430's
+#: pulse mode (10.5 A) is not modelled: its DC limits are the 2425's.
+KEITHLEY_2400_VARIANTS = (
+    Variant(
+        "keithley2401",
+        _idn("2401", "4123001"),
+        Limits(21.0, 1.05, (1e-9, 1.05), (2e-4, 21.0), ((21.0, 1.05),)),
+        Ranges((0.2, 21.0), (1e-6, 1.05), (0.2, 21.0), (1e-6, 1.05)),
+        ("GPIB0::25::INSTR",),
+    ),
+    Variant(
+        "keithley2410",
+        _idn("2410", "4123002"),
+        Limits(1100.0, 1.05, (1e-9, 1.05), (2e-4, 1100.0), ((21.0, 1.05), (1100.0, 0.021))),
+        Ranges((0.2, 1100.0), (1e-6, 1.05), (0.2, 1100.0), (1e-6, 1.05)),
+        ("GPIB0::10::INSTR",),
+    ),
+    Variant(
+        "keithley2420",
+        _idn("2420", "4123003"),
+        Limits(63.0, 3.15, (1e-9, 3.15), (2e-4, 63.0), ((21.0, 3.15), (63.0, 1.05))),
+        Ranges((0.2, 63.0), (1e-5, 3.15), (0.2, 63.0), (1e-5, 3.15)),
+        ("GPIB0::11::INSTR",),
+    ),
+    Variant(
+        "keithley2425",
+        _idn("2425", "4123004"),
+        Limits(105.0, 3.15, (1e-9, 3.15), (2e-4, 105.0), ((21.0, 3.15), (105.0, 1.05))),
+        Ranges((0.2, 105.0), (1e-5, 3.15), (0.2, 105.0), (1e-5, 3.15)),
+        ("GPIB0::12::INSTR",),
+    ),
+    Variant(
+        "keithley2430",
+        _idn("2430", "4123005"),
+        Limits(105.0, 3.15, (1e-9, 3.15), (2e-4, 105.0), ((21.0, 3.15), (105.0, 1.05))),
+        Ranges((0.2, 105.0), (1e-5, 3.15), (0.2, 105.0), (1e-5, 3.15)),
+        ("GPIB0::13::INSTR",),
+    ),
+    Variant(
+        "keithley2440",
+        _idn("2440", "4123006"),
+        Limits(42.0, 5.25, (1e-9, 5.25), (2e-4, 42.0), ((10.5, 5.25), (42.0, 1.05))),
+        Ranges((0.2, 42.0), (1e-5, 5.25), (0.2, 42.0), (1e-5, 5.25)),
+        ("GPIB0::14::INSTR",),
+    ),
+)

@@ -12,7 +12,7 @@ from .errors import WrongInstrument
 from .settings import Choice, Number, Switch
 from .shared_settings import KEITHLEY_OFF_STATE, LINE_FREQUENCY, OFFSET_COMPENSATION
 from .sourcemeter import SourceMeter
-from .specs import Limits, Ranges, Scpi
+from .specs import Limits, Ranges, Scpi, Variant
 from .sweeps import SweepScpi, source_list
 
 BUFFER = '"defbuffer1"'
@@ -147,3 +147,34 @@ class Keithley2450(SourceMeter):
     def parse_reading(self, text: str) -> tuple[float, float]:
         source, measured = super().parse_reading(text)
         return (source, measured) if self._mode == "voltage" else (measured, source)
+
+
+#: the Touch series' siblings: the 2450's driver (its SCPI command set) and twin. From the
+#: 2461's datasheet: 105 V / 7 A DC, 100 W, measure ranges 10 nA .. 7 A and 100 mV .. 100 V
+#: (its 10 A pulses are not modelled). From memory: the 2460's envelope (taken as the
+#: 2461's: 7.35 A to 7.35 V, 4.2 A to 21 V, 1.05 A to 105 V) and its 1 µA lowest current
+#: range; the 2470's 1100 V, 1.05 A to 21 V, 105 mA to 210 V, 10.5 mA to 1100 V, and its
+#: 1 nA .. 1 A current ranges.
+KEITHLEY_2450_VARIANTS = (
+    Variant(
+        "keithley2460",
+        "KEITHLEY INSTRUMENTS,MODEL 2460,04412345,1.7.3b",
+        Limits(105.0, 7.35, (1e-9, 7.35), (0.02, 105.0), ((7.35, 7.35), (21.0, 4.2), (105.0, 1.05))),
+        Ranges((0.2, 105.0), (1e-6, 7.35), (0.2, 105.0), (1e-6, 7.35)),
+        ("USB0::0x05E6::0x2460::04412345::INSTR",),
+    ),
+    Variant(
+        "keithley2461",
+        "KEITHLEY INSTRUMENTS,MODEL 2461,04412346,1.7.3b",
+        Limits(105.0, 7.35, (1e-9, 7.35), (0.02, 105.0), ((7.35, 7.35), (21.0, 4.2), (105.0, 1.05))),
+        Ranges((0.1, 105.0), (1e-8, 7.35), (0.1, 105.0), (1e-8, 7.35)),
+        ("USB0::0x05E6::0x2461::04412346::INSTR",),
+    ),
+    Variant(
+        "keithley2470",
+        "KEITHLEY INSTRUMENTS,MODEL 2470,04412347,1.7.3b",
+        Limits(1100.0, 1.05, (1e-9, 1.05), (0.02, 1100.0), ((21.0, 1.05), (210.0, 0.105), (1100.0, 0.0105))),
+        Ranges((0.2, 1100.0), (1e-9, 1.05), (0.2, 1100.0), (1e-9, 1.05)),
+        ("USB0::0x05E6::0x2470::04412347::INSTR",),
+    ),
+)

@@ -31,6 +31,9 @@ class SourceMeasure(Driver):
     scpi: ClassVar[Scpi]
     #: the instrument answers no reading while its output is off (Keithley 2400)
     needs_output_for_reading: ClassVar[bool] = False
+    #: readings carry a resistance the driver computes, V / I of the reading itself, where
+    #: the instrument's readings carry none (the 2600B: what its ``measure.r()`` computes)
+    resistance_of_reading: ClassVar[bool] = False
 
     # the source state: entries of the table whose copy the driver keeps (state.py)
     mode = MODE
@@ -173,7 +176,7 @@ class SourceMeasure(Driver):
                 self.name, self.scpi.reading_query, f"unreadable answer {text!r}"
             ) from error
         reading = self.reading_of(voltage, current, stamp)
-        if self._measure_resistance:
+        if self._measure_resistance and self.scpi.resistance_on:  # the instrument's, in the reading
             ohms = float(text.split(",")[2])  # 9.91E37: not measured (another channel's format)
             reading = reading._replace(resistance=math.nan if abs(ohms) >= 9.9e37 else ohms)
         return reading

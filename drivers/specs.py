@@ -34,6 +34,11 @@ class Reading(NamedTuple):
     #: ohms, as the instrument computed it, when resistance is measured (else None)
     resistance: float | None = None
 
+    @property
+    def power(self) -> float:
+        """Watts delivered to the load, V x I (what a source-meter's power reading is)."""
+        return self.voltage * self.current
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -95,6 +100,28 @@ class Ranges:
     current_source: tuple[float, float]
     voltage_measure: tuple[float, float]
     current_measure: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A model of a family that differs from the family's driver only in data: one entry
+    of the family's table, and all it takes to add the model (its driver class is derived
+    from the family's, its twin is the family's twin answering ``identity``).
+
+    ``identity`` is what its ``*IDN?`` answers: its twin answers it, and its driver accepts
+    an instrument whose answer names the same model (the family's own driver accepts the
+    whole family). Numbers from the datasheet; where one is from memory, the family's
+    table says so.
+    """
+
+    name: str  # as configs, scripts and bench files name it
+    identity: str
+    limits: Limits
+    ranges: Ranges
+    #: where the default simulated bench puts its twins
+    addresses: tuple[str, ...]
+    #: source-measure channels, where it differs from the family's
+    channels: int | None = None
 
 
 @dataclass(frozen=True)

@@ -200,12 +200,14 @@ class ReadingFormat(SourceControl, Protocol):
 def _resistance_allowed(model: type, on: Any) -> bool:
     if not isinstance(on, bool):
         raise LimitError(f"measure_resistance: expected True or False, got {on!r}")
-    if on and not model.scpi.resistance_on:  # type: ignore[attr-defined]
+    if on and not (model.scpi.resistance_on or model.resistance_of_reading):  # type: ignore[attr-defined]
         raise LimitError(f"the {model.model}'s readings carry no resistance in labrun")  # type: ignore[attr-defined]
     return on
 
 
 def _ask_resistance(smu: ReadingFormat) -> bool:
+    if type(smu).resistance_of_reading:  # type: ignore[attr-defined]
+        return bool(vars(smu).get("_measure_resistance"))  # the driver's own: nothing to ask
     query = smu.scpi.elements_query  # none: the reading query names its elements, no resistance
     return bool(query) and "RES" in smu.instrument.query_checked(query).upper()
 

@@ -56,6 +56,8 @@ class SweepScpi:
     pairs_are_source_and_reading: bool = False
     #: the longest list and buffer of one sweep
     max_points: int = 2500
+    #: the buffer's readings carry the resistance (a third value) while it is measured
+    resistance_in_buffer: bool = True
 
 
 class SweepHost(SourceControl, Protocol):
@@ -121,7 +123,8 @@ class InstrumentSweep:
             numbers = [float(field) for field in text.split(",")]
         except ValueError:
             raise InstrumentError(host.name, query, f"unreadable buffer {text[:80]!r}") from None
-        width = 3 if host.measure_resistance and not scpi.pairs_are_source_and_reading else 2
+        carried = scpi.resistance_in_buffer and not scpi.pairs_are_source_and_reading
+        width = 3 if host.measure_resistance and carried else 2
         rows = [numbers[k : k + width] for k in range(0, len(numbers) - width + 1, width)]
         if scpi.data_is_whole_buffer:
             rows = rows[start:stop]

@@ -8,7 +8,6 @@ twin, so two tests (or two scripts) never share an instrument's state.
 
 from __future__ import annotations
 
-import functools
 import pathlib
 import uuid
 from collections.abc import Mapping, Sequence
@@ -19,14 +18,13 @@ import yaml
 from pyvisa import rname
 from pyvisa.resources import MessageBasedResource
 
-from labrun.drivers.registry import MODELS, REGISTRY, model_named
+from labrun.drivers.registry import MODELS, REGISTRY
 
 from .circuits import Circuit, circuit_from_dict
 from .faults import fault_from_dict
 from .loads import load_from_dict
-from .models import BEHAVIOURS
-from .scpi_tree import CommandTree
-from .seam import SimVisaLibrary, parse_file, update_component
+from .models import model_definition
+from .seam import SimVisaLibrary, update_component
 from .sourcemeter_twin import SourceMeterTwin
 from .timing import Timing
 
@@ -47,43 +45,6 @@ def default_bench(timing: str = "off") -> dict[str, dict[str, Any]]:
     return checked_bench(entries, "the default bench")
 
 
-@functools.cache
-def model_definition(model: str) -> tuple[dict[str, Any], CommandTree, type[SourceMeterTwin]]:
-    """The model's pyvisa-sim device dict, compiled command tree and twin behaviour (parsed once)."""
-    try:
-        name = model_named(model).twin
-    except ValueError:
-        raise ValueError(f"no simulated model {model!r}; available: {', '.join(MODELS)}") from None
-    path = HERE / f"{name}.yaml"
-    # pyvisa-sim reads its part (all values as text); the tree needs typed YAML
-    device_dict = parse_file(path)["devices"][name]
-    scpi = twin_scpi(path)
-    tree = CommandTree.from_data(scpi)
-    if scpi.get("twin") not in BEHAVIOURS:
-        raise ValueError(f"{path}: scpi.twin {scpi.get('twin')!r}; twin behaviours: {', '.join(BEHAVIOURS)}")
-    behaviour = BEHAVIOURS[scpi["twin"]]
-    # a hook the data names but the twin lacks would crash the twin on that command
-    missing = [
-        f"{kind}_{hook}"
-        for command in tree.commands
-        for kind, hook in (("query", command.on_query), ("command", command.on_command))
-        if hook and not hasattr(behaviour, f"{kind}_{hook}")
-    ]
-    if missing:
-        raise ValueError(f"{path}: hooks missing from {behaviour.__name__}: {', '.join(missing)}")
-    return device_dict, tree, behaviour
-
-
-def twin_scpi(path: pathlib.Path) -> dict[str, Any]:
-    """A twin file's ``scpi`` section; ``extends: OTHER`` takes OTHER's and overrides its keys
-    (the B2902 is the B2901's command tree with two channels)."""
-    with open(path, encoding="utf-8") as fp:
-        scpi: dict[str, Any] = yaml.safe_load(fp)["scpi"]
-    if base := scpi.pop("extends", None):
-        scpi = {**twin_scpi(HERE / f"{base}.yaml"), **scpi}
-    return scpi
-
-
 #: how many twins this process has built: a test of "nothing was opened" reads it
 twins_built = 0
 
@@ -98,10 +59,11 @@ def build_twin(model: str, address: str, spec: Mapping[str, Any] | None = None) 
     global twins_built
     twins_built += 1
     spec = spec or {}
-    device_dict, tree, behaviour = model_definition(model)
-    twin = behaviour(
+    definition = model_definition(model)
+    device_dict = definition.device
+    twin = definition.behaviour(
         model,
-        tree,
+        definition.tree,
         load=load_from_dict(spec.get("load")),
         noise=float(spec.get("noise", 1e-4)),
         seed=spec.get("seed"),
@@ -112,6 +74,8 @@ def build_twin(model: str, address: str, spec: Mapping[str, Any] | None = None) 
     for type_class, eom in device_dict.get("eom", {}).items():
         twin.add_eom(type_class, end or eom["q"], end or eom["r"])
     update_component(model, twin, device_dict)
+    if definition.identity is not None:  # a variant: the family's twin, the model's own answer
+        twin._dialogues[b"*IDN?"] = definition.identity.encode()
     twin.resource_name = address
     twin.fault = fault_from_dict(spec.get("fault"))
     if spec.get("language"):  # the command set it was left in (Keithley 2450)
@@ -152,7 +116,7 @@ def checked_circuits(specs: Any, bench: Mapping[str, Mapping[str, Any]], source:
                 address, channel = rname.to_canonical_name(port[0]), port[1]
                 if address not in bench:
                     raise ValueError(f"{terminal}: no instrument at {port[0]} on this bench")
-                channels = model_definition(bench[address]["model"])[1].channels
+                channels = model_definition(bench[address]["model"]).tree.channels
                 if not 1 <= channel <= channels:
                     raise ValueError(
                         f"{terminal}: channel {channel}; the {bench[address]['model']} has 1 .. {channels}"

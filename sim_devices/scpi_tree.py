@@ -8,7 +8,7 @@ hook of the twin. The parser (``scpi.py``) resolves headers against this tree.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,20 +140,28 @@ class CommandTree:
     error_queue_size: int = 10  # entries the instrument's error queue holds
 
     @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> CommandTree:
-        """Build the tree from the ``scpi:`` section of a model file."""
+    def from_data(
+        cls, data: Mapping[str, Any], within: Callable[[str], tuple[float, float]] | None = None
+    ) -> CommandTree:
+        """Build the tree from the ``scpi:`` section of a model file; a setting's ``within:
+        NAME`` takes its bounds from ``within`` (the model's driver: ``limits.py``)."""
         commands = []
         for header, spec in data["commands"].items():
             spec = spec or {}
             setting = None
             if "setting" in spec:
                 s = spec["setting"]
+                low, high = s.get("min"), s.get("max")
+                if "within" in s:
+                    if within is None:
+                        raise ValueError(f"{header}: within {s['within']!r}, but no model to take it from")
+                    low, high = within(s["within"])
                 setting = Setting(
                     key=s["key"],
                     kind=s.get("type", "number"),
                     default=s.get("default"),
-                    minimum=s.get("min"),
-                    maximum=s.get("max"),
+                    minimum=low,
+                    maximum=high,
                     choices=tuple(s.get("choices", ())),
                     read_only=bool(s.get("read_only", False)),
                 )

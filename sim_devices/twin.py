@@ -13,6 +13,7 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pyvisa
@@ -37,6 +38,25 @@ class ScpiTwin(CommonCommands, Device):
     ``command: name`` calls ``self.command_name(unit)``. Model subclasses add the hooks
     for what the model computes; the common commands live here.
     """
+
+    @classmethod
+    def compile(
+        cls, section: Mapping[str, Any], within: Callable[[str], tuple[float, float]], channels: int
+    ) -> CommandTree:
+        """The model's command tree from its twin file's ``scpi:`` section: the limits its
+        settings take ``within`` the driver's, the driver's channels. A hook the data names
+        but the behaviour lacks would crash the twin on that command: refused here."""
+        tree = CommandTree.from_data(section, within)
+        tree.channels = channels
+        missing = [
+            f"{kind}_{hook}"
+            for command in tree.commands
+            for kind, hook in (("query", command.on_query), ("command", command.on_command))
+            if hook and not hasattr(cls, f"{kind}_{hook}")
+        ]
+        if missing:
+            raise ValueError(f"hooks missing from {cls.__name__}: {', '.join(missing)}")
+        return tree
 
     def __init__(self, name: str, tree: CommandTree) -> None:
         super().__init__(name, delimiter=b"")
@@ -148,6 +168,16 @@ class ScpiTwin(CommonCommands, Device):
         timing = self.timing
         if timing is not None:  # the message crosses the link, then waits its turn
             self._clock = max(time.monotonic(), self.busy_until) + timing.link_latency
+        response = self.respond(message)
+        if timing is not None:
+            self.busy_until = self._clock
+            if response is not None:
+                self._answer_at = self._clock + timing.link_latency
+        if response is not None:
+            self._answer(response)
+
+    def respond(self, message: str) -> bytes | None:
+        """What the instrument does with one message: its response, if it held queries."""
         answers: list[str] = []
         for unit in self.parser.units(message):
             if isinstance(unit, ScpiError):
@@ -161,12 +191,7 @@ class ScpiTwin(CommonCommands, Device):
                 continue
             if answer is not None:
                 answers.append(answer)
-        if timing is not None:
-            self.busy_until = self._clock
-            if answers:
-                self._answer_at = self._clock + timing.link_latency
-        if answers:
-            self._answer(";".join(answers).encode())
+        return ";".join(answers).encode() if answers else None
 
     def spend(self, seconds: float) -> None:
         """The instrument works ``seconds`` on the message in hand (time model only)."""
@@ -221,13 +246,14 @@ class ScpiTwin(CommonCommands, Device):
 
     # ------------------------------------------------------------ error queue
 
-    def push_error(self, code: int) -> None:
+    def push_error(self, code: int, text: str | None = None) -> None:
+        """An entry in the error queue: the standard text of ``code``, or ``text``."""
         self.esr |= event_bit(code)
         if len(self.errors) >= self.tree.error_queue_size:
             self.errors.pop()
             self.errors.append((QUEUE_OVERFLOW, ERROR_TEXT[QUEUE_OVERFLOW]))
             return
-        self.errors.append((code, ERROR_TEXT.get(code, "Device-specific error")))
+        self.errors.append((code, text or ERROR_TEXT.get(code, "Device-specific error")))
 
     def query_error_next(self, unit: ProgramUnit) -> str:
         code, text = self.errors.popleft() if self.errors else (0, "No error")

@@ -18,12 +18,17 @@ from labrun.sim_devices.control import control_request
 
 
 def _first_address_per_model() -> dict[str, str]:
-    """model -> its first address on the default simulated bench, for each driver class
-    (a model that reuses another's driver, as the B2902 the B2901's, is tested through it)."""
-    first: dict[type[SourceMeter], str] = {}
+    """model -> its first address on the default simulated bench, for the first model of each
+    family (its variants differ in data only: ``tests/test_families.py`` runs them by table)."""
+    first: dict[str, str] = {}
     for model in REGISTRY:
-        first.setdefault(model.driver, model.name)
-    return {model.name: model.addresses[0] for model in REGISTRY if first[model.driver] == model.name}
+        first.setdefault(model.family_name, model.name)
+    return {model.name: model.addresses[0] for model in REGISTRY if first[model.family_name] == model.name}
+
+
+def speaks_tsp(driver: SourceMeter | type[SourceMeter]) -> bool:
+    """The driver's model speaks TSP (Lua: the 2600B), not SCPI."""
+    return (driver if isinstance(driver, type) else type(driver)).instrument_class.__name__ == "TspInstrument"
 
 
 #: model -> address on the default simulated bench: derived, not listed

@@ -225,7 +225,7 @@ def test_resources_lists_the_simulated_bench(capsys: pytest.CaptureFixture[str])
 
 def test_the_models_are_declared_once_and_everything_else_derives_from_them(tmp_path: pathlib.Path) -> None:
     """drivers.REGISTRY is the list: the config, the CLI, the simulator and the tests follow it."""
-    from labrun.drivers import MODELS
+    from labrun.drivers import MODELS, REGISTRY, model_named
     from labrun.experiments.cli.main import parser
     from labrun.sim_devices import default_bench
 
@@ -236,8 +236,8 @@ def test_the_models_are_declared_once_and_everything_else_derives_from_them(tmp_
         assert model in bench_models, f"{model}: not on the default simulated bench"
         assert load_config(write(tmp_path, changed(instrument__model=model))).instrument.model == model
         assert parser().parse_args(["measure", model, "GPIB0::1::INSTR"]).model == model
-    # the tests run every driver class, each on a bench address of its own
-    assert {MODELS[model] for model in BENCH} == set(MODELS.values())
+    # the tests run every family's driver on a bench address of its own (its variants by table)
+    assert {model_named(model).family_name for model in BENCH} == {model.family_name for model in REGISTRY}
     allowed = ", ".join(sorted(MODELS))
     with pytest.raises(
         ConfigError,
@@ -248,35 +248,61 @@ def test_the_models_are_declared_once_and_everything_else_derives_from_them(tmp_
         parser().parse_args(["measure", "keithley9999", "GPIB0::1::INSTR"])
 
 
-def test_adding_a_model_is_a_driver_a_twin_file_and_one_registration_line(
+def test_adding_a_model_of_a_family_is_one_spec_entry(
     tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A Keithley 2401 (the 2400's 20 W sibling): one class, the 2400's twin file, one line;
-    the config, the CLI, the default bench and the driver factory know it at once."""
-    from labrun.drivers import Keithley2400, Model, open_sourcemeter, register, unregister
+    """A Keithley 2400-LV (the 2400's 21 V sibling): one row of data, its family's driver and
+    twin file; the config, the CLI, the default bench, the driver factory and its twin (its
+    identity, its limits) know it at once."""
+    from labrun.drivers import (
+        Keithley2400,
+        LimitError,
+        Limits,
+        Ranges,
+        Variant,
+        open_sourcemeter,
+        register,
+        unregister,
+    )
+    from labrun.drivers.registry import family
     from labrun.experiments.cli.main import main, parser
     from labrun.sim_devices import default_bench
 
-    class Keithley2401(Keithley2400):
-        model = "keithley2401"
-
-    register(Model("keithley2401", Keithley2401, "keithley2400", ("GPIB0::25::INSTR",)))
+    identity = "KEITHLEY INSTRUMENTS INC.,MODEL 2400-LV,4100001,C32   Oct  4 2010 14:20:11/A02  /S/K"
+    (model,) = family(
+        Keithley2400,
+        "keithley2400",
+        [
+            Variant(
+                "keithley2400lv",
+                identity,
+                Limits(21.0, 1.05, (1e-9, 1.05), (2e-4, 21.0), ((21.0, 1.05),)),
+                Ranges((0.2, 21.0), (1e-6, 1.05), (0.2, 21.0), (1e-6, 1.05)),
+                ("GPIB0::7::INSTR",),
+            )
+        ],
+    )
+    register(model)
     try:
-        assert load_config(write(tmp_path, changed(instrument__model="keithley2401"))).instrument.model == (
-            "keithley2401"
+        assert load_config(write(tmp_path, changed(instrument__model="keithley2400lv"))).instrument.model == (
+            "keithley2400lv"
         )
-        assert parser().parse_args(["measure", "keithley2401", "GPIB0::25::INSTR"]).model == "keithley2401"
-        assert default_bench()["GPIB0::25::INSTR"]["model"] == "keithley2401"
-        with open_sourcemeter("keithley2401", "GPIB0::25::INSTR", sim=True) as smu:
-            assert isinstance(smu, Keithley2401)
+        assert parser().parse_args(["measure", "keithley2400lv", "GPIB0::7::INSTR"]).model == "keithley2400lv"
+        assert default_bench()["GPIB0::7::INSTR"]["model"] == "keithley2400lv"
+        with open_sourcemeter("keithley2400lv", "GPIB0::7::INSTR", sim=True) as smu:
+            assert isinstance(smu, Keithley2400) and smu.identify() == identity
+            with pytest.raises(LimitError, match=r"outside the allowed -21 \.\. 21 V"):
+                smu.set_voltage(30.0)
+            smu.instrument.write(":SOUR:VOLT 30", check=False)  # the twin's limit is the driver's
+            assert smu.instrument.errors() == ['-222,"Data out of range"']
             smu.set_current_limit(0.01)
             smu.set_voltage(1.0)
             smu.output_on()
             assert smu.measure().current == pytest.approx(1e-3, rel=0.01)  # the bench's 1 kOhm
             smu.shutdown()
-        assert main(["measure", "keithley2401", "GPIB0::25::INSTR", "--sim", "--voltage", "0.5"]) == 0
+        assert main(["measure", "keithley2400lv", "GPIB0::7::INSTR", "--sim", "--voltage", "0.5"]) == 0
         volts = float(capsys.readouterr().out.split("V = ")[1].split()[0])
         assert volts == pytest.approx(0.5, rel=1e-3)
     finally:
-        unregister("keithley2401")
-    assert all(entry["model"] != "keithley2401" for entry in default_bench().values())
+        unregister("keithley2400lv")
+    assert all(entry["model"] != "keithley2400lv" for entry in default_bench().values())

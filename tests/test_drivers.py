@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import pathlib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,7 @@ from labrun.drivers import (
 )
 from labrun.sim_devices import Diode, OpenCircuit, Resistor
 
-from .support import BENCH, twin
+from .support import BENCH, speaks_tsp, twin
 
 
 def test_identify_names_the_model(smu: SourceMeter) -> None:
@@ -29,6 +30,7 @@ def test_identify_names_the_model(smu: SourceMeter) -> None:
         "keithley2450": "MODEL 2450",
         "keysight_b2901": "B2901A",
         "keysight_b2902": "B2902A",
+        "keithley2636b": "Model 2636B",
     }
     assert expected[smu.model] in idn
 
@@ -135,12 +137,13 @@ def test_output_off_after_shutdown_with_a_ramp(smu: SourceMeter) -> None:
     log = twin(smu).log
     before = len(log)
     smu.shutdown(steps=5)
-    ramp = [m.decode() for m in log[before:] if b"VOLT" in m]
+    setter = type(smu).scpi.voltage_level.split("{")[0]  # ":SOUR:VOLT:LEV ", "smua.source.levelv = "
+    ramp = [m.decode()[len(setter) :] for m in log[before:] if m.decode().startswith(setter)]
     assert not smu.is_output_on()
     assert not smu.output_enabled
     assert smu.get_level() == 0.0
     assert len(ramp) == 5  # 8, 6, 4, 2, 0 V
-    assert [float(m.split(" ")[1].split(";")[0]) for m in ramp] == pytest.approx([8, 6, 4, 2, 0])
+    assert [float(m.split(";")[0]) for m in ramp] == pytest.approx([8, 6, 4, 2, 0])
 
 
 def test_context_manager_leaves_the_output_off(model: str) -> None:
@@ -187,10 +190,16 @@ def test_power_envelope_refuses_high_voltage_with_a_high_current_limit(smu: Sour
     smu.set_voltage(100.0)  # allowed once the limit is inside the envelope
 
 
+#: a command the instrument does not know, and the error it queues: SCPI's undefined header,
+#: TSP's Lua syntax error (a TSP instrument takes the SCPI command as a Lua chunk)
+UNKNOWN = {"scpi": (":SOUR:FROB 1", "-113"), "tsp": ("smua.source.frob 1", "-285")}
+
+
 def test_instrument_error_names_the_command(smu: SourceMeter) -> None:
-    with pytest.raises(InstrumentError, match=r":SOUR:FROB 1.*-113") as info:
-        smu.instrument.write(":SOUR:FROB 1")
-    assert info.value.command == ":SOUR:FROB 1"
+    command, code = UNKNOWN["tsp" if speaks_tsp(smu) else "scpi"]
+    with pytest.raises(InstrumentError, match=rf"{re.escape(command)}.*{code}") as info:
+        smu.instrument.write(command)
+    assert info.value.command == command
     assert smu.instrument.errors() == []  # the queue was emptied into the message
 
 
@@ -201,7 +210,8 @@ def test_a_timeout_is_not_followed_by_an_error_queue_query(smu: SourceMeter) -> 
     with pytest.raises(InstrumentTimeout, match=r":NOT:A:QUERY\?' failed: no answer within 0.1 s$"):
         smu.instrument.query(":NOT:A:QUERY?")
     assert twin(smu).log[before:] == [b":NOT:A:QUERY?"]
-    assert smu.instrument.errors()[0].startswith("-113")  # still there for whoever asks
+    code = "-285" if speaks_tsp(smu) else "-113"  # TSP: not Lua, a syntax error
+    assert smu.instrument.errors()[0].startswith(code)  # still there for whoever asks
 
 
 def test_keithley2400_refuses_to_read_with_output_off() -> None:

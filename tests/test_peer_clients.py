@@ -17,7 +17,7 @@ import pyvisa
 
 from labrun.sim_devices import default_bench
 
-from . import peer_traces
+from . import peer_traces, peer_traces_tsp
 from .support import BENCH
 
 PYMEASURE_2400 = [
@@ -199,3 +199,22 @@ def test_each_message_of_a_pinned_session_runs_without_an_error(client: str) -> 
             res.write(message)
         assert res.query(":SYST:ERR:COUN?") == "0", (message, res.query(":SYST:ERR:ALL?"))
     res.close()
+
+
+def test_each_message_of_the_keithley2600_session_runs_without_an_error() -> None:
+    """The TSP session replayed line by line: each print answered, the error queue empty."""
+    rm = pyvisa.ResourceManager("@labrun")
+    res = rm.open_resource(BENCH["keithley2636b"], read_termination="\n", write_termination="\n", timeout=500)
+    assert isinstance(res, pyvisa.resources.MessageBasedResource)
+    for message in peer_traces_tsp.KEITHLEY2600:
+        if message.startswith("print("):
+            try:
+                res.query(message)
+            except pyvisa.errors.VisaIOError as error:
+                raise AssertionError(f"{message!r}: no answer ({error.abbreviation})") from None
+        else:
+            res.write(message)
+        assert float(res.query("print(errorqueue.count)")) == 0, (
+            message,
+            res.query("print(errorqueue.next())"),
+        )

@@ -1,11 +1,14 @@
-"""Strangers' drivers run unchanged on the twins: PyMeasure 0.16 and QCoDeS 0.58 themselves.
+"""Strangers' drivers run unchanged on the twins: PyMeasure 0.16, QCoDeS 0.58 and the
+keithley2600 package 2.1 themselves.
 
-Each of six clients runs its whole session (``peer_sessions.py``) against a twin in this
+Each of eight clients runs its whole session (``peer_sessions.py``, ``peer_sessions_tsp.py``)
+against a twin in this
 process (``@labrun``) and against the same model served over TCP (``ServedBench``,
 reached through pyvisa-py's ``@py`` at ``TCPIP0::127.0.0.1::PORT::SOCKET``). A session
 runs once per module (QCoDeS is slow to import and to connect); the tests then ask
 what it read (the physics of the 1 kOhm load), what the twin was left with (no error,
-output off), and whether it sent exactly the pinned trace (``peer_traces.py``).
+output off), and whether it sent exactly the pinned trace (``peer_traces.py``,
+``peer_traces_tsp.py``).
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import pytest
 from labrun.sim_devices import SourceMeterTwin, bench_in_memory, default_bench, twin_of
 from labrun.sim_devices.server import ServedBench
 
-from . import peer_sessions, peer_traces
+from . import peer_sessions, peer_sessions_tsp, peer_traces, peer_traces_tsp
 from .peer_sessions import COMPLIANCE, LEVELS
+from .peer_sessions_tsp import SWEEP
 
 OHMS = 1000.0  # the default bench's load
 
@@ -37,6 +41,10 @@ class Client:
     options: tuple[tuple[str, Any], ...] = ()
     #: what its user passes for a raw socket, which has no end-of-message of its own
     socket_options: tuple[tuple[str, Any], ...] = ()
+    #: the twin's bench entry beyond the default bench's (the time model, where it is needed)
+    bench: tuple[tuple[str, Any], ...] = ()
+    #: a message it repeats while it waits (a run of it is one line of its trace)
+    poll: str = ""
 
 
 def near(value: float, expected: float, *, rel: float = 2e-3, abs: float = 1e-5) -> bool:
@@ -118,6 +126,29 @@ def qcodes_2450_read(out: dict[str, Any]) -> None:
     assert out["errors"] == '0,"No error"'
 
 
+def qcodes_2636b_read(out: dict[str, Any]) -> None:
+    assert out["identity"]["model"] == out["model"] == "2636B"
+    assert_iv(out["iv"])
+    assert out["status"] == "No error occured."  # (sic) QCoDeS's: no compliance bit set
+    assert near(out["resistance"], OHMS) and out["four_wire"] is True
+    assert all(near(i, v / OHMS, abs=2e-9) for i, v in zip(out["sweep"], SWEEP, strict=True))
+    assert len(out["trace"]) == 10 and all(near(i, 1e-3) for i in out["trace"])  # 1 V, the sweep's end
+    expected = {"mode": "voltage", "limiti": COMPLIANCE, "nplc": 0.01, "sourcerange_v": 2.0, "linefreq": 50.0}
+    assert out["settings"] == expected
+    assert out["output"] is False
+    assert float(out["errors"]) == 0
+
+
+def keithley2600_read(out: dict[str, Any]) -> None:
+    assert out["model"] == "2636B"
+    assert_iv(out["iv"])
+    assert out["sense"] == 1 and out["sweeping_before"] == 0
+    assert len(out["sweep"]) == len(SWEEP)
+    for (voltage, current), level in zip(out["sweep"], SWEEP, strict=True):
+        assert near(voltage, level) and near(current, level / OHMS, abs=2e-9), (voltage, current, level)
+    assert out["errors"] == [] and out["output"] == 0
+
+
 def qcodes_b2962a_read(model: str, channels: tuple[int, ...]) -> Callable[[dict[str, Any]], None]:
     def read(out: dict[str, Any]) -> None:
         assert out["identity"]["model"] == model
@@ -171,6 +202,21 @@ CLIENTS = {
         qcodes_b2962a_read("B2902A", (1, 2)),
         options=(("channels", (1, 2)),),
     ),
+    "qcodes-2636b": Client(
+        peer_sessions_tsp.qcodes_keithley2636b,
+        "keithley2636b",
+        peer_traces_tsp.QCODES_2636B,
+        qcodes_2636b_read,
+    ),
+    # its sweep is watched by polls 0.1 s apart: it must take the instrument's time
+    "keithley2600-2636b": Client(
+        peer_sessions_tsp.keithley2600_package,
+        "keithley2636b",
+        peer_traces_tsp.KEITHLEY2600,
+        keithley2600_read,
+        bench=(("timing", "realistic"),),
+        poll=peer_traces_tsp.SWEEPING_POLL,
+    ),
 }
 TRANSPORTS = ("in-process", "served")
 
@@ -186,15 +232,19 @@ class Ran:
 
     out: dict[str, Any]
     twin: SourceMeterTwin
+    poll: str = ""  # the client's poll (see ``Client``)
 
     @property
     def sent(self) -> list[str]:
-        """Every message the twin received, without its terminator."""
-        return [m.decode("latin-1").rstrip() for m in self.twin.log]
+        """Every message the twin received, line by line (a message written with line ends
+        inside arrives as its lines over a socket), without its terminator; a run of the
+        client's poll is one line."""
+        lines = [line.rstrip() for m in self.twin.log for line in m.decode("latin-1").split("\n")]
+        return [line for k, line in enumerate(lines) if not (line == self.poll and lines[k - 1] == line)]
 
 
 def run(client: Client, transport: str) -> Ran:
-    entry = bench_entry(client.model)
+    entry = {**bench_entry(client.model), **dict(client.bench)}
     if transport == "in-process":
         twins: list[SourceMeterTwin] = []
         # a library of its own: PyMeasure closes the resource manager of the default one
@@ -202,11 +252,11 @@ def run(client: Client, transport: str) -> Ran:
         out = client.session(
             entry["address"], library, lambda r: twins.append(twin_of(r)), **dict(client.options)
         )
-        return Ran(out, twins[0])
+        return Ran(out, twins[0], client.poll)
     with ServedBench([entry], port=0) as bench:
         served = bench.instruments[0]
         options = dict(client.options + client.socket_options)
-        return Ran(client.session(served.address, "@py", lambda r: None, **options), served.twin)
+        return Ran(client.session(served.address, "@py", lambda r: None, **options), served.twin, client.poll)
 
 
 @pytest.fixture(scope="module", params=[(c, t) for c in CLIENTS for t in TRANSPORTS], ids="-".join)

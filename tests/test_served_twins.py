@@ -20,7 +20,7 @@ import pytest
 import pyvisa
 import yaml
 
-from labrun.drivers import InstrumentTimeout, LabrunError, open_sourcemeter
+from labrun.drivers import REGISTRY, InstrumentTimeout, LabrunError, open_sourcemeter
 from labrun.experiments import load_data
 from labrun.experiments.cli.main import main
 
@@ -28,11 +28,14 @@ from .support import BENCH, ServedTwins, run_threads
 
 MODELS = tuple(BENCH)
 # the B2902 is served by the B2901's twin file (labrun drives its channel 1)
+#: what each model's *IDN? names: a family's first model's, as its twin file answers; a
+#: variant's, as its row of the registry says
 IDN = {
     "keithley2400": "MODEL 2400",
     "keithley2450": "MODEL 2450",
     "keysight_b2901": "B2901A",
     "keysight_b2902": "B2902A",
+    **{m.name: m.identity.split(",")[1].strip() for m in REGISTRY if m.identity},
 }
 
 

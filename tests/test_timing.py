@@ -41,6 +41,7 @@ def test_the_model_adds_integration_averaging_autozero_and_the_link() -> None:
         ("keithley2400", "GPIB0::24::INSTR"),
         ("keithley2450", "GPIB0::18::INSTR"),
         ("keysight_b2901", "GPIB0::23::INSTR"),
+        ("keithley2636b", "GPIB0::26::INSTR"),
     ],
 )
 def test_a_reading_takes_its_integration_time_and_the_source_delay(model: str, address: str) -> None:

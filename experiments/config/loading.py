@@ -195,7 +195,7 @@ def explain(path: pathlib.Path, raw: Any, error: ValidationError, root: type[Bas
         elif problem["type"] == "missing":
             message = "missing: this key is required"
         value_text = "" if value is _MISSING else f" = {shown(value)}"
-        lines.append(f"{path}: {key}{value_text}: {message[:300]}")
+        lines.append(f"{path}: {key}{value_text}: {message[:400]}")  # the models list fits
     if len(problems) > MAX_MESSAGES:
         lines.append(f"{path}: ... and {len(problems) - MAX_MESSAGES} more problems")
     return "\n".join(lines)
