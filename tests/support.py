@@ -149,3 +149,17 @@ def snapshot_answers(model: str) -> int:
         before = simulated.answered
         smu.snapshot()
         return int(simulated.answered - before)
+
+
+def open_fds() -> int:
+    """Descriptors open in this process, but the run catalog's (its database connections
+    stay pooled from run to run, by design: a leak check must not count them)."""
+    catalog = os.environ.get("LABRUN_CATALOG", "").removeprefix("sqlite:///")
+    return sum(1 for fd in os.listdir("/proc/self/fd") if not (catalog and _target(fd).startswith(catalog)))
+
+
+def _target(fd: str) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:  # closed since the listing
+        return ""

@@ -16,22 +16,7 @@ from labrun.experiments import IVSweep, Saving, load_data, start
 from labrun.experiments.cli.main import main
 from labrun.experiments.storage import DataFileLost
 
-from .support import in_measuring_thread, twin
-
-
-def open_fds() -> int:
-    """Descriptors open in this process, but the catalog's (its database connections stay
-    pooled from run to run, by design)."""
-    catalog = os.environ.get("LABRUN_CATALOG", "").removeprefix("sqlite:///")
-    fds = os.listdir("/proc/self/fd")
-    return sum(1 for fd in fds if not (catalog and _target(fd).startswith(catalog)))
-
-
-def _target(fd: str) -> str:
-    try:
-        return os.readlink(f"/proc/self/fd/{fd}")
-    except OSError:  # closed since the listing
-        return ""
+from .support import in_measuring_thread, open_fds, twin
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from labrun.experiments import IVSweep, Saving, load_data, start
 from labrun.experiments.cli.main import main
 from labrun.sim_devices import Fault, backend
 
-from .support import BENCH, in_measuring_thread, run_threads, snapshot_answers, twin
+from .support import BENCH, in_measuring_thread, open_fds, run_threads, snapshot_answers, twin
 
 FAULTS = ["timeout", "garbage", "truncate", "error", "disconnect", "slow"]
 
@@ -207,13 +207,9 @@ def test_32_threads_many_transactions_no_mixed_replies() -> None:
         assert len(twin(smu).log) >= 32 * 500  # 16,000 transactions went through
 
 
-def _open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
 @pytest.mark.timeout(120)
 def test_start_and_stop_200_times_leaks_nothing(smu: SourceMeter, tmp_path: pathlib.Path) -> None:
-    threads_before, fds_before = threading.active_count(), _open_fds()
+    threads_before, fds_before = threading.active_count(), open_fds()
     sweep = IVSweep(
         smu, start=0.0, stop=1.0, num_points=1000, delay=0.001, compliance=0.01, save=Saving(str(tmp_path))
     )
@@ -227,7 +223,7 @@ def test_start_and_stop_200_times_leaks_nothing(smu: SourceMeter, tmp_path: path
         if thread.name == "labrun-iv_sweep":
             thread.join(5)
     assert threading.active_count() == threads_before
-    assert _open_fds() <= fds_before
+    assert open_fds() <= fds_before
     assert smu.instrument.io_lock.acquire(blocking=False)  # nobody kept the I/O lock
     smu.instrument.io_lock.release()
 

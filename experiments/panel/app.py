@@ -32,7 +32,8 @@ from labrun.experiments.config.plan import station_plan
 
 from . import control, history
 from .forms import config_names, parameters
-from .jobs import Job, Jobs, Refused
+from .job import Job
+from .jobs import Jobs, Refused
 from .web import json_body
 
 STATIC = pathlib.Path(__file__).parent / "static"

@@ -19,73 +19,24 @@ import logging
 import pathlib
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from labrun.drivers import DeviceBusy, LabrunError, SourceMeter
 from labrun.experiments.config import Config, StationConfig
-from labrun.experiments.config.launch import instrument_locks, launch, save_plot
+from labrun.experiments.config.launch import instrument_locks, launch
 from labrun.experiments.config.loading import as_given
 from labrun.experiments.config.sequence import Steps, read_steps
 from labrun.experiments.engine import RecordOptions, Run
-from labrun.experiments.model.experiment import Experiment
 
 from .forms import config_path, overrides_of
+from .job import Job, in_words
 from .station import Station
 
 logger = logging.getLogger(__name__)
 
-#: a job's state: the run's, once it has one (``completed``, ``stopped``, ``failed``)
-JobState = Literal["queued", "starting", "running", "completed", "stopped", "failed", "removed"]
-#: what a job's summary says of its sequence: the page shows "step 3 of 6"
-SEQUENCE_SHOWN = ("id", "index", "of", "keys")
-
 
 class Refused(LabrunError):
     """A start the panel will not queue (already queued or running, instrument busy)."""
-
-
-@dataclass
-class Job:
-    """One queued, running or finished run of a config."""
-
-    id: int
-    config: str
-    values: dict[str, str]
-    parsed: Config | StationConfig
-    state: JobState = "queued"
-    run: Run | None = None
-    experiment: Experiment | None = None
-    error: str = ""
-    data_file: str = ""  # relative to the data directory
-    plot_file: str = ""
-    queued: float = field(default_factory=time.time)
-    finished: float | None = None
-    #: the run's place in its sequence (``RecordOptions.sequence``), None for a lone run
-    sequence: dict[str, Any] | None = None
-    on_error: str = "stop"
-
-    def summary(self) -> dict[str, Any]:
-        progress = self.run.progress if self.run is not None else None
-        experiment = self.experiment
-        return {
-            "id": self.id,
-            "run_id": self.run.run_id if self.run is not None else "",
-            "config": self.config,
-            "values": self.values,
-            "state": "paused" if progress is not None and progress.state == "paused" else self.state,
-            "step": progress.step if progress else 0,
-            "total": progress.total if progress else 0,
-            "remaining": progress.remaining if progress else None,
-            "error": self.error,
-            "data_file": self.data_file,
-            "plot_file": self.plot_file,
-            "columns": list(experiment.columns) if experiment else [],
-            "plot_axes": list(experiment.plot_axes) if experiment else [],
-            "family": list(experiment.family) if experiment else [],
-            "log_current": bool(experiment.log_current) if experiment else False,
-            "sequence": {k: self.sequence[k] for k in SEQUENCE_SHOWN} if self.sequence else None,
-        }
 
 
 class Jobs:
@@ -228,7 +179,7 @@ class Jobs:
                 self._execute(job)
             except BaseException as error:  # never lose the worker: the job says what happened
                 logger.exception("panel job %s failed", job.id)
-                job.state, job.error = "failed", _in_words(error)
+                job.state, job.error = "failed", in_words(error)
             finally:
                 job.finished = time.time()
                 with self._changed:
@@ -264,31 +215,13 @@ class Jobs:
                 try:
                     job.run.wait_unguarded(None)
                 finally:
-                    self._finish(job)
+                    job.finish()
                     with contextlib.suppress(LabrunError):  # what the outputs were left at, asked
                         self.instruments.seen(drivers)
         except LabrunError as error:
-            job.state, job.error = "failed", job.error or _in_words(error)
+            job.state, job.error = "failed", job.error or in_words(error)
         finally:
             self.instruments.let_go()
-
-    def _finish(self, job: Job) -> None:
-        """Data file, plot and error in words first; the end state last (the page takes a
-        finished state to mean all of it is there)."""
-        run, experiment = job.run, job.experiment
-        assert run is not None and experiment is not None
-        if run.error is not None:
-            job.error = _in_words(run.error)
-        if experiment.data_file is not None:
-            job.data_file = experiment.data_file.path.name
-            try:
-                plot = save_plot(experiment) if job.parsed.save.plot else None
-            except OSError as error:
-                job.error = job.error or f"plot not written: {error}"
-            else:
-                job.plot_file = plot.name if plot is not None else ""
-        ends: dict[str, JobState] = {"completed": "completed", "stopped": "stopped"}
-        job.state = ends.get(run.progress.state, "failed")
 
     def station(self) -> list[dict[str, Any]]:
         return self.instruments.summary()
@@ -298,8 +231,3 @@ class Jobs:
         with self._changed:
             for parsed in configs:
                 self.instruments.note(parsed)
-
-
-def _in_words(error: BaseException) -> str:
-    """The error as the page shows it: its message and its notes."""
-    return "; ".join([str(error) or type(error).__name__, *getattr(error, "__notes__", ())])
