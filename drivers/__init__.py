@@ -10,6 +10,7 @@ from .errors import (
     WrongInstrument,
 )
 from .factory import TERMINATIONS, Termination, open_sourcemeter
+from .finding import Found, identify_at
 from .instrument import Instrument
 from .keithley2400 import Keithley2400
 from .keithley2450 import Keithley2450
@@ -31,6 +32,7 @@ __all__ = [
     "ConnectionFailed",
     "DeviceBusy",
     "DeviceLock",
+    "Found",
     "Instrument",
     "InstrumentError",
     "InstrumentTimeout",
@@ -54,6 +56,7 @@ __all__ = [
     "backend_for",
     "check_address",
     "device_lock_for",
+    "identify_at",
     "is_serial",
     "list_resources",
     "lock_directory",

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 
 from labrun import __version__
-from labrun.drivers import MODELS, LabrunError, list_resources, open_sourcemeter
+from labrun.drivers import MODELS, LabrunError, identify_at, list_resources, open_sourcemeter
 from labrun.experiments.cli import analyze as analyze_cli
 from labrun.experiments.cli import panel as panel_cli
 from labrun.experiments.cli import running
@@ -100,6 +100,11 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--sim", action="store_true")
     check.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     check.add_argument("--over", action="append", default=[], metavar="KEY=V1,V2,...", help=OVER_HELP)
+    check.add_argument(
+        "--probe",
+        action="store_true",
+        help="then ask each real instrument its *IDN? and refuse another model",
+    )
     check.set_defaults(handler=running.cmd_check)
 
     analyze_cli.add_command(sub)
@@ -107,6 +112,7 @@ def parser() -> argparse.ArgumentParser:
     res = sub.add_parser("resources", help="list VISA resources")
     res.add_argument("--sim", action="store_true", help="list the simulated bench")
     res.add_argument("--backend", default="", help="VISA library, e.g. @ivi or @py")
+    res.add_argument("--no-identify", action="store_true", help="list addresses only; ask no *IDN?")
     res.set_defaults(handler=cmd_resources)
 
     meas = sub.add_parser("measure", help="source one voltage and take one reading")
@@ -148,9 +154,20 @@ def _seconds(text: str) -> float:
 
 
 def cmd_resources(args: argparse.Namespace) -> int:
-    found = list_resources("@labrun" if args.sim else args.backend)
+    """Each address, and (unless ``--no-identify``) the model that answers there."""
+    backend = "@labrun" if args.sim else args.backend
+    found = list_resources(backend)
     for name in found:
-        print(name)
+        if args.no_identify:
+            print(name)
+            continue
+        there = identify_at(name, backend)
+        if there.model is not None:
+            print(f"{name}  {there.model.name}  ({there.identity})")
+        elif there.identity:
+            print(f"{name}  not a model labrun drives  ({there.identity})")
+        else:
+            print(f"{name}  ? ({there.why_not})")
     if not found:
         print("no VISA resources found", file=sys.stderr)
     return 0

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from typing import Any
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from labrun.drivers import MODELS, identify_at
 from labrun.experiments.cli.control import KEYS_HELP, Keys, keys_wanted
 from labrun.experiments.config import Config, StationConfig
 from labrun.experiments.config.launch import launch
@@ -46,7 +48,29 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"{args.config}: OK")
     for line in sequence_plan(steps):
         print(f"  {line}")
-    return 0
+    return probe(steps.steps[0].config) if args.probe else 0
+
+
+def probe(config: Config | StationConfig) -> int:
+    """``check --probe``: ask each real instrument of the config who it is (a twin is the
+    config's model by construction); 1 if one is another model than its driver takes."""
+    instruments = config.station.values() if isinstance(config, StationConfig) else [config.instrument]
+    refused = 0
+    for inst in {i.address: i for i in instruments if not i.sim}.values():
+        there = identify_at(inst.address, inst.backend, timeout=min(inst.timeout, 2.0))
+        named = there.model.name if there.model is not None else "not a model labrun drives"
+        if not there.identity:
+            print(f"  {inst.address}: nothing asked ({there.why_not})")
+        elif inst.force_model or re.search(MODELS[inst.model].identity_pattern, there.identity):
+            print(f"  {inst.address}: {named} ({there.identity}): the {inst.model} driver takes it")
+        else:
+            refused += 1
+            print(
+                f"labrun: {inst.address} answers {named} ({there.identity}): not a {inst.model}; "
+                "pick that model, or instrument.force_model: true if it speaks the same commands",
+                file=sys.stderr,
+            )
+    return 1 if refused else 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
