@@ -10,6 +10,7 @@ Two locks, two scopes, both belonging to the instrument's address (see ``locks.p
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import pyvisa
 from pyvisa.resources import MessageBasedResource
@@ -97,6 +98,21 @@ class Instrument:
             if not separator:
                 raise InstrumentError(self.name, query, self._queue_text() or "no answer")
             return answer
+
+    def query_all(self, queries: Sequence[str]) -> list[str] | None:
+        """Every query's answer in one round trip (``Q1;Q2;...;:SYST:ERR:COUN?``), or None if
+        one was refused or the answers do not add up (the queue is emptied then): the caller
+        asks them one by one, to know which. Why: a snapshot asks twenty settings, and on a
+        bus each round trip costs milliseconds."""
+        if self.error_count_query is None or not queries:
+            return None
+        with self.io_lock:
+            answer = self._transact(queries[0], ";".join([*queries, self.error_count_query]))
+            *values, count = answer.split(";")
+            if count.strip() == "0" and len(values) == len(queries):
+                return [value.strip() for value in values]
+            self._queue_text()  # empty the queue: the next command must not be blamed for it
+            return None
 
     def command_then_query(self, command: str, query: str) -> str:
         """``command``, confirmed through the error queue, then ``query``: one round trip.

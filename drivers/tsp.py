@@ -13,6 +13,7 @@ on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .errors import InstrumentError, LimitError
@@ -65,6 +66,20 @@ class TspInstrument(Instrument):
         if ok != "true":
             raise InstrumentError(self.name, query, value or f"unreadable answer {answer!r}")
         return value
+
+    def query_all(self, queries: Sequence[str]) -> list[str] | None:
+        """Every expression's value in one chunk, each in a protected call: None if one could
+        not be evaluated (then each is asked alone, to know which)."""
+        if not queries or any(q.startswith("*") for q in queries):
+            return None
+        calls = ", ".join(f"q(function() return ({printed(q)}) end)" for q in queries)
+        protect = "local function q(f) local ok, v = pcall(f) if ok then return v end return nil end"
+        chunk = f"{protect} print({calls})"
+        with self.io_lock:
+            values = self._transact(queries[0], chunk).split("\t")
+        if len(values) != len(queries) or "nil" in values:
+            return None
+        return values
 
     def command_then_query(self, command: str, query: str) -> str:
         with self.io_lock:

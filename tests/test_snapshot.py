@@ -21,7 +21,7 @@ from labrun.drivers import (
 from labrun.drivers.settings import Commanded, Number, Setting
 from labrun.sim_devices.faults import Fault
 
-from .support import speaks_tsp, twin
+from .support import BENCH, speaks_tsp, twin
 
 UNITS: pint.UnitRegistry[Any] = pint.UnitRegistry()
 
@@ -189,16 +189,33 @@ def test_a_setting_the_instrument_refuses_is_recorded_and_the_rest_read() -> Non
 def test_a_silent_instrument_costs_the_snapshot_one_timeout() -> None:
     with open_sourcemeter("keithley2400", "GPIB0::24::INSTR", sim=True, timeout=0.2) as smu:
         simulated = twin(smu)
-        simulated.set_fault(Fault("timeout", after=simulated.answered + 3))  # *IDN?, mode, then...
+        simulated.set_fault(Fault("timeout", after=simulated.answered + 3))  # *IDN?, two batches, then...
         sent = len(simulated.log)
         with pytest.raises(InstrumentTimeout) as caught:
             smu.snapshot()
-        # the level asks the mode again, then its query gets no answer: nothing is sent after it
-        assert simulated.log[sent:] == [
-            b"*IDN?;:SYST:ERR:COUN?",
-            b":SOUR:FUNC?;:SYST:ERR:COUN?",
-            b":SOUR:FUNC?;:SYST:ERR:COUN?",
-            b":SOUR:VOLT:LEV?;:SYST:ERR:COUN?",
-        ]
-        assert caught.value.command == ":SOUR:VOLT:LEV?"
+        # the settings asked a dozen a message; the fourth message gets no answer: nothing after it
+        messages = simulated.log[sent:]
+        assert len(messages) == 4 and messages[0] == b"*IDN?;:SYST:ERR:COUN?"
+        assert all(m.endswith(b";:SYST:ERR:COUN?") and m.count(b"?") > 2 for m in messages[1:3])
+        assert messages[3].decode().startswith(caught.value.command)
         simulated.set_fault(None)
+
+
+@pytest.mark.parametrize("name", sorted(BENCH))
+def test_the_settings_asked_a_dozen_a_message_read_as_asked_one_by_one(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Why batches: a snapshot asks some twenty settings, each a round trip on a bus; a
+    dozen in one message read back exactly what asking each alone reads."""
+    import labrun.drivers.snapshot as snapshot
+
+    with open_sourcemeter(name, BENCH[name], sim=True) as smu:
+        simulated = twin(smu)
+        before = simulated.answered
+        batched = smu.snapshot()
+        batched_answers = simulated.answered - before
+        monkeypatch.setattr(snapshot, "_in_batches", lambda *args: {})
+        before = simulated.answered
+        alone = smu.snapshot()
+        assert batched["settings"] == alone["settings"] and batched["errors"] == alone["errors"] == {}
+        assert batched_answers * 2 < simulated.answered - before  # far fewer round trips
