@@ -11,6 +11,7 @@ family, its ``*IDN?`` answer.
 
 from __future__ import annotations
 
+import copy
 import functools
 import pathlib
 from dataclasses import dataclass
@@ -63,9 +64,10 @@ def model_definition(model: str) -> TwinModel:
     except ValueError:
         raise ValueError(f"no simulated model {model!r}; available: {', '.join(MODELS)}") from None
     path = HERE / f"{entry.twin}.yaml"
-    # pyvisa-sim reads its part (all values as text); the tree needs typed YAML
-    device = parse_file(path)["devices"][entry.twin]
-    section = twin_section(path)
+    # pyvisa-sim reads its part (all values as text); the tree needs typed YAML. Both read
+    # once per file: a family's variants share it (only their limits differ)
+    device = copy.deepcopy(_parsed(path)["devices"][entry.twin])
+    section = copy.deepcopy(_section(path))
     if section.get("twin") not in BEHAVIOURS:
         raise ValueError(f"{path}: twin {section.get('twin')!r}; twin behaviours: {', '.join(BEHAVIOURS)}")
     behaviour = BEHAVIOURS[section["twin"]]
@@ -74,6 +76,16 @@ def model_definition(model: str) -> TwinModel:
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
     return TwinModel(device, tree, behaviour, entry.identity)
+
+
+@functools.cache
+def _parsed(path: pathlib.Path) -> Any:
+    return parse_file(path)
+
+
+@functools.cache
+def _section(path: pathlib.Path) -> dict[str, Any]:
+    return twin_section(path)
 
 
 def twin_section(path: pathlib.Path) -> dict[str, Any]:
