@@ -24,7 +24,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from labrun.drivers import MODELS, identify_at
 from labrun.experiments.cli.control import KEYS_HELP, Keys, keys_wanted
 from labrun.experiments.config import Config, StationConfig
-from labrun.experiments.config.launch import launch
+from labrun.experiments.config.launch import instruments_of, launch
 from labrun.experiments.config.loading import as_given
 from labrun.experiments.config.plan import sequence_plan
 from labrun.experiments.config.sequence import Step, Steps, read_steps
@@ -54,9 +54,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 def probe(config: Config | StationConfig) -> int:
     """``check --probe``: ask each real instrument of the config who it is (a twin is the
     config's model by construction); 1 if one is another model than its driver takes."""
-    instruments = config.station.values() if isinstance(config, StationConfig) else [config.instrument]
     refused = 0
-    for inst in {i.address: i for i in instruments if not i.sim}.values():
+    for inst in {i.address: i for i, _ in instruments_of(config) if not i.sim}.values():
         there = identify_at(inst.address, inst.backend, timeout=min(inst.timeout, 2.0))
         named = there.model.name if there.model is not None else "not a model labrun drives"
         if not there.identity:

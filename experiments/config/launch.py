@@ -30,15 +30,20 @@ from labrun.experiments.views.plot import plot_columns
 from labrun.sim_devices import bench_in_memory
 
 
+def instruments_of(config: Config | StationConfig) -> list[tuple[InstrumentConfig, int]]:
+    """Each instrument (or channel) a config drives, with its channel: a station's by
+    name, or the one instrument of a one-instrument config."""
+    if isinstance(config, StationConfig):
+        return [(inst, inst.channel) for inst in config.station.values()]
+    return [(config.instrument, 1)]
+
+
 def instrument_locks(config: Config | StationConfig) -> list[DeviceLock]:
     """The device locks (instruments', channels') a config's run takes, in the global order."""
-    if isinstance(config, StationConfig):
-        wanted = {
-            device_lock_for(inst.address, simulated=inst.sim, channel=inst.channel)
-            for inst in config.station.values()
-        }
-    else:
-        wanted = {device_lock_for(config.instrument.address, simulated=config.instrument.sim)}
+    wanted = {
+        device_lock_for(inst.address, simulated=inst.sim, channel=channel)
+        for inst, channel in instruments_of(config)
+    }
     return sorted(wanted, key=lambda lock: lock.name)
 
 

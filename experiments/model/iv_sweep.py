@@ -16,7 +16,6 @@ from labrun.experiments.model.parameters import (
     MAX_POINTS,
     Limit,
     Mode,
-    ParameterError,
     ParameterFieldError,
     Parameters,
     Seconds,
@@ -110,11 +109,7 @@ class IVSweep(Experiment):
         save: Saving | None = None,
         **values: Any,
     ) -> None:
-        if parameters is not None and values:
-            raise ParameterError(
-                f"give {type(parameters).__name__} or keywords, not both (got {sorted(values)})"
-            )
-        params = parameters if parameters is not None else IVSweepParameters.of(values)
+        params = IVSweepParameters.given(parameters, values)
         self.parameters = params
         self.columns = {**self.columns, "source": params.unit_of("start")}
         if instrument.measure_resistance:  # the instrument's ohms ride along with each reading

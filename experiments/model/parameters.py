@@ -137,6 +137,16 @@ class Parameters(BaseModel):
             raise ParameterError(problems(error, values)) from None
 
     @classmethod
+    def given(cls, parameters: Self | None, values: dict[str, Any]) -> Self:
+        """An experiment's parameters as its caller gave them: a model made already, or
+        keywords validated now (:meth:`of`); both at once is refused."""
+        if parameters is None:
+            return cls.of(values)
+        if values:
+            raise ParameterError(f"give {cls.__name__} or keywords, not both (got {sorted(values)})")
+        return parameters
+
+    @classmethod
     def fields(cls) -> list[ParameterInfo]:
         """Each parameter with its unit, default, help and choices: what a form or a help
         text shows (``type``, a config's tag, is not a parameter)."""

@@ -16,7 +16,6 @@ from labrun.experiments.model.parameters import (
     MAX_POINTS,
     Limit,
     Mode,
-    ParameterError,
     Parameters,
     Seconds,
     SourceLevel,
@@ -68,11 +67,7 @@ class TimeTrace(Experiment):
         save: Saving | None = None,
         **values: Any,
     ) -> None:
-        if parameters is not None and values:
-            raise ParameterError(
-                f"give {type(parameters).__name__} or keywords, not both (got {sorted(values)})"
-            )
-        params = parameters if parameters is not None else TimeTraceParameters.of(values)
+        params = TimeTraceParameters.given(parameters, values)
         self.parameters = params
         super().__init__(instrument, save=save)
         self.smu: SourceMeter = instrument

@@ -8,6 +8,7 @@ from typing import Any
 
 from labrun.drivers import SourceMeter, device_lock_for
 from labrun.experiments.config import Config, StationConfig
+from labrun.experiments.config.launch import instruments_of
 
 
 @dataclass
@@ -83,12 +84,7 @@ class Station:
 
 def _instruments_of(parsed: Config | StationConfig) -> list[tuple[Any, int, Any]]:
     """(instrument config, channel, its device lock) of each instrument a config drives."""
-    configs = (
-        [(inst, inst.channel) for inst in parsed.station.values()]
-        if isinstance(parsed, StationConfig)
-        else [(parsed.instrument, 1)]
-    )
     return [
         (inst, channel, device_lock_for(inst.address, simulated=inst.sim, channel=channel))
-        for inst, channel in configs
+        for inst, channel in instruments_of(parsed)
     ]
