@@ -11,6 +11,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import yaml
+
 from labrun.drivers import REGISTRY, SourceMeter
 from labrun.experiments import Experiment, Point
 from labrun.sim_devices import SourceMeterTwin, twin_of
@@ -163,3 +165,35 @@ def _target(fd: str) -> str:
         return os.readlink(f"/proc/self/fd/{fd}")
     except OSError:  # closed since the listing
         return ""
+
+
+def labrun_process(
+    *args: str, env: dict[str, str] | None = None, stdin: bool = False
+) -> subprocess.Popen[str]:
+    """``labrun ARGS`` in a process of its own, as a user starts it (no screen): its output
+    and errors piped (and its input, if asked), ``env`` added to the environment."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "labrun.experiments.cli", *args],
+        stdin=subprocess.PIPE if stdin else None,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "MPLBACKEND": "Agg", **(env or {})},
+    )
+
+
+def labrun_run(
+    tmp_path: pathlib.Path,
+    config: dict[str, Any],
+    *options: str,
+    verbose: bool = False,
+    env: dict[str, str] | None = None,
+    stdin: bool = False,
+) -> tuple[subprocess.Popen[str], pathlib.Path]:
+    """``labrun run`` of ``config`` (written to a file in ``tmp_path``), its data in
+    ``tmp_path/out``: the process, and that folder."""
+    path = tmp_path / "slow.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    out = tmp_path / "out"
+    args = [*(["-v"] if verbose else []), "run", str(path), "--out", str(out), "--no-progress", *options]
+    return labrun_process(*args, env=env, stdin=stdin), out

@@ -7,7 +7,6 @@ the control port: output off, level zero, and the data file holds every reading 
 
 from __future__ import annotations
 
-import os
 import pathlib
 import signal
 import subprocess
@@ -20,7 +19,7 @@ import yaml
 
 from labrun.experiments import load_data
 
-from .support import ServedTwins
+from .support import ServedTwins, labrun_process
 
 SCRIPT = """
 import sys, time
@@ -184,13 +183,7 @@ def run_config(tmp_path: pathlib.Path, address: str, **instrument: object) -> pa
 
 
 def start_labrun_run(config: pathlib.Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "labrun.experiments.cli", "run", str(config), "--no-progress"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "MPLBACKEND": "Agg"},
-    )
+    return labrun_process("run", str(config), "--no-progress")
 
 
 def wait_until(condition: object, what: str, timeout: float = 30.0) -> None:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import pathlib
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
-import yaml
 
 from labrun.experiments import load_data
+
+from .support import labrun_run
 
 SLOW = {
     "instrument": {"model": "keithley2400", "address": "GPIB0::24::INSTR", "sim": True},
@@ -29,27 +28,7 @@ SLOW = {
 
 
 def start_run(tmp_path: pathlib.Path) -> tuple[subprocess.Popen[str], pathlib.Path]:
-    config = tmp_path / "slow.yaml"
-    config.write_text(yaml.safe_dump(SLOW), encoding="utf-8")
-    out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "labrun.experiments.cli",
-            "-v",
-            "run",
-            str(config),
-            "--out",
-            str(out),
-            "--no-progress",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "MPLBACKEND": "Agg"},
-    )
-    return proc, out
+    return labrun_run(tmp_path, SLOW, verbose=True)
 
 
 def wait_for_rows(out: pathlib.Path, rows: int, timeout: float = 30.0) -> pathlib.Path:

@@ -5,10 +5,7 @@ sweep refuses; the keyboard, a second terminal and the panel all pause it."""
 
 from __future__ import annotations
 
-import os
 import pathlib
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +20,7 @@ from labrun.experiments.cli.main import main
 from labrun.experiments.engine import PauseRefused, RunState
 from labrun.experiments.storage import Catalog
 
-from .support import BENCH, in_measuring_thread, twin
+from .support import BENCH, in_measuring_thread, labrun_run, twin
 from .test_interrupt import wait_for_rows
 
 
@@ -157,15 +154,7 @@ SLOW = {
 
 @pytest.mark.timeout(60)
 def test_the_keyboard_pauses_resumes_and_stops_labrun_run(tmp_path: pathlib.Path, catalog: Catalog) -> None:
-    config = tmp_path / "slow.yaml"
-    config.write_text(yaml.safe_dump(SLOW), encoding="utf-8")
-    out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "labrun.experiments.cli", "run", str(config), "--out", str(out),
-         "--no-progress", "--keys"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "MPLBACKEND": "Agg", "LABRUN_CATALOG": catalog.url},
-    )  # fmt: skip
+    proc, out = labrun_run(tmp_path, SLOW, "--keys", env={"LABRUN_CATALOG": catalog.url}, stdin=True)
     assert proc.stdin is not None
     try:
         data_file = wait_for_rows(out, 2)

@@ -7,8 +7,6 @@ from __future__ import annotations
 import os
 import pathlib
 import signal
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -21,7 +19,7 @@ from labrun.experiments.model import fet_output, levels_between
 from labrun.experiments.storage import Catalog, RunRecord
 from labrun.sim_devices import Fault, bench_in_memory
 
-from .support import BENCH, in_measuring_thread, twin
+from .support import BENCH, in_measuring_thread, labrun_run, twin
 from .test_interrupt import wait_for_rows
 
 
@@ -232,35 +230,12 @@ SLOW = {
 }
 
 
-def labrun_run(tmp_path: pathlib.Path, url: str) -> tuple[subprocess.Popen[str], pathlib.Path]:
-    config = tmp_path / "slow.yaml"
-    config.write_text(yaml.safe_dump(SLOW), encoding="utf-8")
-    out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "labrun.experiments.cli",
-            "run",
-            str(config),
-            "--out",
-            str(out),
-            "--no-progress",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "MPLBACKEND": "Agg", "LABRUN_CATALOG": url},
-    )
-    return proc, out
-
-
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_stops_the_run_and_the_record_names_it(
     tmp_path: pathlib.Path, catalog: Catalog, sig: int, code: int
 ) -> None:
-    proc, out = labrun_run(tmp_path, catalog.url)
+    proc, out = labrun_run(tmp_path, SLOW, env={"LABRUN_CATALOG": catalog.url})
     try:
         data_file = wait_for_rows(out, 2)
         proc.send_signal(sig)
@@ -279,7 +254,7 @@ def test_a_signal_stops_the_run_and_the_record_names_it(
 def test_a_killed_run_is_reported_lost_with_its_journals_points(
     tmp_path: pathlib.Path, catalog: Catalog
 ) -> None:
-    proc, out = labrun_run(tmp_path, catalog.url)
+    proc, out = labrun_run(tmp_path, SLOW, env={"LABRUN_CATALOG": catalog.url})
     try:
         data_file = wait_for_rows(out, 3)
         proc.kill()  # kill -9: nothing of labrun runs
