@@ -55,6 +55,8 @@ class Experiment:
         #: subscribed to every run of this experiment (``run.subscribe`` is for one run)
         self.listeners: list[Listener] = []
         self._last_run: Run | None = None
+        #: during a safe pause: each instrument with the mode, level and output it had
+        self._held: list[tuple[SourceMeter, str, float, bool]] = []
 
     # ----------------------------------------------------------- what to measure
 
@@ -102,7 +104,7 @@ class Experiment:
     def from_safe_level(self) -> None:
         """Back from a ``safe`` pause: each output that was on, on again at its level, in
         the order they went on (the gate before the drain); the next point follows."""
-        for smu, mode, level, was_on in getattr(self, "_held", []):
+        for smu, mode, level, was_on in self._held:
             if was_on:  # as it was ramped down: on at zero, then up in ten steps
                 source = smu.set_voltage if mode == "voltage" else smu.set_current  # its mode too
                 source(0.0)

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import hmac
 import json
-import math
 import pathlib
 from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
@@ -34,7 +33,7 @@ from . import control, history
 from .forms import config_names, parameters
 from .job import Job
 from .jobs import Jobs, Refused
-from .web import json_body
+from .web import json_body, json_number
 
 STATIC = pathlib.Path(__file__).parent / "static"
 #: seconds between looks at a run's table for new points (the page sees a point within this)
@@ -235,7 +234,7 @@ async def _events(request: Request, job: Job) -> AsyncIterator[str]:
         if run is not None:
             rows, seen = run.table.since(seen)
             if len(rows):
-                yield _event("points", [[_number(v) for v in row] for row in rows.tolist()])
+                yield _event("points", [[json_number(v) for v in row] for row in rows.tolist()])
         if ended:
             yield _event("end", summary)
             return
@@ -244,7 +243,3 @@ async def _events(request: Request, job: Job) -> AsyncIterator[str]:
 
 def _event(kind: str, payload: Any) -> str:
     return f"event: {kind}\ndata: {json.dumps(payload)}\n\n"
-
-
-def _number(value: float) -> float | None:
-    return value if math.isfinite(value) else None  # JSON has no NaN

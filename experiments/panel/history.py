@@ -8,7 +8,6 @@ only if its data file lies in the panel's data directory: the page serves no oth
 from __future__ import annotations
 
 import asyncio
-import math
 import pathlib
 from typing import Any
 
@@ -17,6 +16,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from labrun.experiments.storage import Catalog, RunNotFound, load_data, shared_catalog
+
+from .web import json_number
 
 #: runs the list shows at most
 LIMIT = 100
@@ -74,7 +75,7 @@ def _rows(path: pathlib.Path) -> tuple[list[str], list[list[float | None]]]:
     """A data file's columns and its rows, as JSON takes them (NaN as null)."""
     data = load_data(path, skip_bad_rows=True)
     table = [data.columns[c] for c in data.columns]
-    return list(data.columns), [[_number(float(column[k])) for column in table] for k in range(len(data))]
+    return list(data.columns), [[json_number(float(column[k])) for column in table] for k in range(len(data))]
 
 
 def _summary(run: Any, data_dir: pathlib.Path) -> dict[str, Any]:
@@ -98,7 +99,3 @@ def _in_data_dir(data_file: str | None, data_dir: pathlib.Path) -> pathlib.Path 
         return None
     path = pathlib.Path(data_file).resolve()
     return path if path.parent == data_dir and path.is_file() else None
-
-
-def _number(value: float) -> float | None:
-    return value if math.isfinite(value) else None  # JSON has no NaN

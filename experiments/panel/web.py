@@ -1,7 +1,9 @@
-"""What the panel's request handlers share: a request's JSON body, read or refused in words."""
+"""What the panel's request handlers share: a request's JSON body, read or refused in words,
+and numbers as JSON takes them."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from starlette.requests import Request
@@ -19,3 +21,7 @@ async def json_body(request: Request) -> dict[str, Any] | Response:
     if not isinstance(body, dict):
         return JSONResponse({"error": "expected a JSON object"}, status_code=400)
     return body
+
+
+def json_number(value: float) -> float | None:
+    return value if math.isfinite(value) else None  # JSON has no NaN
